@@ -1,0 +1,79 @@
+"""Statistical methods. Each module exposes ``METHODS``: SAP method name -> runner.
+
+A runner takes an :class:`AnalysisInput` (the derived endpoint rows of one
+analysis plus its SAP options) and returns a :class:`~mscstats.results.AnalysisResult`.
+The numerical cores beneath the runners take plain arrays and are validated
+against R (tests/reference/).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import pandas as pd
+
+from ..results import AnalysisResult
+
+__all__ = ["AnalysisInput", "registry", "run"]
+
+# Modules that contribute runners; each has a METHODS mapping.
+_MODULES = ("survival", "competing", "compare", "models", "permutation")
+
+
+@dataclass(frozen=True)
+class AnalysisInput:
+    """One SAP analysis, ready to run.
+
+    data: the endpoint rows of the analysis population, one row per subject (or per
+      subject and DAY for repeated endpoints) with columns USUBJID, ARM, DAY, AVAL,
+      BASE, CHG, CNSR, EVNTCD (NaN where they do not apply or are missing) and the
+      adsl covariates AGE, SEX, BMI, STRATUM where present. Rows whose analysed
+      value is missing are included; runners exclude them and report ``n_missing``.
+    arms: the SAP's arms, reference first (an arm may have no rows: runners say so).
+    options: the SAP options of the analysis, already checked by plan.py.
+    """
+    id: str
+    endpoint: str
+    endpoint_kind: str
+    method: str
+    data: pd.DataFrame
+    arms: tuple[str, ...]
+    options: Mapping[str, Any] = field(default_factory=dict)
+    alpha: float = 0.05
+    seed: int = 1
+    transform: str | None = None      # "log": values are logs, report ratios
+    target_day: int | None = None     # the endpoint's `day` (repeated endpoints)
+    horizon: int | None = None        # time-to-event, binary, free_days
+
+    @property
+    def reference(self) -> str:
+        return self.arms[0]
+
+    @property
+    def ci_level(self) -> float:
+        return 1.0 - self.alpha
+
+    def response(self) -> str:
+        """The analysed column: CHG for change endpoints, AVAL otherwise."""
+        return "CHG" if self.endpoint_kind == "change" else "AVAL"
+
+
+Runner = Callable[[AnalysisInput], AnalysisResult]
+
+
+def registry() -> dict[str, Runner]:
+    """Every method the SAP can name, mapped to its runner."""
+    out: dict[str, Runner] = {}
+    for name in _MODULES:
+        module = importlib.import_module(f"{__name__}.{name}")
+        out.update(getattr(module, "METHODS", {}))
+    return out
+
+
+def run(inp: AnalysisInput) -> AnalysisResult:
+    methods = registry()
+    if inp.method not in methods:
+        raise KeyError(f"no runner for method {inp.method!r}")
+    return methods[inp.method](inp)

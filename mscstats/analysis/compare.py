@@ -1,0 +1,3 @@
+"""compare methods (in progress)."""
+
+METHODS: dict = {}

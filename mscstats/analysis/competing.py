@@ -1,0 +1,3 @@
+"""competing methods (in progress)."""
+
+METHODS: dict = {}

@@ -1,0 +1,3 @@
+"""models methods (in progress)."""
+
+METHODS: dict = {}

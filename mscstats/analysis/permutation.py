@@ -1,0 +1,3 @@
+"""permutation methods (in progress)."""
+
+METHODS: dict = {}

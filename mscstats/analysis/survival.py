@@ -1,0 +1,3 @@
+"""survival methods (in progress)."""
+
+METHODS: dict = {}

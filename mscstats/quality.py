@@ -1,0 +1,160 @@
+"""The validated trial and its data-quality log.
+
+Every row read from a file ends up in exactly one of two places: used (possibly
+after a logged conversion) or dropped (with a reason). ``QualityLog.check``
+enforces that accounting, so a row can never vanish silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+import pandas as pd
+
+__all__ = ["Trial", "QualityLog", "row_ranges"]
+
+
+def row_ranges(rows: Iterable[int]) -> str:
+    """Compact row list: [2, 3, 4, 9] -> "2-4,9" (keeps the log small for big files)."""
+    rows = sorted(set(int(r) for r in rows))
+    if not rows:
+        return ""
+    parts, start, prev = [], rows[0], rows[0]
+    for r in rows[1:]:
+        if r == prev + 1:
+            prev = r
+            continue
+        parts.append(f"{start}-{prev}" if prev > start else f"{start}")
+        start = prev = r
+    parts.append(f"{start}-{prev}" if prev > start else f"{start}")
+    return ",".join(parts)
+
+
+@dataclass
+class QualityLog:
+    """Accounting of every row read. Entries are grouped by file, column and rule.
+
+    converted: {"file", "column", "param", "rule", "n", "rows"}
+    dropped:   {"file", "column", "reason", "n", "rows"}
+    warnings:  {"file", "column", "message", "n", "rows"}
+    notes:     free-text facts about how the data were read (e.g. "wide format").
+    """
+    rows_read: dict[str, int] = field(default_factory=dict)
+    converted: list[dict[str, Any]] = field(default_factory=list)
+    dropped: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    # -- recording -------------------------------------------------------
+    def read(self, file: str, n_rows: int) -> None:
+        self.rows_read[file] = self.rows_read.get(file, 0) + int(n_rows)
+
+    def convert(self, file: str, column: str, rule: str, rows: Iterable[int],
+                param: str | None = None) -> None:
+        self._add(self.converted, rows, file=file, column=column, param=param, rule=rule)
+
+    def drop(self, file: str, reason: str, rows: Iterable[int], column: str | None = None) -> None:
+        self._add(self.dropped, rows, file=file, column=column, reason=reason)
+
+    def warn(self, file: str, message: str, rows: Iterable[int] = (),
+             column: str | None = None) -> None:
+        self._add(self.warnings, rows, file=file, column=column, message=message, allow_empty=True)
+
+    @staticmethod
+    def _add(target: list, rows: Iterable[int], allow_empty: bool = False, **key: Any) -> None:
+        rows = [int(r) for r in rows]
+        if not rows and not allow_empty:
+            return
+        for entry in target:
+            if all(entry.get(k) == v for k, v in key.items()):
+                merged = sorted(set(_expand(entry["rows"])) | set(rows))
+                entry["rows"], entry["n"] = row_ranges(merged), len(merged)
+                return
+        target.append({**key, "n": len(set(rows)), "rows": row_ranges(rows)})
+
+    # -- reading back ------------------------------------------------------
+    def n_dropped(self, file: str | None = None) -> int:
+        return sum(e["n"] for e in self.dropped if file is None or e["file"] == file)
+
+    @property
+    def total_read(self) -> int:
+        return sum(self.rows_read.values())
+
+    @property
+    def rows_used(self) -> int:
+        return self.total_read - self.n_dropped()
+
+    def check(self) -> None:
+        """Every dropped row must have been read, and none dropped twice."""
+        for file, n in self.rows_read.items():
+            dropped_rows: list[int] = []
+            for e in self.dropped:
+                if e["file"] == file:
+                    dropped_rows += _expand(e["rows"])
+            if len(dropped_rows) != len(set(dropped_rows)):
+                raise AssertionError(f"{file}: a row was dropped twice in the data-quality log")
+            if dropped_rows and (min(dropped_rows) < 1 or max(dropped_rows) > n):
+                raise AssertionError(f"{file}: dropped row outside the {n} rows read")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rows_read": self.total_read,
+            "rows_used": self.rows_used,
+            "rows_read_by_file": dict(sorted(self.rows_read.items())),
+            "converted": list(self.converted),
+            "dropped": list(self.dropped),
+            "warnings": list(self.warnings),
+            "notes": list(self.notes),
+        }
+
+
+def _expand(rows_text: str) -> list[int]:
+    out: list[int] = []
+    for part in filter(None, rows_text.split(",")):
+        a, _, b = part.partition("-")
+        out.extend(range(int(a), int(b) + 1) if b else [int(a)])
+    return out
+
+
+@dataclass(frozen=True)
+class Trial:
+    """A validated trial in canonical form (what every later step reads).
+
+    adsl   one row per subject: USUBJID (str), ARM (str), LSTALVDY, DTHDY, DSCHDY
+           (float days, NaN when empty), ITTFL/SAFFL ("Y"/"N"), and any of AGE,
+           SEX, BMI, STRATUM present in the file.
+    visits long, canonical units, one row per USUBJID, ADY, ATM, PARAMCD:
+           USUBJID (str), ADY (int), ATM (str, "" when absent), PARAMCD (str),
+           AVAL (float, NaN for character parameters), AVALC (str, "" when none),
+           LLOQ (float or NaN), FLAG (str: "" or a ";"-joined list such as
+           "converted:kPa", "below_lloq", "out_of_range", "aggregated").
+    adae   as read, columns upper case; AESTDY int; AETOXGR float (from AESEV when
+           only AESEV is given); AESER/AEREL "Y"/"N"; or None when absent.
+    ex     as read, columns upper case; EXSTDY int; or None when absent.
+    """
+    name: str
+    adsl: pd.DataFrame
+    visits: pd.DataFrame
+    adae: pd.DataFrame | None
+    ex: pd.DataFrame | None
+    quality: QualityLog
+    files: Mapping[str, str]          # table -> file name (relative, for messages)
+    data_sha256: str = ""
+
+    @property
+    def arms(self) -> list[str]:
+        return list(dict.fromkeys(self.adsl["ARM"]))
+
+    def population(self, name: str) -> pd.DataFrame:
+        """adsl rows of a population: ITT (ITTFL), mITT (>= 1 dose), safety (SAFFL)."""
+        if name == "ITT":
+            return self.adsl[self.adsl["ITTFL"] == "Y"]
+        if name == "safety":
+            return self.adsl[self.adsl["SAFFL"] == "Y"]
+        if name == "mITT":
+            if self.ex is None:
+                return self.adsl[self.adsl["ITTFL"] == "Y"]
+            dosed = set(self.ex["USUBJID"])
+            return self.adsl[(self.adsl["ITTFL"] == "Y") & self.adsl["USUBJID"].isin(dosed)]
+        raise ValueError(f"unknown population {name!r}")
