@@ -50,3 +50,73 @@ def synth(key, n_subjects, seed, messy, output):
     from .synth import write_trial
     written = write_trial(key, output, n=n_subjects, seed=seed, messy=messy)
     click.echo(f"wrote {len(written)} files to {output}: " + ", ".join(p.name for p in written))
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write through a temporary file in the same directory, then rename: a reader
+    never sees half a file, and on error nothing is left behind."""
+    import os
+    import tempfile
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@main.command()
+@click.argument("key", type=click.Choice(DESIGN_KEYS))
+@_user_errors
+def sap(key):
+    """Print the template SAP of design KEY."""
+    from .plan import template_text
+    click.echo(template_text(key), nl=False)
+
+
+_SAP_OPTION = click.option("--sap", "sap_path", required=True,
+                           type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                           help="The SAP (TOML).")
+_DIR_ARGUMENT = click.argument("directory", type=click.Path(path_type=Path))
+
+
+@main.command()
+@_DIR_ARGUMENT
+@_SAP_OPTION
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="endpoints.csv to write.")
+@_user_errors
+def derive(directory, sap_path, output):
+    """Derive every endpoint of the SAP: one row per subject and endpoint."""
+    from .pipeline import derive as derive_table
+    from .pipeline import load
+    from .plan import read_sap
+    plan = read_sap(sap_path)
+    table = derive_table(load(directory, plan), plan)
+    _write_atomic(output, table.to_csv(index=False, lineterminator="\n",
+                                       float_format="%.17g").encode("utf-8"))
+    click.echo(f"wrote {len(table)} rows ({table['ENDPOINT'].nunique()} endpoints, "
+               f"{table['USUBJID'].nunique()} subjects) to {output}")
+
+
+@main.command()
+@_DIR_ARGUMENT
+@_SAP_OPTION
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="results.json to write.")
+@_user_errors
+def analyze(directory, sap_path, output):
+    """Run every analysis of the SAP and write results.json."""
+    from .pipeline import analyze as run_analyses
+    from .pipeline import load
+    from .plan import read_sap
+    plan = read_sap(sap_path)
+    trial = load(directory, plan)
+    results = run_analyses(trial, plan,
+                           progress=lambda a: click.echo(f"analysis {a}", err=True))
+    _write_atomic(output, results.to_json().encode("utf-8"))
+    click.echo(f"wrote {len(results.analyses)} analyses to {output}")

@@ -1,0 +1,265 @@
+"""Endpoint derivation (DESIGN.md section 4): one ADaM-like table for all endpoints.
+
+Columns: USUBJID, ARM, ENDPOINT, DAY, AVAL, BASE, CHG, CNSR, EVNTCD, and REASON
+(why a value is missing; "" otherwise). Every missing value is logged with its
+reason; nothing is dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from . import schema
+from .daily import DailyValues, daily_values
+from .errors import SapError
+from .events import EventContext, baseline, first_event_day, last_assessment_day
+from .plan import Endpoint, Sap
+from .quality import Trial
+
+__all__ = ["Endpoints", "derive", "ENDPOINT_COLUMNS"]
+
+MAX_LISTED = 50  # subjects named per log entry; the count is always complete
+ENDPOINT_COLUMNS = ["USUBJID", "ARM", "ENDPOINT", "DAY", "AVAL", "BASE", "CHG", "CNSR", "EVNTCD"]
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """The derived endpoints and how they were derived."""
+    table: pd.DataFrame
+    daily: DailyValues
+    log: tuple[dict, ...]
+
+    def of(self, endpoint_id: str) -> pd.DataFrame:
+        return self.table[self.table["ENDPOINT"] == endpoint_id]
+
+
+def derive(trial: Trial, sap: Sap) -> Endpoints:
+    check_parameters(trial, sap)
+    daily = daily_values(trial, sap.data.daily, sap.data.fio2_from_flow)
+    ctx = EventContext(trial, daily)
+    frames, log = [], [{"endpoint": None, "message": note} for note in daily.notes]
+    for endpoint in sap.endpoints:
+        frame = _DERIVERS[endpoint.kind](endpoint, ctx)
+        frame = _with_arm(frame, trial.adsl, endpoint.id)
+        log.extend(_missing_log(frame, endpoint))
+        frames.append(frame)
+    table = pd.concat(frames, ignore_index=True)[ENDPOINT_COLUMNS + ["REASON"]]
+    return Endpoints(table, daily, tuple(log))
+
+
+def check_parameters(trial: Trial, sap: Sap) -> None:
+    """Every parameter the SAP reads must be in the data (or derivable from it)."""
+    present = set(trial.visits["PARAMCD"].unique())
+    derivable = {"PF": {"PAO2"}, "SF": {"SPO2"}, "BERLIN": {"PAO2"}, "WHOCPS": {"OXYDEV"}}
+    for endpoint in sap.endpoints:
+        for param in endpoint.params:
+            if param in present or derivable.get(param, set()) & present:
+                continue
+            raise SapError(f"endpoint[{endpoint.id}]", f"reads parameter {param}, which the "
+                           f"data lack (visits has: {', '.join(sorted(present)) or 'nothing'}).",
+                           "correct the PARAMCD in the SAP, or add the parameter to visits.",
+                           file=sap.source)
+
+
+def _with_arm(frame: pd.DataFrame, adsl: pd.DataFrame, endpoint_id: str) -> pd.DataFrame:
+    frame = frame.merge(adsl[["USUBJID", "ARM"]], on="USUBJID", how="left")
+    frame["ENDPOINT"] = endpoint_id
+    for column in ENDPOINT_COLUMNS:
+        if column not in frame:
+            frame[column] = np.nan
+    frame["REASON"] = frame.get("REASON", pd.Series("", index=frame.index)).fillna("")
+    return frame
+
+
+def _missing_log(frame: pd.DataFrame, endpoint: Endpoint) -> list[dict]:
+    missing = frame[frame["REASON"] != ""]
+    out = []
+    for reason, rows in missing.groupby("REASON", sort=True):
+        subjects = sorted(rows["USUBJID"].unique())
+        out.append({"endpoint": endpoint.id, "message": f"missing: {reason}",
+                    "n": len(rows), "subjects": subjects[:MAX_LISTED]})
+    return out
+
+
+def _subjects(ctx: EventContext) -> pd.DataFrame:
+    return ctx.trial.adsl[["USUBJID", "DTHDY", "DSCHDY", "LSTALVDY"]].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------
+# change, value, ordinal: a value at a day
+# --------------------------------------------------------------------------
+
+def _visit_value(ctx: EventContext, param: str, day: int, window: int) -> pd.DataFrame:
+    """Value in [day - window, day + window] (post-baseline days only): nearest day
+    wins, the earlier on a tie. Returns USUBJID, DAY, AVAL for subjects with one."""
+    values = ctx.daily.param(param)
+    lo = max(2, day - window)
+    values = values[(values["ADY"] >= lo) & (values["ADY"] <= day + window) &
+                    values["AVAL"].notna()]
+    ranked = values.assign(_dist=(values["ADY"] - day).abs())
+    ranked = ranked.sort_values(["USUBJID", "_dist", "ADY"], kind="mergesort")
+    first = ranked.drop_duplicates("USUBJID")
+    return first.rename(columns={"ADY": "DAY"})[["USUBJID", "DAY", "AVAL"]]
+
+
+def _why_no_value(subjects: pd.DataFrame, day: int, window: int) -> pd.Series:
+    hi = day + window
+    reason = pd.Series(f"no value in the day {day} window ({max(2, day - window)}-{hi})",
+                       index=subjects.index)
+    reason[subjects["LSTALVDY"] < day - window] = "lost to follow-up before the window"
+    reason[subjects["DSCHDY"] <= hi] = "discharged before or in the window"
+    reason[subjects["DTHDY"] <= hi] = "died before or in the window"
+    return reason
+
+
+def _derive_measure(endpoint: Endpoint, ctx: EventContext) -> pd.DataFrame:
+    subjects = _subjects(ctx)
+    base = subjects["USUBJID"].map(baseline(ctx.daily, endpoint.param))
+    frames = []
+    for day in endpoint.days or (endpoint.day,):
+        found = _visit_value(ctx, endpoint.param, day, endpoint.window)
+        frame = subjects[["USUBJID"]].merge(found, on="USUBJID", how="left")
+        frame["BASE"] = base.to_numpy()
+        frame["REASON"] = np.where(frame["AVAL"].isna(),
+                                   _why_no_value(subjects, day, endpoint.window), "")
+        # repeated endpoints keep the nominal day so that MMRM visits line up
+        frame["DAY"] = float(day) if endpoint.repeated else frame["DAY"].fillna(day)
+        frames.append(frame)
+    out = pd.concat(frames, ignore_index=True)
+    if endpoint.transform == "log":
+        out = _log_scale(out)
+    out.loc[out["BASE"].isna() & (out["REASON"] == "") & (endpoint.kind == "change"),
+            "REASON"] = "no baseline value (ADY <= 1)"
+    out["CHG"] = out["AVAL"] - out["BASE"]
+    return out
+
+
+def _log_scale(frame: pd.DataFrame) -> pd.DataFrame:
+    """Natural logs; a value <= 0 cannot be logged and is made missing, with a reason."""
+    frame = frame.copy()
+    for column in ("AVAL", "BASE"):
+        bad = frame[column] <= 0
+        frame.loc[bad & (frame["REASON"] == ""), "REASON"] = \
+            f"{column} <= 0 cannot be log-transformed (set below_lloq to 'half' or 'lloq')"
+        with np.errstate(divide="ignore", invalid="ignore"):
+            frame[column] = np.log(frame[column].where(~bad))
+    return frame
+
+
+def _derive_ordinal(endpoint: Endpoint, ctx: EventContext) -> pd.DataFrame:
+    """Value at day; dead on or before day = 10; discharged without a value = 2."""
+    subjects = _subjects(ctx)
+    found = _visit_value(ctx, endpoint.param, endpoint.day, endpoint.window)
+    frame = subjects.merge(found, on="USUBJID", how="left")
+    discharged = frame["AVAL"].isna() & (frame["DSCHDY"] <= endpoint.day)
+    frame.loc[discharged, "AVAL"] = schema.WHO_DISCHARGED
+    dead = frame["DTHDY"] <= endpoint.day
+    frame.loc[dead, "AVAL"] = schema.WHO_DEAD
+    frame["DAY"] = frame["DAY"].where(~(dead | discharged), endpoint.day).fillna(endpoint.day)
+    frame["REASON"] = np.where(frame["AVAL"].isna(),
+                               _why_no_value(subjects, endpoint.day, endpoint.window), "")
+    return frame[["USUBJID", "DAY", "AVAL", "REASON"]]
+
+
+# --------------------------------------------------------------------------
+# time to event and binary
+# --------------------------------------------------------------------------
+
+def _event_timing(endpoint: Endpoint, ctx: EventContext) -> pd.DataFrame:
+    """Per subject: first event day (<= horizon), death day, follow-up end."""
+    subjects = _subjects(ctx)
+    horizon = endpoint.horizon
+    event_day = first_event_day(endpoint.event, ctx, horizon).to_numpy()
+    params = endpoint.params
+    last = subjects["USUBJID"].map(last_assessment_day(ctx.daily, params)) if params else \
+        pd.Series(np.nan, index=subjects.index)
+    follow_up = np.fmax(last.to_numpy(dtype=float), subjects["LSTALVDY"].to_numpy(dtype=float))
+    death = subjects["DTHDY"].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        died_first = (death <= horizon) & ~(event_day <= death)
+    return subjects.assign(EVENT_DAY=event_day, FOLLOW_UP=follow_up, DIED_FIRST=died_first)
+
+
+def _derive_time_to_event(endpoint: Endpoint, ctx: EventContext) -> pd.DataFrame:
+    t = _event_timing(endpoint, ctx)
+    horizon = endpoint.horizon
+    has_event = ~np.isnan(t["EVENT_DAY"].to_numpy())
+    aval = np.where(has_event, t["EVENT_DAY"], np.minimum(horizon, t["FOLLOW_UP"]))
+    evntcd = np.where(has_event, 1, 0)
+    died = t["DIED_FIRST"].to_numpy() & ~has_event
+    death_day = t["DTHDY"].to_numpy(dtype=float)
+    rule = endpoint.death
+    if rule == "censor_at_horizon":     # the dead never improve and stay in the risk set
+        aval = np.where(died, horizon, aval)
+    elif rule == "competing":
+        aval, evntcd = np.where(died, death_day, aval), np.where(died, 2, evntcd)
+    elif rule == "event":
+        aval, evntcd = np.where(died, death_day, aval), np.where(died, 1, evntcd)
+    else:  # censor at death
+        aval = np.where(died, death_day, aval)
+    aval = np.maximum(aval, 1.0)  # day 1 counts as 1 even for those censored on day 1
+    return pd.DataFrame({"USUBJID": t["USUBJID"], "DAY": np.nan, "AVAL": aval,
+                         "CNSR": np.where(evntcd == 1, 0, 1), "EVNTCD": evntcd, "REASON": ""})
+
+
+def _derive_binary(endpoint: Endpoint, ctx: EventContext) -> pd.DataFrame:
+    """1: event on or before the horizon; 0: none and followed to the horizon, or
+    died first (death is a failure unless death is itself the event); otherwise
+    missing unless missing = failure/success. Adverse-event endpoints count every
+    subject as followed: AEs are reported over the whole study period."""
+    t = _event_timing(endpoint, ctx)
+    horizon = endpoint.horizon
+    event = ~np.isnan(t["EVENT_DAY"].to_numpy())
+    died = t["DIED_FIRST"].to_numpy()
+    followed = t["FOLLOW_UP"].to_numpy() >= horizon
+    leaves = endpoint.event.leaves()
+    adverse_only = all(c.ae is not None for c in leaves)
+    death_is_event = any(c.state == "dead" for c in leaves)
+    observed = event | died | followed | adverse_only
+    aval = np.where(event, 1.0, 0.0)
+    aval[~observed] = np.nan
+    reason = np.where(observed, "", f"lost to follow-up before day {horizon} without the event")
+    if endpoint.missing != "exclude":
+        # failure = what a death would score: 1 when the event is bad enough to include death
+        failure = 1.0 if death_is_event else 0.0
+        aval[~observed] = failure if endpoint.missing == "failure" else 1.0 - failure
+        reason = np.full(len(aval), "", dtype=object)
+    return pd.DataFrame({"USUBJID": t["USUBJID"], "DAY": np.nan, "AVAL": aval,
+                         "REASON": reason})
+
+
+# --------------------------------------------------------------------------
+# free days
+# --------------------------------------------------------------------------
+
+def _derive_free_days(endpoint: Endpoint, ctx: EventContext) -> pd.DataFrame:
+    """H minus days on IMV or ECMO in 1..H (last support carried forward, days
+    from discharge free); 0 when dead on or before H; missing when lost before H."""
+    horizon = endpoint.horizon
+    subjects = _subjects(ctx)
+    grid = pd.DataFrame({"USUBJID": np.repeat(subjects["USUBJID"].to_numpy(), horizon),
+                         "ADY": np.tile(np.arange(1, horizon + 1), len(subjects))})
+    support = ctx.daily.param("OXYDEV")[["USUBJID", "ADY", "AVAL"]]
+    grid = grid.merge(support, on=["USUBJID", "ADY"], how="left")
+    # carry forward; days before the first record take the first record
+    grid["AVAL"] = grid.groupby("USUBJID")["AVAL"].ffill()
+    grid["AVAL"] = grid.groupby("USUBJID")["AVAL"].bfill()
+    discharge = grid["USUBJID"].map(subjects.set_index("USUBJID")["DSCHDY"])
+    ventilated = (grid["AVAL"] >= schema.OXYDEV_RANK["IMV"]) & ~(grid["ADY"] >= discharge)
+    days_on = ventilated.groupby(grid["USUBJID"]).sum().reindex(subjects["USUBJID"]).to_numpy()
+    dead = (subjects["DTHDY"] <= horizon).to_numpy()
+    lost = ~dead & ~(subjects["DSCHDY"] <= horizon).to_numpy() & \
+        (subjects["LSTALVDY"] < horizon).to_numpy()
+    aval = np.where(dead, 0.0, horizon - days_on)
+    aval[lost] = np.nan
+    reason = np.where(lost, f"lost to follow-up before day {horizon}", "")
+    return pd.DataFrame({"USUBJID": subjects["USUBJID"], "DAY": np.nan, "AVAL": aval,
+                         "REASON": reason})
+
+
+_DERIVERS = {"change": _derive_measure, "value": _derive_measure, "ordinal": _derive_ordinal,
+             "time_to_event": _derive_time_to_event, "binary": _derive_binary,
+             "free_days": _derive_free_days}

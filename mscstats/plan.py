@@ -1,0 +1,577 @@
+"""The SAP: parse and check the TOML before any data is read.
+
+The SAP is data. Conditions are tables of (param, op, value) or states, never
+strings that get evaluated. Every error names the key path and the fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from . import schema
+from .errors import SapError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+__all__ = ["Condition", "EventRule", "Study", "DataRules", "Endpoint", "Analysis",
+           "Multiplicity", "Sap", "read_sap", "parse_sap"]
+
+AE_KINDS = ("any", "serious", "related", "grade3", "infusion")
+
+
+# --------------------------------------------------------------------------
+# The parsed plan
+# --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Condition:
+    """One leaf of an event rule. Exactly one of param, state, ae is set.
+
+    param + op + value  the value on that day compares as `op value`
+    param + op + chg    the change from baseline compares as `op chg`
+    on                  only while on this oxygen support (OXYDEV code), e.g. "RA"
+    state               "discharged" | "dead" | "ventilated": from the day it begins
+    ae                  an adverse event starts: any | serious | related | grade3 |
+                        infusion (within 6 hours after a dose)
+    """
+    param: str | None = None
+    op: str | None = None
+    value: float | None = None
+    chg: float | None = None
+    on: str | None = None
+    state: str | None = None
+    ae: str | None = None
+
+
+@dataclass(frozen=True)
+class EventRule:
+    """`any` (first day any holds) or `all` (first day all hold) of conditions/rules."""
+    mode: str
+    items: tuple[Condition | EventRule, ...]
+
+    def leaves(self) -> list[Condition]:
+        out: list[Condition] = []
+        for item in self.items:
+            out.extend(item.leaves() if isinstance(item, EventRule) else [item])
+        return out
+
+
+@dataclass(frozen=True)
+class Study:
+    id: str
+    title: str
+    arms: tuple[str, ...]
+    population: str = "ITT"
+    alpha: float = 0.05
+    seed: int = 1
+
+
+@dataclass(frozen=True)
+class DataRules:
+    """How raw records become one value per subject and day (DESIGN.md 2-3)."""
+    daily: str = "worst"
+    below_lloq: str = "half"
+    fio2_from_flow: bool = False
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    id: str
+    kind: str
+    label: str = ""
+    param: str | None = None
+    day: int | None = None
+    days: tuple[int, ...] = ()
+    window: int = 1
+    transform: str | None = None
+    horizon: int | None = None
+    event: EventRule | None = None
+    death: str = "censor_at_horizon"
+    missing: str = "exclude"
+
+    @property
+    def repeated(self) -> bool:
+        return bool(self.days)
+
+    @property
+    def params(self) -> list[str]:
+        """Every parameter the endpoint reads."""
+        names = [self.param] if self.param else []
+        if self.event is not None:
+            names += [c.param for c in self.event.leaves() if c.param]
+            names += ["OXYDEV" for c in self.event.leaves() if c.on]
+        return list(dict.fromkeys(names))
+
+
+@dataclass(frozen=True)
+class Analysis:
+    id: str
+    endpoint: str
+    method: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def population(self) -> str | None:
+        return self.options.get("population")
+
+
+@dataclass(frozen=True)
+class Multiplicity:
+    method: str = "none"
+    family: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Sap:
+    study: Study
+    data: DataRules
+    endpoints: tuple[Endpoint, ...]
+    analyses: tuple[Analysis, ...]
+    multiplicity: Multiplicity
+    sha256: str = ""
+    source: str = "SAP"
+
+    def endpoint(self, endpoint_id: str) -> Endpoint:
+        for e in self.endpoints:
+            if e.id == endpoint_id:
+                return e
+        raise KeyError(endpoint_id)
+
+    def analysis_population(self, analysis: Analysis) -> str:
+        return analysis.population or self.study.population
+
+    @property
+    def params(self) -> list[str]:
+        names: list[str] = []
+        for e in self.endpoints:
+            names += e.params
+        return list(dict.fromkeys(names))
+
+
+# --------------------------------------------------------------------------
+# Reading
+# --------------------------------------------------------------------------
+
+def read_sap(path: str | Path) -> Sap:
+    """Read and check a SAP file; SapError names the key path and the fix."""
+    path = Path(path)
+    try:
+        raw_bytes = path.read_bytes()
+    except FileNotFoundError:
+        raise SapError("file", f"no SAP file at {path}.",
+                       "give the path of a TOML SAP; `mscstats sap KEY` prints a template.",
+                       file=path.name) from None
+    except IsADirectoryError:
+        raise SapError("file", f"{path} is a directory, not a SAP file.",
+                       "give the path of the .toml file.", file=path.name) from None
+    return parse_sap(raw_bytes, source=path.name)
+
+
+def parse_sap(text: str | bytes, source: str = "SAP") -> Sap:
+    raw_bytes = text.encode("utf-8") if isinstance(text, str) else text
+    try:
+        doc = tomllib.loads(raw_bytes.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise SapError("file", "is not UTF-8 text.", "save the SAP as UTF-8.", file=source) from None
+    except tomllib.TOMLDecodeError as err:
+        raise SapError("file", f"is not valid TOML ({err}).",
+                       "fix the TOML syntax at the position given.", file=source) from None
+    return _Checker(source).sap(doc, hashlib.sha256(raw_bytes).hexdigest())
+
+
+class _Checker:
+    """Walks the TOML document; every error carries the key path."""
+
+    def __init__(self, source: str):
+        self.source = source
+
+    def fail(self, key: str, message: str, fix: str = "") -> SapError:
+        return SapError(key, message, fix, file=self.source)
+
+    # -- generic helpers ---------------------------------------------------
+    def keys(self, table: Mapping, path: str, allowed: tuple[str, ...],
+             required: tuple[str, ...] = ()) -> None:
+        if not isinstance(table, Mapping):
+            raise self.fail(path, f"must be a table, not {type(table).__name__}.")
+        for key in table:
+            if key not in allowed:
+                near = difflib.get_close_matches(key, allowed, n=1)
+                hint = f"did you mean '{near[0]}'?" if near else \
+                    f"allowed keys: {', '.join(allowed)}."
+                raise self.fail(f"{path}.{key}", "unknown key.", hint)
+        for key in required:
+            if key not in table:
+                raise self.fail(f"{path}.{key}", "is required.", f"add `{key} = ...` to {path}.")
+
+    def choice(self, value: Any, path: str, choices: tuple[str, ...]) -> str:
+        if value not in choices:
+            near = difflib.get_close_matches(str(value), choices, n=1)
+            hint = f"did you mean '{near[0]}'? " if near else ""
+            raise self.fail(path, f"{value!r} is not allowed.",
+                            f"{hint}use one of: {', '.join(choices)}.")
+        return value
+
+    def text(self, value: Any, path: str) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(path, "must be a non-empty string.")
+        return value
+
+    def integer(self, value: Any, path: str, minimum: int | None = None) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(path, f"must be an integer, not {value!r}.")
+        if minimum is not None and value < minimum:
+            raise self.fail(path, f"must be >= {minimum}, not {value}.")
+        return value
+
+    def number(self, value: Any, path: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.fail(path, f"must be a number, not {value!r}.")
+        return float(value)
+
+    def day(self, value: Any, path: str) -> int:
+        day = self.integer(value, path)
+        if day == 0:
+            raise self.fail(path, "there is no day 0 (day 1 is randomization).",
+                            "use 1 for the day of randomization, -1 for the day before.")
+        return day
+
+    def string_list(self, value: Any, path: str) -> tuple[str, ...]:
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise self.fail(path, "must be a list of strings.", f'e.g. {path.split(".")[-1]} = ["A"]')
+        return tuple(value)
+
+    def table_list(self, doc: Mapping, key: str) -> list[Mapping]:
+        items = doc.get(key, [])
+        if isinstance(items, Mapping) or not isinstance(items, list):
+            raise self.fail(key, "must be an array of tables.", f"write each as [[{key}]].")
+        return items
+
+    # -- sections ----------------------------------------------------------
+    def sap(self, doc: Mapping, sha: str) -> Sap:
+        self.keys(doc, "SAP", ("study", "data", "endpoint", "analysis", "multiplicity"),
+                  ("study", "endpoint", "analysis"))
+        study = self.study(doc["study"])
+        data = self.data_rules(doc.get("data", {}))
+        endpoints = tuple(self.endpoint(e, f"endpoint[{i}]")
+                          for i, e in enumerate(self.table_list(doc, "endpoint")))
+        if not endpoints:
+            raise self.fail("endpoint", "the SAP declares no endpoint.", "add an [[endpoint]].")
+        self.unique([e.id for e in endpoints], "endpoint")
+        by_id = {e.id: e for e in endpoints}
+        analyses = tuple(self.analysis(a, f"analysis[{i}]", by_id, study)
+                         for i, a in enumerate(self.table_list(doc, "analysis")))
+        if not analyses:
+            raise self.fail("analysis", "the SAP declares no analysis.", "add an [[analysis]].")
+        self.unique([a.id for a in analyses], "analysis")
+        multiplicity = self.multiplicity(doc.get("multiplicity", {}), analyses)
+        return Sap(study, data, endpoints, analyses, multiplicity, sha256=sha, source=self.source)
+
+    def unique(self, ids: list[str], key: str) -> None:
+        seen: set[str] = set()
+        for i, name in enumerate(ids):
+            if name in seen:
+                raise self.fail(f"{key}[{i}].id", f"{name!r} is used twice.",
+                                "give every entry its own id.")
+            seen.add(name)
+
+    def study(self, t: Mapping) -> Study:
+        self.keys(t, "study", ("id", "title", "arms", "population", "alpha", "seed"),
+                  ("id", "arms"))
+        arms = self.string_list(t["arms"], "study.arms")
+        if not arms:
+            raise self.fail("study.arms", "names no arm.", "list the arms, reference first.")
+        if len(set(arms)) != len(arms):
+            raise self.fail("study.arms", "names an arm twice.", "list each arm once.")
+        alpha = self.number(t.get("alpha", 0.05), "study.alpha")
+        if not 0 < alpha < 0.5:
+            raise self.fail("study.alpha", f"{alpha} is not a two-sided level in (0, 0.5).",
+                            "use e.g. alpha = 0.05.")
+        return Study(id=self.text(str(t["id"]), "study.id"),
+                     title=str(t.get("title", "")),
+                     arms=arms,
+                     population=self.choice(t.get("population", "ITT"), "study.population",
+                                            schema.POPULATIONS),
+                     alpha=alpha,
+                     seed=self.integer(t.get("seed", 1), "study.seed", minimum=0))
+
+    def data_rules(self, t: Mapping) -> DataRules:
+        self.keys(t, "data", ("daily", "below_lloq", "fio2_from_flow"))
+        flow = t.get("fio2_from_flow", False)
+        if not isinstance(flow, bool):
+            raise self.fail("data.fio2_from_flow", "must be true or false.")
+        return DataRules(daily=self.choice(t.get("daily", "worst"), "data.daily",
+                                           schema.DAILY_RULES),
+                         below_lloq=self.choice(t.get("below_lloq", "half"), "data.below_lloq",
+                                                schema.BELOW_LLOQ_RULES),
+                         fio2_from_flow=flow)
+
+    # -- endpoints ---------------------------------------------------------
+    _ENDPOINT_KEYS = {
+        "change": ("param", "day", "days", "window", "transform"),
+        "value": ("param", "day", "days", "window", "transform"),
+        "binary": ("horizon", "event", "missing"),
+        "time_to_event": ("horizon", "event", "death"),
+        "ordinal": ("param", "day", "window"),
+        "free_days": ("horizon",),
+    }
+    _ENDPOINT_REQUIRED = {
+        "change": ("param", "day"), "value": ("param", "day"),
+        "binary": ("horizon", "event"), "time_to_event": ("horizon", "event"),
+        "ordinal": ("param", "day"), "free_days": ("horizon",),
+    }
+
+    def endpoint(self, t: Mapping, path: str) -> Endpoint:
+        path = _named(t, path, "endpoint")
+        self.keys(t, path, ("id", "kind", "label", "param", "day", "days", "window", "transform",
+                            "horizon", "event", "death", "missing"), ("id", "kind"))
+        endpoint_id = self.text(t["id"], f"{path}.id")
+        kind = self.choice(t["kind"], f"{path}.kind", schema.ENDPOINT_KINDS)
+        allowed = ("id", "kind", "label") + self._ENDPOINT_KEYS[kind]
+        for key in t:
+            if key not in allowed:
+                raise self.fail(f"{path}.{key}", f"does not apply to a {kind} endpoint.",
+                                f"a {kind} endpoint takes: {', '.join(allowed)}.")
+        for key in self._ENDPOINT_REQUIRED[kind]:
+            if key not in t:
+                raise self.fail(f"{path}.{key}", f"is required for a {kind} endpoint.",
+                                f"add `{key} = ...`.")
+        fields_: dict[str, Any] = {"id": endpoint_id, "kind": kind,
+                                   "label": str(t.get("label", ""))}
+        if "param" in t:
+            fields_["param"] = self.param(t["param"], f"{path}.param", numeric=kind != "ordinal")
+        if "day" in t:
+            fields_["day"] = self.day(t["day"], f"{path}.day")
+            if fields_["day"] < 2:
+                raise self.fail(f"{path}.day", "must be a post-baseline day (>= 2).",
+                                "day 1 and earlier are baseline.")
+        if "days" in t:
+            fields_["days"] = self.repeated_days(t["days"], f"{path}.days", fields_["day"])
+        if "window" in t:
+            fields_["window"] = self.integer(t["window"], f"{path}.window", minimum=0)
+        if "transform" in t:
+            fields_["transform"] = self.choice(t["transform"], f"{path}.transform", ("log",))
+        if "horizon" in t:
+            fields_["horizon"] = self.integer(t["horizon"], f"{path}.horizon", minimum=2)
+        if "event" in t:
+            fields_["event"] = self.event(t["event"], f"{path}.event")
+        if "death" in t:
+            fields_["death"] = self.choice(t["death"], f"{path}.death", schema.DEATH_RULES)
+        if "missing" in t:
+            fields_["missing"] = self.choice(t["missing"], f"{path}.missing",
+                                             ("exclude", "failure", "success"))
+        return Endpoint(**fields_)
+
+    def param(self, value: Any, path: str, numeric: bool = True) -> str:
+        code = self.text(value, path).upper()
+        character = {p.code for p in (*schema.PARAMS.values(), *schema.DERIVED_PARAMS.values())
+                     if p.character}
+        if numeric and code in character:
+            raise self.fail(path, f"{code} is a character parameter; it has no numeric value.",
+                            "use a numeric parameter such as PF, SPO2 or WHOCPS.")
+        if not code.replace("_", "").isalnum():
+            raise self.fail(path, f"{value!r} is not a parameter code.",
+                            "use a PARAMCD such as PF, SF, SPO2, WHOCPS, IL6.")
+        return code
+
+    def repeated_days(self, value: Any, path: str, target: int) -> tuple[int, ...]:
+        if not isinstance(value, list) or not value:
+            raise self.fail(path, "must be a list of post-baseline days.", "e.g. days = [3, 5, 7]")
+        days = tuple(self.day(d, f"{path}[{i}]") for i, d in enumerate(value))
+        if any(d < 2 for d in days) or len(set(days)) != len(days) or list(days) != sorted(days):
+            raise self.fail(path, "must be distinct post-baseline days in increasing order.",
+                            "e.g. days = [3, 5, 7]")
+        if target not in days:
+            raise self.fail(path, f"does not contain the target day {target}.",
+                            f"add {target} to days, or change day.")
+        return days
+
+    def event(self, value: Any, path: str) -> EventRule:
+        if not isinstance(value, Mapping) or len(value) != 1 or \
+                next(iter(value)) not in ("any", "all"):
+            raise self.fail(path, "must be `event.any = [...]` or `event.all = [...]`.",
+                            'e.g. event.any = [ { state = "discharged" } ]')
+        mode, items = next(iter(value.items()))
+        if not isinstance(items, list) or not items:
+            raise self.fail(f"{path}.{mode}", "must be a non-empty list of conditions.")
+        parsed = []
+        for i, item in enumerate(items):
+            where = f"{path}.{mode}[{i}]"
+            if isinstance(item, Mapping) and set(item) & {"any", "all"}:
+                parsed.append(self.event(item, where))
+            else:
+                parsed.append(self.condition(item, where))
+        return EventRule(mode, tuple(parsed))
+
+    def condition(self, t: Any, path: str) -> Condition:
+        self.keys(t, path, ("param", "op", "value", "chg", "on", "state", "ae"))
+        kinds = [k for k in ("param", "state", "ae") if k in t]
+        if len(kinds) != 1:
+            raise self.fail(path, "a condition names exactly one of param, state or ae.",
+                            '{ param = "PF", op = ">", value = 300 } or { state = "dead" }')
+        if "state" in t or "ae" in t:
+            extra = set(t) - {kinds[0]}
+            if extra:
+                raise self.fail(f"{path}.{sorted(extra)[0]}", f"does not go with {kinds[0]}.")
+            if "state" in t:
+                return Condition(state=self.choice(t["state"], f"{path}.state", schema.STATES))
+            return Condition(ae=self.choice(t["ae"], f"{path}.ae", AE_KINDS))
+        param = self.param(t["param"], f"{path}.param", numeric=False)
+        if "op" not in t:
+            raise self.fail(f"{path}.op", "is required with param.", 'add op = "<=" (or <, >, >=, ==, !=).')
+        op = self.choice(t["op"], f"{path}.op", schema.CONDITION_OPS)
+        if ("value" in t) == ("chg" in t):
+            raise self.fail(path, "give exactly one of value (that day) or chg (from baseline).")
+        on = None
+        if "on" in t:
+            on = self.choice(str(t["on"]).upper(), f"{path}.on", schema.OXYDEV_CODES)
+        if "chg" in t:
+            if param == "OXYDEV":
+                raise self.fail(f"{path}.chg", "OXYDEV has no change from baseline.")
+            return Condition(param=param, op=op, chg=self.number(t["chg"], f"{path}.chg"), on=on)
+        value = t["value"]
+        if param == "OXYDEV":
+            code = str(value).upper()
+            self.choice(code, f"{path}.value", schema.OXYDEV_CODES)
+            return Condition(param=param, op=op, value=float(schema.OXYDEV_RANK[code]), on=on)
+        return Condition(param=param, op=op, value=self.number(value, f"{path}.value"), on=on)
+
+    # -- analyses ----------------------------------------------------------
+    def analysis(self, t: Mapping, path: str, endpoints: Mapping[str, Endpoint],
+                 study: Study) -> Analysis:
+        path = _named(t, path, "analysis")
+        self.keys(t, path, ("id", "endpoint", "method") + _ALL_OPTIONS, ("id", "endpoint", "method"))
+        analysis_id = self.text(t["id"], f"{path}.id")
+        method = self.choice(t["method"], f"{path}.method", tuple(schema.METHODS))
+        spec = schema.METHODS[method]
+        endpoint_id = t["endpoint"]
+        if endpoint_id not in endpoints:
+            raise self.fail(f"{path}.endpoint", f"names {endpoint_id!r}, which no [[endpoint]] declares.",
+                            f"use one of: {', '.join(endpoints)}.")
+        endpoint = endpoints[endpoint_id]
+        if endpoint.kind not in spec.kinds:
+            raise self.fail(f"{path}.method", f"{method} does not fit the {endpoint.kind} endpoint "
+                            f"{endpoint_id!r}.", f"for {endpoint.kind} endpoints use one of: "
+                            f"{', '.join(m for m, s in schema.METHODS.items() if endpoint.kind in s.kinds)}.")
+        options = {k: v for k, v in t.items() if k not in ("id", "endpoint", "method")}
+        for key in options:
+            if key not in spec.options:
+                raise self.fail(f"{path}.{key}", f"is not an option of method {method}.",
+                                f"{method} takes: {', '.join(spec.options) or 'no options'}.")
+        for key in spec.required:
+            if key not in options:
+                raise self.fail(f"{path}.{key}", f"is required by method {method}.",
+                                f"add `{key} = ...`.")
+        checked = {k: self.option(k, v, f"{path}.{k}") for k, v in sorted(options.items())}
+        self.method_fits(method, endpoint, checked, study, path)
+        return Analysis(analysis_id, endpoint_id, method, checked)
+
+    def option(self, key: str, value: Any, path: str) -> Any:
+        if key in ("covariates", "strata"):
+            return tuple(v.upper() for v in self.string_list(value, path))
+        if key == "landmarks":
+            if not isinstance(value, list) or not value:
+                raise self.fail(path, "must be a list of days.", "e.g. landmarks = [7, 14, 28]")
+            return tuple(self.integer(v, f"{path}[{i}]", minimum=1) for i, v in enumerate(value))
+        if key in ("tau", "rho", "gamma"):
+            number = self.number(value, path)
+            if number < 0 or (key == "tau" and number <= 0):
+                raise self.fail(path, f"must be {'positive' if key == 'tau' else '>= 0'}.")
+            return number
+        if key == "n_permutations":
+            return self.integer(value, path, minimum=100)
+        choices = {"conf_type": schema.CONF_TYPES, "test": schema.BINARY_TESTS,
+                   "statistic": schema.PERMUTATION_STATISTICS, "covariance": schema.COVARIANCES,
+                   "ties": schema.TIES, "population": schema.POPULATIONS}
+        if key in choices:
+            return self.choice(value, path, choices[key])
+        return self.text(value, path)  # title
+
+    def method_fits(self, method: str, endpoint: Endpoint, options: Mapping, study: Study,
+                    path: str) -> None:
+        spec = schema.METHODS[method]
+        n_arms = len(study.arms)
+        if spec.arms == "two_or_more" and n_arms < 2:
+            raise self.fail(f"{path}.method", f"{method} compares arms, but study.arms has one.",
+                            "for a single-arm study use paired, binary, km, rmst or cuminc.")
+        if spec.arms == "two" and n_arms != 2:
+            raise self.fail(f"{path}.method", f"{method} needs exactly two arms; the study has "
+                            f"{n_arms}.", "use it on a two-arm study.")
+        if method == "mmrm" and not endpoint.repeated:
+            raise self.fail(f"{path}.method", f"mmrm needs a repeated endpoint; {endpoint.id!r} "
+                            "has no days list.", "add days = [...] to the endpoint.")
+        if method in ("cuminc", "finegray") and endpoint.death != "competing":
+            raise self.fail(f"{path}.method", f"{method} needs death as a competing event, but "
+                            f"endpoint {endpoint.id!r} has death = {endpoint.death!r}.",
+                            'declare an endpoint with death = "competing" for this analysis.')
+        if "tau" in options and endpoint.horizon and options["tau"] > endpoint.horizon:
+            raise self.fail(f"{path}.tau", f"{options['tau']} is beyond the endpoint's horizon "
+                            f"{endpoint.horizon}.", "choose tau <= horizon.")
+        if method == "permutation":
+            fits = {"logrank": ("time_to_event",), "cox_score": ("time_to_event",),
+                    "risk_difference": ("binary",), "ancova": ("change", "value"),
+                    "mean_difference": ("change", "value", "free_days"),
+                    "wilcoxon": ("change", "value", "free_days", "ordinal")}
+            statistic = options.get("statistic", _DEFAULT_STATISTIC[endpoint.kind])
+            if endpoint.kind not in fits[statistic]:
+                raise self.fail(f"{path}.statistic", f"{statistic} does not fit the "
+                                f"{endpoint.kind} endpoint {endpoint.id!r}.",
+                                f"use one of: {', '.join(s for s, k in fits.items() if endpoint.kind in k)}.")
+
+    # -- multiplicity ------------------------------------------------------
+    def multiplicity(self, t: Mapping, analyses: tuple[Analysis, ...]) -> Multiplicity:
+        self.keys(t, "multiplicity", ("method", "family"))
+        method = self.choice(t.get("method", "none"), "multiplicity.method",
+                             schema.MULTIPLICITY_METHODS)
+        family = self.string_list(t.get("family", []), "multiplicity.family")
+        known = {a.id: a for a in analyses}
+        for i, name in enumerate(family):
+            if name not in known:
+                raise self.fail(f"multiplicity.family[{i}]", f"names {name!r}, which no "
+                                "[[analysis]] declares.", f"use analysis ids: {', '.join(known)}.")
+            if known[name].method in ("km", "cuminc"):
+                raise self.fail(f"multiplicity.family[{i}]", f"{name!r} ({known[name].method}) "
+                                "has no comparison p-value to adjust.",
+                                "put the logrank, cox or finegray analysis in the family instead.")
+        if len(set(family)) != len(family):
+            raise self.fail("multiplicity.family", "names an analysis twice.")
+        return Multiplicity(method, family)
+
+
+def _named(table: Any, path: str, section: str) -> str:
+    """endpoint[2] -> endpoint[pf_d7] once the entry's id is known: easier to find."""
+    if isinstance(table, Mapping) and isinstance(table.get("id"), str) and table["id"]:
+        return f"{section}[{table['id']}]"
+    return path
+
+
+_ALL_OPTIONS = tuple(sorted({o for s in schema.METHODS.values() for o in s.options}))
+
+# The statistic a permutation analysis uses when the SAP names none.
+_DEFAULT_STATISTIC = {"time_to_event": "logrank", "binary": "risk_difference",
+                      "change": "mean_difference", "value": "mean_difference",
+                      "free_days": "mean_difference", "ordinal": "wilcoxon"}
+
+
+def default_permutation_statistic(kind: str) -> str:
+    return _DEFAULT_STATISTIC[kind]
+
+
+def template_text(key: str) -> str:
+    """The template SAP of a design (DESIGN.md section 1), as TOML text."""
+    from importlib.resources import files
+    if key not in schema.DESIGN_KEYS:
+        raise SapError("design", f"unknown design key {key!r}.",
+                       f"use one of: {', '.join(schema.DESIGN_KEYS)}.")
+    return files("mscstats").joinpath("sap_templates", f"{key}.toml").read_text("utf-8")
+
+
+def template(key: str) -> Sap:
+    return parse_sap(template_text(key), source=f"{key}.toml")
