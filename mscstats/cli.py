@@ -120,3 +120,20 @@ def analyze(directory, sap_path, output):
                            progress=lambda a: click.echo(f"analysis {a}", err=True))
     _write_atomic(output, results.to_json().encode("utf-8"))
     click.echo(f"wrote {len(results.analyses)} analyses to {output}")
+
+
+@main.command()
+@click.argument("old", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("new", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--rtol", type=click.FloatRange(min=0), default=1e-6, show_default=True,
+              help="Relative tolerance for numbers.")
+@click.option("--atol", type=click.FloatRange(min=0), default=1e-9, show_default=True,
+              help="Absolute tolerance for numbers.")
+@_user_errors
+def diff(old, new, rtol, atol):
+    """Compare two results.json files; exit 1 when anything differs beyond tolerance."""
+    from .diff import diff_files
+    result = diff_files(old, new, rtol=rtol, atol=atol)
+    click.echo(str(result))
+    if not result.equal:
+        sys.exit(1)
