@@ -26,6 +26,15 @@ __all__ = ["Condition", "EventRule", "Study", "DataRules", "Endpoint", "Analysis
 
 AE_KINDS = ("any", "serious", "related", "grade3", "infusion")
 
+# Every key the SAP accepts, by section (docs/sap.md documents each; a test checks).
+STUDY_KEYS = ("id", "title", "arms", "population", "alpha", "seed")
+DATA_KEYS = ("daily", "below_lloq", "fio2_from_flow")
+ENDPOINT_KEYS = ("id", "kind", "label", "param", "day", "days", "window", "transform",
+                 "horizon", "event", "death", "missing")
+CONDITION_KEYS = ("param", "op", "value", "chg", "on", "state", "ae")
+ANALYSIS_KEYS = ("id", "endpoint", "method")
+MULTIPLICITY_KEYS = ("method", "family")
+
 
 # --------------------------------------------------------------------------
 # The parsed plan
@@ -283,8 +292,7 @@ class _Checker:
             seen.add(name)
 
     def study(self, t: Mapping) -> Study:
-        self.keys(t, "study", ("id", "title", "arms", "population", "alpha", "seed"),
-                  ("id", "arms"))
+        self.keys(t, "study", STUDY_KEYS, ("id", "arms"))
         arms = self.string_list(t["arms"], "study.arms")
         if not arms:
             raise self.fail("study.arms", "names no arm.", "list the arms, reference first.")
@@ -303,7 +311,7 @@ class _Checker:
                      seed=self.integer(t.get("seed", 1), "study.seed", minimum=0))
 
     def data_rules(self, t: Mapping) -> DataRules:
-        self.keys(t, "data", ("daily", "below_lloq", "fio2_from_flow"))
+        self.keys(t, "data", DATA_KEYS)
         flow = t.get("fio2_from_flow", False)
         if not isinstance(flow, bool):
             raise self.fail("data.fio2_from_flow", "must be true or false.")
@@ -330,8 +338,7 @@ class _Checker:
 
     def endpoint(self, t: Mapping, path: str) -> Endpoint:
         path = _named(t, path, "endpoint")
-        self.keys(t, path, ("id", "kind", "label", "param", "day", "days", "window", "transform",
-                            "horizon", "event", "death", "missing"), ("id", "kind"))
+        self.keys(t, path, ENDPOINT_KEYS, ("id", "kind"))
         endpoint_id = self.text(t["id"], f"{path}.id")
         kind = self.choice(t["kind"], f"{path}.kind", schema.ENDPOINT_KINDS)
         allowed = ("id", "kind", "label") + self._ENDPOINT_KEYS[kind]
@@ -411,7 +418,7 @@ class _Checker:
         return EventRule(mode, tuple(parsed))
 
     def condition(self, t: Any, path: str) -> Condition:
-        self.keys(t, path, ("param", "op", "value", "chg", "on", "state", "ae"))
+        self.keys(t, path, CONDITION_KEYS)
         kinds = [k for k in ("param", "state", "ae") if k in t]
         if len(kinds) != 1:
             raise self.fail(path, "a condition names exactly one of param, state or ae.",
@@ -447,7 +454,7 @@ class _Checker:
     def analysis(self, t: Mapping, path: str, endpoints: Mapping[str, Endpoint],
                  study: Study) -> Analysis:
         path = _named(t, path, "analysis")
-        self.keys(t, path, ("id", "endpoint", "method") + _ALL_OPTIONS, ("id", "endpoint", "method"))
+        self.keys(t, path, ANALYSIS_KEYS + ANALYSIS_OPTIONS, ANALYSIS_KEYS)
         analysis_id = self.text(t["id"], f"{path}.id")
         method = self.choice(t["method"], f"{path}.method", tuple(schema.METHODS))
         spec = schema.METHODS[method]
@@ -527,7 +534,7 @@ class _Checker:
 
     # -- multiplicity ------------------------------------------------------
     def multiplicity(self, t: Mapping, analyses: tuple[Analysis, ...]) -> Multiplicity:
-        self.keys(t, "multiplicity", ("method", "family"))
+        self.keys(t, "multiplicity", MULTIPLICITY_KEYS)
         method = self.choice(t.get("method", "none"), "multiplicity.method",
                              schema.MULTIPLICITY_METHODS)
         family = self.string_list(t.get("family", []), "multiplicity.family")
@@ -552,7 +559,7 @@ def _named(table: Any, path: str, section: str) -> str:
     return path
 
 
-_ALL_OPTIONS = tuple(sorted({o for s in schema.METHODS.values() for o in s.options}))
+ANALYSIS_OPTIONS = tuple(sorted({o for s in schema.METHODS.values() for o in s.options}))
 
 # The statistic a permutation analysis uses when the SAP names none.
 _DEFAULT_STATISTIC = {"time_to_event": "logrank", "binary": "risk_difference",
