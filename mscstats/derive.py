@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from . import schema
-from .daily import DailyValues, daily_values
+from .daily import DailyValues, concat_rows, daily_values
 from .errors import SapError
 from .events import EventContext, baseline, first_event_day, last_assessment_day
 from .plan import Endpoint, Sap
@@ -128,7 +128,7 @@ def _derive_measure(endpoint: Endpoint, ctx: EventContext) -> pd.DataFrame:
         # repeated endpoints keep the nominal day so that MMRM visits line up
         frame["DAY"] = float(day) if endpoint.repeated else frame["DAY"].fillna(day)
         frames.append(frame)
-    out = pd.concat(frames, ignore_index=True)
+    out = concat_rows(frames)
     if endpoint.transform == "log":
         out = _log_scale(out)
     out.loc[out["BASE"].isna() & (out["REASON"] == "") & (endpoint.kind == "change"),

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from . import schema
-from .daily import DailyValues
+from .daily import DailyValues, concat_rows
 from .plan import Condition, EventRule
 from .quality import Trial
 
@@ -46,8 +46,7 @@ def baseline(daily: DailyValues, param: str) -> pd.Series:
 
 def last_assessment_day(daily: DailyValues, params: list[str]) -> pd.Series:
     """Last ADY with a record of any of the parameters, per subject."""
-    rows = daily.table[daily.table["PARAMCD"].isin(params)]
-    return rows.groupby("USUBJID")["ADY"].max()
+    return daily.params(params).groupby("USUBJID")["ADY"].max()
 
 
 def first_event_day(rule: EventRule, ctx: EventContext, horizon: int) -> pd.Series:
@@ -62,12 +61,12 @@ def _grid(rule: EventRule, ctx: EventContext, horizon: int) -> pd.DataFrame:
     """Every (subject, day) on which some leaf of the rule may change value."""
     leaves = rule.leaves()
     params = [c.param for c in leaves if c.param]
-    days = [ctx.daily.table.loc[ctx.daily.table["PARAMCD"].isin(params), ["USUBJID", "ADY"]]]
+    days = [ctx.daily.params(params)[["USUBJID", "ADY"]]]
     for leaf in leaves:
         start = _start_day(leaf, ctx)
         if start is not None:
             days.append(start.dropna().rename("ADY").reset_index())
-    grid = pd.concat(days, ignore_index=True)
+    grid = concat_rows(days, ["USUBJID", "ADY"])
     grid = grid[(grid["ADY"] >= 1) & (grid["ADY"] <= horizon)]
     grid = grid.astype({"ADY": int}).drop_duplicates().sort_values(["USUBJID", "ADY"],
                                                                  kind="mergesort")
