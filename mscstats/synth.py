@@ -15,18 +15,27 @@ One latent quantity drives everything a subject shows: the true P/F ratio
   75 mmHg. PaO2 = P/F x FiO2 with analyser noise; SpO2 from PaO2 by the
   Severinghaus dissociation curve (capped at 100); RR rises as P/F falls (set
   rate on the ventilator); WHOCPS from support (IMV 7 when P/F >= 150, else 8).
-* Death: a daily logistic hazard from the previous day's P/F, ventilation and
-  age (odds x ``Effect.mortality_or`` when treated). Discharge: after two days on
-  room air, from the design's earliest day, with a daily probability. A few are
-  lost to follow-up (LSTALVDY before 28; no records after it; a later death or
-  discharge is unknown).
+* Death: some subjects are on a fatal course (probability logistic in baseline
+  P/F, age and IMV; odds x ``Effect.mortality_or`` when treated): a terminal
+  decline of P/F from day 2 + Exp(5) with escalation of support up to the
+  subject's ceiling of care (no intubation for some aged 75+, ECMO for some
+  under 65 where the design has it), and death 2-8 days later. Discharge:
+  after two days on room air, from the design's earliest day, with a daily
+  probability. A few are lost to follow-up (LSTALVDY before 28; no records
+  after it; a later death or discharge is unknown).
 * IL-6 and TNF-alpha are log-normal, higher with lower baseline P/F, falling as
   P/F recovers and with time; in treated subjects their geometric mean is
   multiplied by ``Effect.cytokine_ratio`` by day 7 (TNF-alpha by its 0.8 power).
   Results under the LLOQ (IL-6 1.5, TNF-alpha 2 pg/mL) read "<1.5", AVAL empty.
 
-Records: one morning assessment (06:00-08:29, before any dose) per day in
-hospital; none after death (DTHDY), after the discharge day (DSCHDY) or after
+Records: one morning assessment a day in hospital (06:00-08:29, before any
+dose; ATM empty where the design keeps no clock times): OXYDEV, WHOCPS, SpO2 and
+RR every day (SpO2 and RR missing on 3% of days after day 1); O2FLOW on cannula,
+mask and HFNC; FiO2 every day on oxygen (except one cannula day in five: the
+SAP's fio2_from_flow decides) and on room air on half the blood-gas days; PaO2
+on the design's blood-gas days (also day -1 where the design screens; only on
+oxygen in prevent-progression); IL-6 and TNF-alpha on the design's cytokine
+days. No records after death (DTHDY), after the discharge day (DSCHDY) or after
 LSTALVDY. LSTALVDY is 28 for those followed to the end (by telephone after
 discharge), DTHDY - 1 for those who died, the last contact for those lost.
 
@@ -38,12 +47,14 @@ a third) report PaO2 in kPa, those at the third FiO2 in percent and cytokines
 in ng/L, each with AVALU set; about 30% of OXYDEV records use a common spelling
 ("High flow", "room air", "Nasal cannula"...); about 2% of records are entered
 twice, and about 1% of SpO2 and RR records are measured again later the same
-day with a different value; ex.csv has lower-case column names. ``"wide"`` writes visits.csv with one column per PARAMCD (canonical
-units, "<1.5" text for results under the LLOQ) and duplicates about 2% of rows.
+day with a different value; ex.csv has lower-case column names. ``"wide"``
+writes visits.csv with one column per PARAMCD (canonical units, "<1.5" text for
+results under the LLOQ) and duplicates about 2% of rows.
 
-Speed (measured on the development machine, numpy 2.4, pandas 2.3): make_trial
-of refractory-hypoxia with 60 subjects takes about 4 ms, of three-arm-paxlovid
-with 90 subjects about 5 ms (see tests/test_synth.py::test_fast_enough).
+Speed (measured on the development machine, one core, numpy 2.4, pandas 2.3):
+make_trial of refractory-hypoxia (60 subjects) takes about 6.5 ms, 4.8 ms with
+``tables=("adsl", "visits")``; three-arm-paxlovid (90) 7 ms; single-arm-bm-msc
+(10) 4.4 ms, most of it fixed numpy/pandas overhead.
 """
 
 from __future__ import annotations
@@ -72,9 +83,11 @@ PARAM_ORDER = ("OXYDEV", "WHOCPS", "SPO2", "RR", "O2FLOW", "FIO2", "PAO2", "IL6"
 _LOG_LOWER_PF_ASCENDING = np.log(np.sort(LEVEL_LOWER_PF))
 _WEANING_MARGIN = np.log(1.12)      # P/F must clear a threshold by 12% to step down
 _LOG300 = np.log(300.0)
-# daily death hazard: logit rises with the P/F deficit below 300 and the days on IMV/ECMO
-_DEATH_PER_LOG_PF = 0.8
-_DEATH_PER_VENTILATED_DAY = 0.3
+_LOG_MIN_PF = np.log(50.0)          # a terminal decline bottoms out here
+# a fatal course: logit rises with the baseline P/F deficit below 300, age and IMV/ECMO
+_DEATH_PER_LOG_PF = 1.5
+_DEATH_PER_DECADE = 0.35
+_DEATH_VENTILATED = 0.7
 # object arrays: pandas takes them as they are (no per-call string conversion)
 _CLOCK = np.array([f"{m // 60:02d}:{m % 60:02d}" for m in range(1440)], dtype=object)
 _PARAM_CODES = np.array(PARAM_ORDER, dtype=object)
@@ -192,6 +205,7 @@ class _Cohort:
     bmi: np.ndarray
     pf0: np.ndarray           # true baseline P/F
     level0: np.ndarray        # baseline support level (synth_designs.LEVELS)
+    ceiling: np.ndarray       # highest level the subject will be given
     dosed: np.ndarray         # received at least one study-drug administration
     treated: np.ndarray       # dosed in an arm with an active treatment effect
     effect: np.ndarray        # (n x 4) effect multipliers, 1.0 where untreated
@@ -226,7 +240,7 @@ def _baseline_pf(design: Design, n: int, rng: np.random.Generator) -> np.ndarray
     return np.exp(lo + (hi - lo) * shape)
 
 
-def _required_level(log_pf: np.ndarray, top: int) -> np.ndarray:
+def _required_level(log_pf: np.ndarray, top) -> np.ndarray:
     """Support level needed at this P/F: the number of LEVEL_LOWER_PF thresholds above it."""
     below = len(_LOG_LOWER_PF_ASCENDING) - np.searchsorted(_LOG_LOWER_PF_ASCENDING, log_pf,
                                                            side="right")
@@ -235,10 +249,15 @@ def _required_level(log_pf: np.ndarray, top: int) -> np.ndarray:
 
 def _enrol(design: Design, n: int, arm_effects: np.ndarray, rng) -> _Cohort:
     arm = _randomize(design, n, rng)
+    age = np.round(_beta_range(rng, design.age[0], design.age[1], design.age[2], n))
     pf0 = _baseline_pf(design, n, rng)
     offset = rng.normal(0.0, 0.08, n)
-    top = 5 if design.allow_ecmo else 4
-    level0 = np.clip(_required_level(np.log(pf0) + offset, top), *design.baseline_levels)
+    # ceiling of care: ECMO for some under 65 (where the design has it); no intubation
+    # for some aged 75 or more
+    ecmo = design.allow_ecmo & (age < 65) & (rng.random(n) < 0.4)
+    no_intubation = (age >= 75) & (rng.random(n) < 0.4)
+    ceiling = np.where(ecmo, 5, np.where(no_intubation, 3, 4))
+    level0 = np.clip(_required_level(np.log(pf0) + offset, ceiling), *design.baseline_levels)
     has_drug = np.array([a in design.dosing for a in design.arms])[arm]
     dosed = has_drug & (rng.random(n) >= design.not_dosed)
     active = np.isin(np.array(design.arms)[arm], design.treated_arms)
@@ -248,10 +267,11 @@ def _enrol(design: Design, n: int, arm_effects: np.ndarray, rng) -> _Cohort:
     return _Cohort(
         ids=np.array([f"{design.prefix}-{i:03d}" for i in range(1, n + 1)], dtype=object),
         arm=arm,
-        age=np.round(_beta_range(rng, design.age[0], design.age[1], design.age[2], n)),
+        age=age,
         female=rng.random(n) < design.female,
         bmi=np.round(_beta_range(rng, *design.bmi, sum(design.bmi) / 2 - 1.0, n), 1),
-        pf0=pf0, level0=level0, dosed=dosed, treated=treated, effect=effect,
+        pf0=pf0, level0=level0, ceiling=np.maximum(ceiling, level0),
+        dosed=dosed, treated=treated, effect=effect,
         healthy=np.log(rng.uniform(400.0, 480.0, n)),
         rate=design.recovery_rate * np.exp(rng.normal(0.0, 0.35, n)) * effect[:, 0],
         offset=offset,
@@ -275,40 +295,59 @@ class _Course:
     last_record: np.ndarray   # last day with a morning assessment
 
 
-def _progression(design: Design, c: _Cohort, rng) -> tuple[np.ndarray, np.ndarray]:
-    """Daily fall of log P/F (n x 28) during each subject's deterioration phase, if any."""
+def _with_odds_ratio(p: np.ndarray, odds_ratio: np.ndarray) -> np.ndarray:
+    odds = p / (1.0 - p) * odds_ratio
+    return odds / (1.0 + odds)
+
+
+def _deterioration(design: Design, c: _Cohort, rng):
+    """Daily fall of log P/F (n x 28; 0 on other days) and the day of death (inf if none).
+
+    Non-fatal progression: a fall for 2-6 days from day 2-4. A fatal course: a
+    terminal decline from day 2 + Exp(5) until death overnight 2-8 days later;
+    its probability is logistic in baseline P/F, age and ventilation, its odds
+    multiplied by Effect.mortality_or.
+    """
     n = len(c.arm)
-    p = design.progression
-    odds = p / (1 - p) * c.effect[:, 1]
-    progresses = rng.random(n) < odds / (1 + odds)
-    onset = rng.integers(2, 5, n)
-    end = onset + rng.integers(2, 7, n)
-    depth = rng.uniform(*design.progression_depth, n)
-    day = np.arange(1, DAYS + 1)
-    worsening = progresses[:, None] & (day >= onset[:, None]) & (day < end[:, None])
-    return worsening, depth
+    day = np.arange(1, DAYS + 1)[None, :]
+    progresses = rng.random(n) < _with_odds_ratio(np.full(n, design.progression), c.effect[:, 1])
+    onset = rng.integers(2, 5, n)[:, None]
+    end = onset + rng.integers(2, 7, n)[:, None]
+    progressing = progresses[:, None] & (day >= onset) & (day < end)
+    logit = (design.death_intercept + _DEATH_PER_LOG_PF * np.maximum(0.0, _LOG300 - np.log(c.pf0))
+             + _DEATH_PER_DECADE * (c.age - 60.0) / 10.0 + _DEATH_VENTILATED * (c.level0 >= 4))
+    fatal = rng.random(n) < _with_odds_ratio(1.0 / (1.0 + np.exp(-logit)), c.effect[:, 2])
+    decline_from = 2 + np.floor(rng.exponential(5.0, n))
+    death_day = np.where(fatal, decline_from + rng.integers(2, 9, n), np.inf)
+    declining = fatal[:, None] & (day >= decline_from[:, None])
+    fall = np.where(declining, rng.uniform(0.12, 0.30, n)[:, None],
+                    np.where(progressing, rng.uniform(*design.progression_depth, n)[:, None], 0.0))
+    return fall, death_day
 
 
-def _latent_pf(c: _Cohort, worsening, depth, noise) -> np.ndarray:
+def _latent_pf(c: _Cohort, fall, noise) -> np.ndarray:
     """log P/F on days 1..28: x[t] = a[t] x[t-1] + b[t], solved in closed form.
 
-    a = 1 - rate and b = rate x healthy while recovering; a = 1 and b = -depth while
+    a = 1 - rate and b = rate x healthy while recovering; a = 1 and b = -fall while
     deteriorating; b carries the day's noise.
     """
     rate = c.rate[:, None]
-    a = np.where(worsening, 1.0, 1.0 - rate)
-    b = np.where(worsening, -depth[:, None], rate * c.healthy[:, None]) + noise
+    falling = fall > 0
+    a = np.where(falling, 1.0, 1.0 - rate)
+    b = np.where(falling, -fall, rate * c.healthy[:, None]) + noise
     a[:, 0], b[:, 0] = 1.0, 0.0
     growth = np.cumprod(a, axis=1)
-    return growth * (np.log(c.pf0)[:, None] + np.cumsum(b / growth, axis=1))
+    x = growth * (np.log(c.pf0)[:, None] + np.cumsum(b / growth, axis=1))
+    return np.maximum(x, _LOG_MIN_PF)
 
 
-def _support_levels(log_pf_seen: np.ndarray, level0: np.ndarray, top: int):
-    """Support level (n x 28) and consecutive days on IMV/ECMO up to each day.
+def _support_levels(log_pf_seen: np.ndarray, level0: np.ndarray, ceiling: np.ndarray):
+    """Support level (n x 28).
 
     Escalate at once; wean one level a day once P/F clears the threshold by a
     margin, and not before 3 days on IMV.
     """
+    top = ceiling[:, None]
     need = _required_level(log_pf_seen, top)
     need_to_wean = _required_level(log_pf_seen - _WEANING_MARGIN, top)
     level = np.empty(log_pf_seen.shape, dtype=np.int64)
@@ -319,7 +358,7 @@ def _support_levels(log_pf_seen: np.ndarray, level0: np.ndarray, top: int):
         wean = (need_to_wean[:, t] < lp) & ((lp != 4) | (imv[:, t - 1] >= 3))
         level[:, t] = np.where(need[:, t] > lp, need[:, t], lp - wean)
         imv[:, t] = np.where(level[:, t] >= 4, imv[:, t - 1] + 1, 0)
-    return level, imv
+    return level
 
 
 def _first_day(happens: np.ndarray) -> np.ndarray:
@@ -330,27 +369,16 @@ def _first_day(happens: np.ndarray) -> np.ndarray:
 
 def _course(design: Design, c: _Cohort, rng) -> _Course:
     n = len(c.arm)
-    worsening, depth = _progression(design, c, rng)
-    noise = rng.normal(0.0, 0.06, (n, DAYS))
-    u_death, u_discharge = rng.random((n, DAYS)), rng.random((n, DAYS))
-    x = _latent_pf(c, worsening, depth, noise)
-    level, imv = _support_levels(x + c.offset[:, None], c.level0, 5 if design.allow_ecmo else 4)
-    # death overnight before day t+1, from day t's state
-    logit = (design.death_intercept + 0.35 * (c.age[:, None] - 60.0) / 10.0
-             + np.log(c.effect[:, 2])[:, None]
-             + _DEATH_PER_LOG_PF * np.maximum(0.0, _LOG300 - x[:, :-1])
-             + _DEATH_PER_VENTILATED_DAY * np.minimum(imv[:, :-1], 14))
-    dies = np.zeros((n, DAYS), dtype=bool)
-    dies[:, 1:] = u_death[:, 1:] * (1.0 + np.exp(-logit)) < 1.0
+    fall, death_day = _deterioration(design, c, rng)
+    x = _latent_pf(c, fall, rng.normal(0.0, 0.06, (n, DAYS)))
+    level = _support_levels(x + c.offset[:, None], c.level0, c.ceiling)
+    # discharge: two days on room air, from the design's day; not on a fatal course
     day = np.arange(1, DAYS + 1)
     leaves = np.zeros((n, DAYS), dtype=bool)
     leaves[:, 1:] = (level[:, 1:] == 0) & (level[:, :-1] == 0) & (day[1:] >= design.discharge_from)
-    leaves &= u_discharge < design.discharge_rate
-    death, discharge = _first_day(dies), _first_day(leaves)
-    # death overnight comes before the day's discharge
-    death = np.where(discharge < death, np.nan, death)
-    discharge = np.where(death <= discharge, np.nan, discharge)
-    return _follow_up(x, level, death, discharge, c.lost_day)
+    leaves &= (rng.random((n, DAYS)) < design.discharge_rate) & np.isinf(death_day)[:, None]
+    death = np.where(death_day <= DAYS, death_day, np.nan)
+    return _follow_up(x, level, death, _first_day(leaves), c.lost_day)
 
 
 def _follow_up(x, level, death, discharge, lost_day) -> _Course:
@@ -400,7 +428,7 @@ def _measure(design: Design, c: _Cohort, course: _Course, days: np.ndarray, rng)
     pao2_true = pf * fio2
     baseline = days <= 1
     spo2 = severinghaus_spo2(pao2_true * np.exp(rng.normal(0.0, 0.03, x.shape)))
-    spo2 = np.clip(np.round(spo2 + rng.normal(0.0, 0.7, x.shape)), 70, 100)
+    spo2 = np.clip(np.round(spo2 + rng.normal(0.0, 0.7, x.shape)), 50, 100)
     spo2 = np.where(baseline, np.maximum(spo2, design.min_baseline_spo2), spo2)
     ventilated = level >= 4
     rr = np.where(ventilated, 18.0 + 4.0 * np.maximum(0.0, np.log(200.0 / pf)),
@@ -413,7 +441,7 @@ def _measure(design: Design, c: _Cohort, course: _Course, days: np.ndarray, rng)
         "RR": np.clip(np.round(rr + rng.normal(0.0, 2.2, x.shape)), 8, 50),
         "O2FLOW": flow,
         "FIO2": fio2,
-        "PAO2": np.round(np.clip(pao2_true * np.exp(rng.normal(0.0, 0.05, x.shape)), 30, 600), 1),
+        "PAO2": np.round(np.clip(pao2_true * np.exp(rng.normal(0.0, 0.05, x.shape)), 25, 600), 1),
     }
     values.update(_cytokines(design, c, x, days, rng))
     recorded = days[None, :] <= course.last_record[:, None]

@@ -55,7 +55,7 @@ class Effect:
 
 NULL_EFFECT = Effect()
 # A modest benefit of two MSC infusions (or five days of nebulized exosomes).
-MSC_EFFECT = Effect(recovery_rate=1.3, progression_or=0.6, mortality_or=0.8, cytokine_ratio=0.65)
+MSC_EFFECT = Effect(recovery_rate=1.3, progression_or=0.6, mortality_or=0.7, cytokine_ratio=0.65)
 # Nirmatrelvir/ritonavir started late in severe disease: a small benefit.
 PAXLOVID_EFFECT = Effect(recovery_rate=1.1, progression_or=0.85, mortality_or=0.9,
                          cytokine_ratio=0.9)
@@ -153,7 +153,7 @@ DESIGNS: Mapping[str, Design] = MappingProxyType({
         age=(18, 70, 45.0), bmi=(18.5, 32.0), female=0.5,
         pf0=(PFBand(1.0, 345.0, 480.0),), baseline_levels=(0, 0), stratum="age60",
         recovery_rate=0.15, progression=0.35, progression_depth=(0.10, 0.22),
-        death_intercept=-7.5, allow_ecmo=False, discharge_from=7, discharge_rate=0.25,
+        death_intercept=-5.0, allow_ecmo=False, discharge_from=7, discharge_rate=0.25,
         lost=0.05, not_dosed=0.0, missed_dose=0.0,
         screening=False, abg_days=(1,) + _FOLLOW_UP_DAYS, abg_only_on_oxygen=True,
         clock_times=False, cytokine_days=(1, 4, 7, 14), il6_median=10.0, tnfa_median=6.0,
@@ -174,7 +174,7 @@ DESIGNS: Mapping[str, Design] = MappingProxyType({
         age=(18, 75, 58.0), bmi=(20.0, 30.0), female=0.4,
         pf0=(PFBand(1.0, 70.0, 300.0, 2.4, 1.8),), baseline_levels=(1, 4), stratum="severity",
         recovery_rate=0.085, progression=0.25, progression_depth=(0.08, 0.18),
-        death_intercept=-5.1, allow_ecmo=True, discharge_from=5, discharge_rate=0.3,
+        death_intercept=-2.8, allow_ecmo=True, discharge_from=5, discharge_rate=0.3,
         lost=0.04, not_dosed=0.03, missed_dose=0.04,
         screening=False, abg_days=(1,) + _FOLLOW_UP_DAYS, abg_only_on_oxygen=False,
         clock_times=True, cytokine_days=(1, 4, 7, 14), il6_median=40.0, tnfa_median=10.0,
@@ -191,7 +191,7 @@ DESIGNS: Mapping[str, Design] = MappingProxyType({
         age=(18, 80, 55.0), bmi=(18.5, 35.0), female=0.35,
         pf0=(PFBand(1.0, 70.0, 280.0, 2.0, 2.0),), baseline_levels=(1, 4), stratum="severity",
         recovery_rate=0.085, progression=0.25, progression_depth=(0.08, 0.18),
-        death_intercept=-5.2, allow_ecmo=False, discharge_from=6, discharge_rate=0.3,
+        death_intercept=-3.0, allow_ecmo=False, discharge_from=6, discharge_rate=0.3,
         lost=0.0, not_dosed=0.0, missed_dose=0.05,
         screening=False, abg_days=(1,) + _FOLLOW_UP_DAYS, abg_only_on_oxygen=False,
         clock_times=True, cytokine_days=(1, 4, 7, 14), il6_median=70.0, tnfa_median=15.0,
@@ -206,7 +206,7 @@ DESIGNS: Mapping[str, Design] = MappingProxyType({
         age=(18, 85, 66.0), bmi=(20.0, 30.0), female=0.35,
         pf0=(PFBand(1.0, 75.0, 200.0, 2.0, 2.2),), baseline_levels=(3, 4), stratum="support",
         recovery_rate=0.075, progression=0.2, progression_depth=(0.06, 0.15),
-        death_intercept=-5.0, allow_ecmo=True, discharge_from=7, discharge_rate=0.3,
+        death_intercept=-2.7, allow_ecmo=True, discharge_from=7, discharge_rate=0.3,
         lost=0.04, not_dosed=0.03, missed_dose=0.04,
         screening=True, abg_days=(1,) + _FOLLOW_UP_DAYS, abg_only_on_oxygen=False,
         clock_times=True, cytokine_days=(1, 4, 7, 14), il6_median=60.0, tnfa_median=12.0,
@@ -227,7 +227,7 @@ DESIGNS: Mapping[str, Design] = MappingProxyType({
         pf0=(PFBand(0.4, 345.0, 460.0), PFBand(0.6, 120.0, 300.0, 2.4, 1.6)),
         baseline_levels=(0, 3), stratum="disease",
         recovery_rate=0.11, progression=0.2, progression_depth=(0.08, 0.18),
-        death_intercept=-5.5, allow_ecmo=False, discharge_from=5, discharge_rate=0.3,
+        death_intercept=-3.2, allow_ecmo=False, discharge_from=5, discharge_rate=0.3,
         lost=0.05, not_dosed=0.03, missed_dose=0.03,
         screening=False, abg_days=(1, 3, 5, 7, 14), abg_only_on_oxygen=False,
         clock_times=True, cytokine_days=(1, 4, 7, 14), il6_median=25.0, tnfa_median=8.0,
