@@ -68,10 +68,11 @@ import numpy as np
 import pandas as pd
 
 from .schema import OXYDEV_CODES
-from .synth_designs import (BACKGROUND_AES, DOSE_AES, FATAL_AES, LEVEL_LOWER_PF, NULL_EFFECT,
-                            SEVERE_AE_FACTOR, AETerm, Design, Effect, get_design)
+from .synth_designs import (BACKGROUND_AES, DESIGNS, DOSE_AES, FATAL_AES, LEVEL_LOWER_PF,
+                            NULL_EFFECT, SEVERE_AE_FACTOR, AETerm, Design, Effect, get_design)
 
-__all__ = ["make_trial", "write_trial", "Effect", "NULL_EFFECT", "LLOQ", "TABLE_ORDER"]
+__all__ = ["make_trial", "write_trial", "Effect", "NULL_EFFECT", "DESIGNS", "Design", "get_design",
+           "LLOQ", "TABLE_ORDER", "PARAM_ORDER", "severinghaus_spo2"]
 
 DAYS = 28
 TABLE_ORDER = ("adsl", "visits", "adae", "ex")
@@ -449,14 +450,16 @@ def _measure(design: Design, c: _Cohort, course: _Course, days: np.ndarray, rng)
     keep |= baseline[None, None, :]            # baseline is never missing
     abg = (recorded & np.isin(days, design.abg_days + ((-1,) if design.screening else ()))
            & (~design.abg_only_on_oxygen | (level > 0)))
-    nc_unknown = (device == 1) & (rng.random(x.shape) < 0.2)   # FiO2 on a cannula is a guess
+    unsure = rng.random(x.shape)
+    nc_unknown = (device == 1) & (unsure < 0.2)      # FiO2 on a cannula is a guess
+    ra_written = (level == 0) & (unsure < 0.5)       # 0.21 written on half the room-air gases
     masks = {
         "OXYDEV": recorded,
         "WHOCPS": recorded,
         "SPO2": recorded & keep[0],
         "RR": recorded & keep[1],
         "O2FLOW": recorded & ~np.isnan(flow),
-        "FIO2": recorded & (((level > 0) & ~nc_unknown) | (abg & keep[2] & (level == 0))),
+        "FIO2": recorded & (((level > 0) & ~nc_unknown) | (abg & keep[2] & ra_written)),
         "PAO2": abg & keep[3],
         "IL6": recorded & np.isin(days, design.cytokine_days) & keep[4],
         "TNFA": recorded & np.isin(days, design.cytokine_days) & keep[4],
@@ -479,10 +482,10 @@ def _cytokines(design: Design, c: _Cohort, x: np.ndarray, days: np.ndarray, rng)
     for code, median, slope, spread, decay, power in (
             ("IL6", design.il6_median, 0.8, 0.7, 0.05, 1.0),
             ("TNFA", design.tnfa_median, 0.3, 0.5, 0.02, 0.8)):
-        level = (np.log(median) + slope * (centre - x1) + spread * rng.normal(0, 1, (n, 1))
-                 - slope * 1.2 * (x - x1) - decay * since + power * log_ratio
-                 + rng.normal(0.0, 0.3, x.shape))
-        out[code] = np.round(np.exp(level), 1)
+        log_value = (np.log(median) + slope * (centre - x1) + spread * rng.normal(0, 1, (n, 1))
+                     - slope * 1.2 * (x - x1) - decay * since + power * log_ratio
+                     + rng.normal(0.0, 0.3, x.shape))
+        out[code] = np.round(np.exp(log_value), 1)
     return out
 
 
@@ -499,14 +502,15 @@ def _visits_long(design: Design, c: _Cohort, days: np.ndarray, measured) -> pd.D
     avalc[is_dev] = _OXYDEV[aval[is_dev].astype(int)]
     below = aval < _LLOQ_BY_PARAM[param]
     avalc[below] = _BELOW_TEXT[param[below]]
+    blank = np.full(len(aval), "", dtype=object)
     return pd.DataFrame({
         "USUBJID": c.ids[subj],
         "ADY": days[col],
-        "ATM": _CLOCK[minutes[subj, col]] if design.clock_times else np.full(len(aval), "", object),
+        "ATM": _CLOCK[minutes[subj, col]] if design.clock_times else blank,
         "PARAMCD": codes,
         "AVAL": np.where(is_dev | below, np.nan, aval),
         "AVALC": avalc,
-        "AVALU": np.full(len(aval), "", dtype=object),
+        "AVALU": blank.copy(),
         "LLOQ": _LLOQ_BY_PARAM[param],
     }, columns=list(VISIT_COLUMNS), copy=False)
 

@@ -425,6 +425,11 @@ def test_cli_synth_writes_the_trial(tmp_path):
                                        "-o", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert pd.read_csv(tmp_path / "adsl.csv").shape[0] == 6
+    messy = CliRunner().invoke(main, ["synth", "refractory-hypoxia", "--messy", "-o",
+                                      str(tmp_path / "messy")])
+    assert messy.exit_code == 0, messy.output
+    units = pd.read_csv(tmp_path / "messy" / "visits.csv", keep_default_na=False)["AVALU"]
+    assert {"kPa", "%"} <= set(units)
 
 
 # --------------------------------------------------------------------------
