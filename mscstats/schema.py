@@ -63,7 +63,7 @@ YES_NO = ("Y", "N")
 AE_SEVERITY = ("MILD", "MODERATE", "SEVERE")
 # AESEV maps onto CTCAE grades where AETOXGR is missing (MILD 1, MODERATE 2, SEVERE 3).
 AESEV_TO_GRADE = MappingProxyType({"MILD": 1, "MODERATE": 2, "SEVERE": 3})
-EX_ROUTES = ("IV", "NEBULIZED")
+EX_ROUTES = ("IV", "NEBULIZED", "ORAL")
 
 # --------------------------------------------------------------------------
 # Parameters (DESIGN.md section 2 table)
