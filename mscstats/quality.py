@@ -142,19 +142,26 @@ class Trial:
     files: Mapping[str, str]          # table -> file name (relative, for messages)
     data_sha256: str = ""
 
+    def dosed(self) -> pd.Series:
+        """Per adsl row: received at least one dose. An arm with no dose record at
+        all has no study drug (standard of care), and its subjects count as dosed:
+        otherwise mITT would drop the whole control arm."""
+        if self.ex is None:
+            return pd.Series(True, index=self.adsl.index)
+        has_dose = self.adsl["USUBJID"].isin(set(self.ex["USUBJID"]))
+        arms_with_doses = set(self.adsl.loc[has_dose, "ARM"])
+        return has_dose | ~self.adsl["ARM"].isin(arms_with_doses)
+
     @property
     def arms(self) -> list[str]:
         return list(dict.fromkeys(self.adsl["ARM"]))
 
     def population(self, name: str) -> pd.DataFrame:
-        """adsl rows of a population: ITT (ITTFL), mITT (>= 1 dose), safety (SAFFL)."""
+        """adsl rows of a population: ITT (ITTFL), mITT (ITT and >= 1 dose), safety (SAFFL)."""
         if name == "ITT":
             return self.adsl[self.adsl["ITTFL"] == "Y"]
         if name == "safety":
             return self.adsl[self.adsl["SAFFL"] == "Y"]
         if name == "mITT":
-            if self.ex is None:
-                return self.adsl[self.adsl["ITTFL"] == "Y"]
-            dosed = set(self.ex["USUBJID"])
-            return self.adsl[(self.adsl["ITTFL"] == "Y") & self.adsl["USUBJID"].isin(dosed)]
+            return self.adsl[(self.adsl["ITTFL"] == "Y") & self.dosed()]
         raise ValueError(f"unknown population {name!r}")
