@@ -50,3 +50,16 @@ def synth(key, n_subjects, seed, messy, output):
     from .synth import write_trial
     written = write_trial(key, output, n=n_subjects, seed=seed, messy=messy)
     click.echo(f"wrote {len(written)} files to {output}: " + ", ".join(p.name for p in written))
+
+
+@main.command()
+@click.argument("directory", type=click.Path(path_type=Path))
+@_user_errors
+def validate(directory):
+    """Check the trial in DIRECTORY and print its data-quality summary.
+
+    Exit 0 when the data are clean or have warnings only; exit 1 with every
+    error (file, row, column and fix) when they are wrong.
+    """
+    from .validate import load_trial, summary
+    click.echo(summary(load_trial(directory)))
