@@ -261,10 +261,20 @@ def _read_parquet(path: Path) -> pd.DataFrame:
 
 
 def _read_xpt(path: Path) -> pd.DataFrame:
+    """SAS transport: pyreadstat (versions 5 and 8) when installed, else pandas (version 5)."""
     try:
+        import pyreadstat
+    except ImportError:
+        pyreadstat = None
+    try:
+        if pyreadstat is not None:
+            return pyreadstat.read_xport(str(path))[0]
         return pd.read_sas(path, format="xport", encoding="utf-8")
-    except (ValueError, UnicodeDecodeError, OSError) as err:
-        raise _unreadable(path.name, f"not a SAS transport (XPORT) file ({err})") from None
+    except Exception as err:  # noqa: BLE001  (both readers raise their own error types)
+        raise DataError(Problem(path.name, f"cannot read the SAS transport file: "
+                                           f"{' '.join(str(err).split())[:200]}",
+                                fix="export the table again as SAS XPORT (.xpt), or as CSV.")
+                        ) from None
 
 
 # ---------------------------------------------------------------------------

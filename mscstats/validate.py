@@ -465,13 +465,18 @@ def _fill_flag(table: RawTable, out: dict, column: str, default: np.ndarray, say
 
 def _fill_saffl(table: RawTable, adsl: pd.DataFrame, ex: pd.DataFrame | None,
                 chk: _Check) -> None:
-    """SAFFL defaults to "received at least one dose" when ex is given, else Y."""
+    """SAFFL defaults to "received at least one dose" when ex is given, else Y.
+
+    Any ex record counts as a dose (placebo often has EXDOSE 0). A subject whose
+    arm has no ex record at all (standard of care, nothing to receive) gets Y.
+    """
     if ex is None:
         default, says = np.ones(len(adsl), dtype=bool), "Y (no ex table)"
     else:
-        dose = ex["EXDOSE"] if "EXDOSE" in ex.columns else pd.Series(np.nan, index=ex.index)
-        given = ex.loc[~(dose.to_numpy() <= 0), "USUBJID"]
-        default, says = adsl["USUBJID"].isin(given).to_numpy(), "Y if dosed in ex, else N"
+        dosed = adsl["USUBJID"].isin(ex["USUBJID"])
+        arm_dosed = adsl["ARM"].isin(adsl.loc[dosed, "ARM"])
+        default = (dosed | ~arm_dosed).to_numpy()
+        says = "Y if dosed in ex (or the arm has no doses), else N"
     out = {"SAFFL": adsl["SAFFL"].to_numpy().copy()}
     _fill_flag(table, out, "SAFFL", default, says, chk)
     adsl["SAFFL"] = out["SAFFL"]
