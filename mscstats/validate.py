@@ -644,8 +644,12 @@ class _Flags:
         return 1 << self.labels.index(label)
 
     def text(self, bits: np.ndarray) -> np.ndarray:
+        """";"-joined labels: conversions first, then below_lloq, out_of_range, aggregated."""
+        kinds = ("converted", "below_lloq", "out_of_range", "aggregated")
+        order = sorted(range(len(self.labels)),
+                       key=lambda k: (kinds.index(self.labels[k].split(":")[0]), self.labels[k]))
         codes, uniques = pd.factorize(bits)
-        names = np.array([";".join(label for k, label in enumerate(self.labels) if int(u) >> k & 1)
+        names = np.array([";".join(self.labels[k] for k in order if int(u) >> k & 1)
                           for u in uniques], dtype=object)
         return names[codes] if len(bits) else np.array([], dtype=object)
 
@@ -736,13 +740,12 @@ class _VisitValues:
             self._numeric(param, spec, idx)
         idx = idx[self.used[idx]]
         self._units(param, spec, idx)
-        if spec is None or spec.character:
-            return
         if param == "FIO2":
             self._fio2_without_unit(idx)
         if param == "PAO2":
             self._pao2_without_unit(idx)
-        self._ranges(param, spec, idx)
+        if spec is not None and not spec.character:
+            self._ranges(param, spec, idx)
         self._impute_below(param, idx)
 
     def _numeric(self, param: str, spec: schema.Param | None, idx: np.ndarray) -> None:
@@ -805,7 +808,7 @@ class _VisitValues:
         respelled = ~unknown & ~nothing & (code != text)
         for target in sorted(set(code[respelled])):
             sel = respelled & (code == target)
-            spellings = list(dict.fromkeys(text[sel]))
+            spellings = sorted(set(text[sel]))
             shown = ", ".join(repr(s) for s in spellings[:5]) + (
                 f" and {len(spellings) - 5} more" if len(spellings) > 5 else "")
             self.convert(idx[sel], self.column(param, "AVALC"), f"{param} {shown} -> {target}",
@@ -882,9 +885,16 @@ class _VisitValues:
                        "to mmHg), or to mmHg if they really are mmHg.")
 
     def _ranges(self, param: str, spec: schema.Param, idx: np.ndarray) -> None:
-        sel = idx[np.isfinite(self.value[idx]) & ~self.below[idx]]
+        """Errors outside the possible range (below-LLOQ numbers too); warnings outside the
+        plausible range (results below the LLOQ are not measured values: no warning)."""
+        sel = idx[np.isfinite(self.value[idx])]
         value, column = self.value[sel], self.column(param, "AVAL")
         unit = f" {spec.unit}" if spec.unit else ""
+        negative = idx[self.lloq[idx] < 0]
+        if len(negative):
+            self.error(negative, "LLOQ", f"{param}: the LLOQ is negative.",
+                       "a limit of quantification is a positive concentration.",
+                       self.lloq[negative])
         if spec.hard:
             low, high = spec.hard
             out = (value < low - 1e-9) | (value > high + 1e-9)
@@ -899,7 +909,7 @@ class _VisitValues:
                        f"{param} is an integer score.", value[whole])
         if spec.plausible and spec.plausible != spec.hard:
             low, high = spec.plausible
-            out = (value < low) | (value > high)
+            out = ((value < low) | (value > high)) & ~self.below[sel]
             if out.any():
                 self.chk.log.warn(self.table.file, f"{param} outside the plausible range "
                                   f"{_range_text(low, high)}{unit}: kept, flagged out_of_range",
