@@ -157,7 +157,7 @@ def _read_table(name: str, path: Path) -> RawTable:
 
 
 def _upper_columns(frame: pd.DataFrame, file: str) -> pd.DataFrame:
-    names = [str(c).strip().upper() for c in frame.columns]
+    names = [str(c).strip().upper() or f"UNNAMED{k + 1}" for k, c in enumerate(frame.columns)]
     seen: dict[str, int] = {}
     for n in names:
         seen[n] = seen.get(n, 0) + 1
@@ -175,7 +175,6 @@ def _upper_columns(frame: pd.DataFrame, file: str) -> pd.DataFrame:
 
 
 def _read_csv(path: Path) -> tuple[pd.DataFrame, str]:
-    file = path.name
     header = _header_line(path)
     separator = max(_SEPARATORS, key=lambda s: len(_split(header, s)))
     names = [n.strip().upper() for n in _split(header, separator)]

@@ -10,7 +10,7 @@ Speed: a column's text work (stripping, parsing numbers, mapping spellings) is
 done once per distinct value and spread to the rows by integer codes, and every
 per-parameter step works on index arrays, so ten million visit rows cost seconds.
 
-Judgement calls (DESIGN.md is silent; see docs/validation.md):
+Judgement calls (where DESIGN.md is silent):
 - Errors, besides DESIGN.md's: ADY or any other study day 0, non-integer or not a
   number; a visit, AE or dose after the death day; DTHDY before DSCHDY; LSTALVDY
   after DTHDY or before DSCHDY; DTHDY, DSCHDY or LSTALVDY before day 1; an ARM in
@@ -33,6 +33,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -40,7 +41,7 @@ import pandas as pd
 
 from . import schema
 from .errors import DataError, Problem
-from .io import ROW, RawTable, RawTables, blank, read_tables
+from .io import ROW, RawTable, RawTables, read_tables
 from .quality import QualityLog, Trial
 
 __all__ = ["validate", "load_trial", "summary"]
@@ -158,30 +159,49 @@ def _clean(value, upper: bool = False) -> str:
 
 
 class _Cells:
-    """A column reduced to its distinct values; text work is done once per value."""
+    """A column reduced to its distinct values; text work is done once per value.
+
+    A numeric column (Parquet, XPT) keeps its numbers and is coded into distinct
+    values only if its text is needed for every row (an id stored as a number).
+    """
 
     def __init__(self, values: pd.Series | None, n: int, upper: bool = False,
                  decimal_comma: bool = False):
+        self._values, self.n, self.upper, self.decimal_comma = values, n, upper, decimal_comma
         self.numeric = None
         if values is not None and pd.api.types.is_numeric_dtype(values.dtype):
             self.numeric = values.to_numpy(dtype=float, na_value=np.nan)
-            values = values.astype(object)   # text only if a message needs it
-        if values is None:
-            self.codes, raw = np.zeros(n, dtype=np.int64), np.array([""], dtype=object)
-        else:
-            codes, uniques = pd.factorize(values, use_na_sentinel=True)
-            raw = np.empty(len(uniques) + 1, dtype=object)
-            raw[:-1] = np.asarray(uniques, dtype=object)
-            codes[codes < 0] = len(uniques)
-            self.codes = codes.astype(np.int32) if len(uniques) < 2**31 - 1 else codes
-        self.labels = np.array([_clean(v, upper) for v in raw], dtype=object)
-        self.decimal_comma = decimal_comma
         self._parsed: tuple[np.ndarray, np.ndarray] | None = None
 
+    @cached_property
+    def _coded(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._values is None:
+            return np.zeros(self.n, dtype=np.int32), np.array([""], dtype=object)
+        values = self._values if self.numeric is None else pd.Series(self.numeric)
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        raw = np.empty(len(uniques) + 1, dtype=object)
+        raw[:-1] = np.asarray(uniques, dtype=object)
+        codes[codes < 0] = len(uniques)
+        self._values = None
+        labels = np.array([_clean(v, self.upper) for v in raw], dtype=object)
+        return (codes.astype(np.int32) if len(uniques) < 2**31 - 1 else codes), labels
+
+    @property
+    def codes(self) -> np.ndarray:
+        return self._coded[0]
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self._coded[1]
+
     def text(self, idx=slice(None)) -> np.ndarray:
+        if self.numeric is not None and "_coded" not in self.__dict__:
+            return np.array([_clean(v, self.upper) for v in self.numeric[idx]], dtype=object)
         return self.labels[self.codes[idx]]
 
     def blank(self, idx=slice(None)) -> np.ndarray:
+        if self.numeric is not None:
+            return np.isnan(self.numeric[idx])
         return (self.labels == "")[self.codes[idx]]
 
     def _parse(self) -> tuple[np.ndarray, np.ndarray]:
@@ -286,8 +306,8 @@ def _times(table: RawTable, column: str, chk: _Check) -> tuple[np.ndarray, np.nd
         chk.problems.add(table.file, column, f"{column} is not a clock time.",
                          f"write {column} as HH:MM (24-hour clock) or leave it empty.",
                          frame[ROW].to_numpy()[wrong], cells.text(wrong))
-    cells.labels = np.array([c or "" for c in clocks], dtype=object)
-    return _sorted_codes(cells)
+    codes, labels = pd.factorize(np.array([c or "" for c in clocks], dtype=object), sort=True)
+    return codes.astype(cells.codes.dtype)[cells.codes], np.asarray(labels, dtype=object)
 
 
 def _flag_values(table: RawTable, column: str, chk: _Check, allowed: Sequence[str]
@@ -707,13 +727,16 @@ class _VisitValues:
         self.unit, self.unit_names = pd.factorize(normal)[0][unit.codes], pd.factorize(normal)[1]
         self.unit_shown = {u: unit.labels[np.flatnonzero(normal == u)[0]] for u in self.unit_names}
         self.below_c = _below_forms(self.avalc.labels, comma)
-        self.below_a = _below_forms(self.aval.labels, comma)
         self.value = np.full(n, np.nan)
         self.text = np.full(n, "", dtype=object)
         self.lloq = _numbers(table, "LLOQ", chk)
         self.below = np.zeros(n, dtype=bool)
         self.used = np.ones(n, dtype=bool)
         self.bits = np.zeros(n, dtype=np.int64)
+
+    @cached_property
+    def below_a(self) -> tuple[np.ndarray, np.ndarray]:
+        return _below_forms(self.aval.labels, self.table.decimal_comma)
 
     # -- helpers ----------------------------------------------------------
     def column(self, param: str, column: str) -> str:
@@ -752,17 +775,21 @@ class _VisitValues:
         laboratory = spec is None or spec.cytokine        # "<x" results accepted
         number, bad = self.aval.number(idx), self.aval.bad(idx)
         has_c = ~self.avalc.blank(idx)
-        c_code, a_code = self.avalc.codes[idx], self.aval.codes[idx]
-        limit = np.where(has_c, self.below_c[0][c_code],
-                         np.where(bad, self.below_a[0][a_code], np.nan))
-        word = np.where(has_c, self.below_c[1][c_code], bad & self.below_a[1][a_code])
+        c_code = self.avalc.codes[idx]
+        limit = np.where(has_c, self.below_c[0][c_code], np.nan)
+        word = has_c & self.below_c[1][c_code]
+        raw_text = self.avalc.text(idx)          # the text result: AVALC, else AVAL's text
+        from_a = bad & ~has_c
+        if from_a.any():
+            a_code = self.aval.codes[idx[from_a]]
+            limit[from_a], word[from_a] = self.below_a[0][a_code], self.below_a[1][a_code]
+            raw_text[from_a] = self.aval.labels[a_code]
         below_text = laboratory & (np.isfinite(limit) | word)
         has_number, c_number = np.isfinite(number), self.avalc.number(idx)
         from_c = ~has_number & ~bad & ~below_text & np.isfinite(c_number)
         c_text = ~has_number & ~bad & has_c & ~below_text & ~np.isfinite(c_number)
         self._value_errors(param, spec, idx, bad & ~below_text, c_text if spec else None)
         self.value[idx] = np.where(has_number, number, c_number)
-        raw_text = np.where(has_c, self.avalc.text(idx), self.aval.text(idx))
         self.text[idx] = np.where(below_text | (c_text & (spec is None)), raw_text, "")
         lloq = np.where(below_text & np.isfinite(limit), limit, self.lloq[idx])
         below = below_text | (laboratory & has_number & (number < lloq))
@@ -791,8 +818,9 @@ class _VisitValues:
                        self.avalc.text(idx[text_only]))
 
     def _character(self, param: str, idx: np.ndarray) -> None:
-        has_c = ~self.avalc.blank(idx)
-        text = np.where(has_c, self.avalc.text(idx), self.aval.text(idx))
+        text = self.avalc.text(idx)
+        from_a = text == ""
+        text[from_a] = self.aval.text(idx[from_a])
         nothing = text == ""
         self.drop(idx[nothing], "no value: AVAL and AVALC are empty",
                   self.column(param, "AVALC"))

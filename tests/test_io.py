@@ -2,7 +2,6 @@
 
 import sys
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -267,3 +266,34 @@ def test_unreadable_xpt_is_a_data_error(tmp_path):
     (tmp_path / "ex.xpt").write_bytes(b"not a transport file at all" * 10)
     with pytest.raises(DataError, match="ex.xpt: cannot read the SAS transport file"):
         read_tables(tmp_path)
+
+
+def test_wide_file_errors_name_the_parameter_column(tmp_path):
+    tables = trial_tables()
+    tables["visits"] = wide_visits(tables["visits"])
+    tables["visits"].loc[4, "SPO2"] = "ninety"
+    tables["visits"].loc[6, "OXYDEV"] = "helmet"
+    write_trial(tmp_path, tables)
+    with pytest.raises(DataError) as err:
+        load_trial(tmp_path)
+    where = sorted((p.file, p.row, p.column) for p in err.value.problems)
+    assert where == [("visits.csv", 5, "SPO2"), ("visits.csv", 7, "OXYDEV")]
+
+
+def test_wide_rows_are_used_if_any_cell_is_used(tmp_path):
+    tables = trial_tables()
+    long = tables["visits"]
+    tables["visits"] = wide = wide_visits(long)
+    wide.loc[2, "SPO2"] = "NA"                                 # one cell without a value
+    wide.loc[3, ["FIO2", "IL6", "OXYDEV", "PAO2", "SPO2", "TNFA", "WHOCPS"]] = ""  # empty row
+    tables["visits"] = pd.concat([wide, wide.iloc[[5]]], ignore_index=True)  # row 12 = row 6
+    write_trial(tmp_path, tables)
+    trial = load_trial(tmp_path)
+    log = trial.quality
+    log.check()
+    assert log.rows_read["visits.csv"] == 12
+    reasons = {e["reason"]: e["rows"] for e in log.dropped}
+    assert reasons == {"no parameter values in the row": "4",
+                       "duplicate of row 6: worst kept": "12"}
+    assert [w["rows"] for w in log.warnings if w["message"].startswith("cell not used")] == ["3"]
+    assert len(trial.visits) == 77 - 7 - 1

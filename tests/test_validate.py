@@ -59,7 +59,8 @@ def test_clean_trial_is_canonical(tmp_path):
     assert len(visits) == 77
     oxydev = visits[visits["PARAMCD"] == "OXYDEV"]
     assert oxydev["AVAL"].isna().all() and set(oxydev["AVALC"]) == {"HFNC", "NC", "NIV"}
-    pao2 = visits[(visits["USUBJID"] == "S2") & (visits["ADY"] == 3) & (visits["PARAMCD"] == "PAO2")]
+    pao2 = visits[(visits["USUBJID"] == "S2") & (visits["ADY"] == 3)
+                  & (visits["PARAMCD"] == "PAO2")]
     assert pao2["AVAL"].tolist() == [80.0] and pao2["ATM"].tolist() == ["09:10"]
     assert trial.adae["AETOXGR"].tolist() == [1.0, 5.0, 2.0]       # MODERATE -> 2
     assert trial.adae["AESTDY"].dtype == np.int64 and trial.ex["EXSTDY"].dtype == np.int64
@@ -604,3 +605,11 @@ def test_validate_command_prints_the_summary(tmp_path):
     assert "duplicate of a kept row ('worst' rule) [1 row]" in out
     assert "visits: 77 records, days 1 to 3, 4 subjects" in out
     assert "no errors (warnings only)." in out
+
+
+def test_unknown_rule_names_are_rejected(tmp_path):
+    directory = write_trial(tmp_path)
+    with pytest.raises(ValueError, match="daily_rule"):
+        load_trial(directory, daily_rule="median")
+    with pytest.raises(ValueError, match="below_lloq"):
+        load_trial(directory, below_lloq="drop")
