@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping
 
@@ -176,8 +176,11 @@ def _upper_columns(frame: pd.DataFrame, file: str) -> pd.DataFrame:
 
 def _read_csv(path: Path) -> tuple[pd.DataFrame, str]:
     header = _header_line(path)
-    separator = max(_SEPARATORS, key=lambda s: len(_split(header, s)))
-    names = [n.strip().upper() for n in _split(header, separator)]
+    try:
+        separator = max(_SEPARATORS, key=lambda s: len(_split(header, s)))
+        names = [n.strip().upper() for n in _split(header, separator)]
+    except DataError as err:
+        raise DataError(replace(err.problems[0], file=path.name)) from None
     try:
         import pyarrow  # noqa: F401  (fast, compact reader when installed)
     except ImportError:
@@ -202,7 +205,12 @@ def _header_line(path: Path) -> str:
 
 
 def _split(line: str, separator: str) -> list[str]:
-    return next(csv.reader([line], delimiter=separator))
+    try:
+        return next(csv.reader([line], delimiter=separator), [])
+    except csv.Error as err:
+        raise DataError(Problem("header", f"cannot read the header line: {err}.",
+                                fix="put the column names on the first line, separated by "
+                                    "commas.")) from None
 
 
 def _read_csv_arrow(path: Path, separator: str, names: list[str]) -> pd.DataFrame:
@@ -251,12 +259,15 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         raise DataError(Problem(path.name, "reading Parquet files needs the pyarrow package.",
                                 fix="pip install pyarrow (or mscstats[parquet]), or save the "
                                     "table as CSV.")) from None
+    strings = pd.StringDtype("pyarrow")
     try:
         table = pq.read_table(path)
-    except (pa.ArrowException, OSError) as err:
-        raise _unreadable(path.name, str(err)) from None
-    strings = pd.StringDtype("pyarrow")
-    return table.to_pandas(types_mapper={pa.string(): strings, pa.large_string(): strings}.get)
+        return table.to_pandas(types_mapper={pa.string(): strings,
+                                             pa.large_string(): strings}.get)
+    except (pa.ArrowException, OSError, ValueError) as err:   # a damaged file or metadata
+        raise DataError(Problem(path.name, f"cannot read the Parquet file: "
+                                           f"{' '.join(str(err).split())[:200]}",
+                                fix="export the table again as Parquet, or as CSV.")) from None
 
 
 def _read_xpt(path: Path) -> pd.DataFrame:

@@ -724,7 +724,8 @@ class _VisitValues:
         self.avalc = _Cells(frame.get("AVALC"), n)
         unit = _Cells(frame.get("AVALU"), n)
         normal = np.array([u.lower().replace(" ", "") for u in unit.labels], dtype=object)
-        self.unit, self.unit_names = pd.factorize(normal)[0][unit.codes], pd.factorize(normal)[1]
+        codes, self.unit_names = pd.factorize(normal)      # units equal once normalised
+        self.unit = codes[unit.codes]
         self.unit_shown = {u: unit.labels[np.flatnonzero(normal == u)[0]] for u in self.unit_names}
         self.below_c = _below_forms(self.avalc.labels, comma)
         self.value = np.full(n, np.nan)

@@ -297,3 +297,16 @@ def test_wide_rows_are_used_if_any_cell_is_used(tmp_path):
                        "duplicate of row 6: worst kept": "12"}
     assert [w["rows"] for w in log.warnings if w["message"].startswith("cell not used")] == ["3"]
     assert len(trial.visits) == 77 - 7 - 1
+
+
+def test_damaged_files_are_data_errors(tmp_path):
+    write_trial(tmp_path)
+    (tmp_path / "ex.csv").write_bytes(b"USUBJID,EX\rSTDY\nS1,1\n")     # a lone CR in the header
+    (tmp_path / "adae.csv").unlink()
+    path = write_table(tmp_path, "adae", trial_tables()["adae"], fmt="parquet")
+    damaged = bytearray(path.read_bytes())
+    damaged[len(damaged) // 2: len(damaged) // 2 + 40] = b"\x88" * 40
+    path.write_bytes(bytes(damaged[:-30]))
+    with pytest.raises(DataError) as err:
+        read_tables(tmp_path)
+    assert sorted(p.file for p in err.value.problems) == ["adae.parquet", "ex.csv"]
