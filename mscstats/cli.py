@@ -137,3 +137,19 @@ def diff(old, new, rtol, atol):
     click.echo(str(result))
     if not result.equal:
         sys.exit(1)
+
+
+@main.command()
+@_DIR_ARGUMENT
+@click.option("--sap", "sap_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Apply the SAP's arms and data rules too.")
+@_user_errors
+def validate(directory, sap_path):
+    """Check the trial in DIRECTORY and print its data-quality summary.
+
+    Exit 0 when the data are clean or have warnings only; exit 1 with every
+    error (file, row, column and fix) when they are wrong.
+    """
+    from .pipeline import load
+    from .validate import summary
+    click.echo(summary(load(directory, sap_path)))

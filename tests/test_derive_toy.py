@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mscstats import load
 from mscstats.derive import derive
 from mscstats.plan import read_sap
 
@@ -19,8 +20,7 @@ TOY = Path(__file__).parent / "data" / "toy"
 
 @pytest.fixture(scope="module")
 def toy_trial():
-    from toy_trial import canonical_toy
-    return canonical_toy(TOY)
+    return load(TOY, TOY / "sap.toml")
 
 
 @pytest.fixture(scope="module")
@@ -90,3 +90,30 @@ def test_fio2_from_flow_on_request(toy_trial):
     daily = derive(trial, parse_sap(text)).daily.table.set_index(["USUBJID", "ADY", "PARAMCD"])
     assert daily.loc[("S01", 5, "PF"), "AVAL"] == pytest.approx(80 / (0.21 + 0.04 * 4))
     assert daily.loc[("S01", 5, "FIO2"), "DFLAG"] == "imputed:nasal_cannula_flow"
+
+
+def test_cli_derive_writes_the_hand_derived_table(tmp_path):
+    from click.testing import CliRunner
+
+    from mscstats.cli import main
+    out = tmp_path / "endpoints.csv"
+    result = CliRunner().invoke(main, ["derive", str(TOY), "--sap", str(TOY / "sap.toml"),
+                                       "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    written = pd.read_csv(out)
+    assert list(written.columns) == ["USUBJID", "ARM", "ENDPOINT", "DAY", "AVAL", "BASE", "CHG",
+                                     "CNSR", "EVNTCD"]
+    expected = _expected()
+    merged = expected.merge(written, on=["USUBJID", "ENDPOINT"], suffixes=("", "_cli"))
+    assert len(merged) == len(expected) == len(written)
+    for column in ["DAY", "AVAL", "BASE", "CHG", "CNSR", "EVNTCD"]:
+        np.testing.assert_allclose(merged[column + "_cli"], merged[column], rtol=1e-12,
+                                   equal_nan=True)
+
+
+def test_sap_naming_a_parameter_the_data_lack(tmp_path):
+    from mscstats.errors import SapError
+    from mscstats.plan import parse_sap
+    text = (TOY / "sap.toml").read_text().replace('param = "IL6"', 'param = "FERRITIN"')
+    with pytest.raises(SapError, match="reads parameter FERRITIN, which the data lack"):
+        derive(load(TOY), parse_sap(text))

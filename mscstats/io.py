@@ -1,0 +1,330 @@
+"""Read a trial directory (CSV, Parquet, SAS transport) into raw tables, as read.
+
+Nothing here interprets a value: CSV cells stay text (so "007" stays "007" and
+"1e3" is not silently a number), Parquet and XPT columns keep the types stored
+in the file. Column names are upper-cased (they match case-insensitively), and
+every table gets a ``_ROW`` column: the 1-based data row in the file (header not
+counted, blank lines skipped), which every message and log entry cites.
+
+A wide visits file (one column per parameter, no PARAMCD) is melted here into
+the long layout, one record per non-empty cell; its records share the ``_ROW``
+of the file row they came from. Checking the values is validate.py's job.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataError, Problem
+from .schema import FILE_SUFFIXES, PARAMS, REQUIRED_TABLES, TABLE_SPECS, TABLES
+
+__all__ = ["RawTable", "RawTables", "read_tables", "blank"]
+
+ROW = "_ROW"
+_SEPARATORS = (",", ";", "\t")
+# Columns of a wide visits file that identify the record; every other column is
+# a parameter unless it is one of the usual ADaM bookkeeping columns below.
+_WIDE_KEYS = ("USUBJID", "ADY", "ATM")
+_WIDE_NOT_PARAMS = frozenset({
+    "STUDYID", "SUBJID", "SITEID", "DOMAIN", "ARM", "ACTARM", "TRT01P", "TRT01A",
+    "VISIT", "VISITNUM", "AVISIT", "AVISITN", "ADT", "ADTM", "AVALU", "LLOQ", ROW})
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """One table as read from its file."""
+    name: str                   # adsl, visits, adae or ex
+    file: str                   # file name inside the trial directory, e.g. "visits.csv"
+    frame: pd.DataFrame         # upper-case columns, values as read, plus _ROW
+    n_rows: int                 # data rows in the file (for a wide file: its rows, not cells)
+    wide: bool = False          # visits given one column per parameter (melted here)
+    wide_columns: tuple[str, ...] = ()  # the parameter columns of a wide file
+    decimal_comma: bool = False  # semicolon-separated CSV: "7,5" may mean 7.5
+
+
+@dataclass(frozen=True)
+class RawTables:
+    """The tables of one trial directory, plus what was noticed while reading."""
+    name: str                            # the directory's name
+    tables: Mapping[str, RawTable]
+    data_sha256: str                     # over sorted file names and bytes of the files read
+    notes: tuple[str, ...] = field(default=())
+
+    def __getitem__(self, name: str) -> RawTable:
+        return self.tables[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.tables
+
+    @property
+    def files(self) -> dict[str, str]:
+        return {name: t.file for name, t in self.tables.items()}
+
+
+def read_tables(directory) -> RawTables:
+    """Read every table of a trial directory; DataError lists all that is wrong."""
+    path = Path(directory)
+    if not path.is_dir():
+        what = "is not a directory" if path.exists() else "does not exist"
+        raise DataError(Problem(str(directory), f"the trial directory {what}.",
+                                fix="give the directory that holds adsl.csv (and visits.csv, "
+                                    "adae.csv, ex.csv)."))
+    found, notes, problems = _find_files(path)
+    for name in REQUIRED_TABLES:
+        if name not in found:
+            problems.append(Problem(
+                path.name or str(path), f"no {name} table in {path}.",
+                fix=f"add {name}.csv (or {name}.parquet / {name}.xpt) with columns "
+                    + ", ".join(TABLE_SPECS[name].required) + "."))
+    tables: dict[str, RawTable] = {}
+    for name, file in found.items():
+        try:
+            tables[name] = _read_table(name, file)
+        except DataError as err:
+            problems.extend(err.problems)
+    if problems:
+        raise DataError(problems)
+    notes += [_wide_note(t) for t in tables.values() if t.wide]
+    ordered = {name: tables[name] for name in TABLES if name in tables}
+    return RawTables(path.resolve().name, ordered, _data_sha256(found.values()), tuple(notes))
+
+
+# ---------------------------------------------------------------------------
+# Finding the files
+# ---------------------------------------------------------------------------
+
+def _find_files(path: Path) -> tuple[dict[str, Path], list[str], list[Problem]]:
+    """Table name -> file; other files are noted, two files for one table are an error."""
+    by_table: dict[str, list[Path]] = {}
+    notes: list[str] = []
+    for entry in sorted(path.iterdir(), key=lambda p: p.name):
+        stem, suffix = entry.stem.lower(), entry.suffix.lower()
+        if entry.is_file() and stem in TABLES and suffix in FILE_SUFFIXES:
+            by_table.setdefault(stem, []).append(entry)
+        else:
+            notes.append(f"ignored {entry.name}: not a table file "
+                         f"({', '.join(TABLES)} as {', '.join(FILE_SUFFIXES)})")
+    problems = [
+        Problem(path.name or str(path),
+                f"two files for the {name} table: {', '.join(p.name for p in files)}.",
+                fix="keep one file per table (remove or rename the others).")
+        for name, files in by_table.items() if len(files) > 1]
+    return {n: files[0] for n, files in by_table.items() if len(files) == 1}, notes, problems
+
+
+def _data_sha256(files) -> str:
+    digest = hashlib.sha256()
+    for file in sorted(files, key=lambda p: p.name):
+        digest.update(f"{file.name}\0{file.stat().st_size}\0".encode())
+        with open(file, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+# ---------------------------------------------------------------------------
+# Reading one table
+# ---------------------------------------------------------------------------
+
+def _read_table(name: str, path: Path) -> RawTable:
+    file = path.name
+    if path.stat().st_size == 0:
+        raise DataError(Problem(file, "the file is empty (0 bytes).",
+                                fix="write the header row and the data, or remove the file."))
+    suffix = path.suffix.lower()
+    decimal_comma = False
+    if suffix == ".csv":
+        frame, separator = _read_csv(path)
+        decimal_comma = separator == ";"
+    elif suffix == ".parquet":
+        frame = _read_parquet(path)
+    else:
+        frame = _read_xpt(path)
+    frame = _upper_columns(frame, file)
+    n_rows = len(frame)
+    frame[ROW] = np.arange(1, n_rows + 1, dtype=np.int64)
+    if name == "visits" and _is_wide(frame):
+        columns = tuple(_wide_parameters(frame.columns))
+        return RawTable(name, file, _melt_wide(frame), n_rows, True, columns, decimal_comma)
+    return RawTable(name, file, frame, n_rows, decimal_comma=decimal_comma)
+
+
+def _upper_columns(frame: pd.DataFrame, file: str) -> pd.DataFrame:
+    names = [str(c).strip().upper() or f"UNNAMED{k + 1}" for k, c in enumerate(frame.columns)]
+    seen: dict[str, int] = {}
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+    twice = sorted(n for n, k in seen.items() if k > 1)
+    if twice:
+        raise DataError(Problem(file, "column names appear twice (names match "
+                                      "case-insensitively): " + ", ".join(twice) + ".",
+                                fix="rename or remove the repeated columns.",
+                                column=twice[0]))
+    if ROW in names:
+        raise DataError(Problem(file, f"the column name {ROW} is reserved.",
+                                fix=f"rename the {ROW} column.", column=ROW))
+    frame.columns = names
+    return frame.reset_index(drop=True)
+
+
+def _read_csv(path: Path) -> tuple[pd.DataFrame, str]:
+    header = _header_line(path)
+    try:
+        separator = max(_SEPARATORS, key=lambda s: len(_split(header, s)))
+        names = [n.strip().upper() for n in _split(header, separator)]
+    except DataError as err:
+        raise DataError(replace(err.problems[0], file=path.name)) from None
+    try:
+        import pyarrow  # noqa: F401  (fast, compact reader when installed)
+    except ImportError:
+        return _read_csv_pandas(path, separator, names), separator
+    return _read_csv_arrow(path, separator, names), separator
+
+
+def _header_line(path: Path) -> str:
+    with open(path, "rb") as handle:
+        head = handle.read(1 << 16)
+    head = head.removeprefix(b"\xef\xbb\xbf")
+    line = head.split(b"\n", 1)[0].rstrip(b"\r")
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        raise DataError(Problem(path.name, "the header is not UTF-8 text.",
+                                fix="save the file as UTF-8 CSV.", row=None)) from None
+    if not text.strip():
+        raise DataError(Problem(path.name, "the first line (the header) is empty.",
+                                fix="put the column names on the first line."))
+    return text
+
+
+def _split(line: str, separator: str) -> list[str]:
+    try:
+        return next(csv.reader([line], delimiter=separator), [])
+    except csv.Error as err:
+        raise DataError(Problem("header", f"cannot read the header line: {err}.",
+                                fix="put the column names on the first line, separated by "
+                                    "commas.")) from None
+
+
+def _read_csv_arrow(path: Path, separator: str, names: list[str]) -> pd.DataFrame:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
+            parse_options=pacsv.ParseOptions(delimiter=separator, newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.string() for n in names}, strings_can_be_null=False,
+                quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, pa.ArrowException) as err:
+        raise _unreadable(path.name, str(err)) from None
+    frame = table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
+    del table
+    pa.default_memory_pool().release_unused()   # the parser's buffers, back to the system
+    return frame
+
+
+def _read_csv_pandas(path: Path, separator: str, names: list[str]) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path, sep=separator, header=0, names=names, dtype=str,
+                           keep_default_na=False, na_filter=False, encoding="utf-8-sig",
+                           engine="c")
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
+        raise _unreadable(path.name, str(err)) from None
+
+
+def _unreadable(file: str, detail: str) -> DataError:
+    detail = " ".join(detail.split())[:300]
+    if "UTF8" in detail or "utf-8" in detail:
+        fix = "save the file as UTF-8 CSV."
+    else:
+        fix = ("every row needs as many fields as the header; quote fields that contain "
+               "the separator.")
+    return DataError(Problem(file, f"cannot read the file: {detail}", fix=fix))
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise DataError(Problem(path.name, "reading Parquet files needs the pyarrow package.",
+                                fix="pip install pyarrow (or mscstats[parquet]), or save the "
+                                    "table as CSV.")) from None
+    strings = pd.StringDtype("pyarrow")
+    try:
+        table = pq.read_table(path)
+        return table.to_pandas(types_mapper={pa.string(): strings,
+                                             pa.large_string(): strings}.get)
+    except (pa.ArrowException, OSError, ValueError) as err:   # a damaged file or metadata
+        raise DataError(Problem(path.name, f"cannot read the Parquet file: "
+                                           f"{' '.join(str(err).split())[:200]}",
+                                fix="export the table again as Parquet, or as CSV.")) from None
+
+
+def _read_xpt(path: Path) -> pd.DataFrame:
+    """SAS transport: pyreadstat (versions 5 and 8) when installed, else pandas (version 5)."""
+    try:
+        import pyreadstat
+    except ImportError:
+        pyreadstat = None
+    try:
+        if pyreadstat is not None:
+            return pyreadstat.read_xport(str(path))[0]
+        return pd.read_sas(path, format="xport", encoding="utf-8")
+    except Exception as err:  # noqa: BLE001  (both readers raise their own error types)
+        raise DataError(Problem(path.name, f"cannot read the SAS transport file: "
+                                           f"{' '.join(str(err).split())[:200]}",
+                                fix="export the table again as SAS XPORT (.xpt), or as CSV.")
+                        ) from None
+
+
+# ---------------------------------------------------------------------------
+# Wide visits
+# ---------------------------------------------------------------------------
+
+def blank(values: pd.Series) -> np.ndarray:
+    """True where a cell is empty: missing, or text that is only whitespace."""
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        return values.isna().to_numpy()
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    empty = np.array([not str(u).strip() for u in uniques] + [True], dtype=bool)
+    return empty[codes]
+
+
+def _is_wide(frame: pd.DataFrame) -> bool:
+    return "PARAMCD" not in frame.columns and any(c in PARAMS for c in frame.columns)
+
+
+def _wide_parameters(columns) -> list[str]:
+    return [c for c in columns if c not in _WIDE_KEYS and c not in _WIDE_NOT_PARAMS]
+
+
+def _melt_wide(frame: pd.DataFrame) -> pd.DataFrame:
+    """One record per non-empty parameter cell, with the cell text (or number) in AVAL."""
+    keys = [c for c in _WIDE_KEYS if c in frame.columns]
+    pieces = []
+    for param in _wide_parameters(frame.columns):
+        present = ~blank(frame[param])
+        piece = frame.loc[present, keys]
+        pieces.append(piece.assign(PARAMCD=param, AVAL=frame.loc[present, param],
+                                   **{ROW: frame.loc[present, ROW]}))
+    columns = keys + ["PARAMCD", "AVAL", ROW]
+    if not pieces:
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
+    long = pd.concat(pieces, ignore_index=True)
+    return long.sort_values(ROW, kind="stable").reset_index(drop=True)[columns]
+
+
+def _wide_note(table: RawTable) -> str:
+    return (f"{table.file} is wide (one column per parameter: "
+            f"{', '.join(table.wide_columns) or 'none'}): {table.n_rows} rows melted into "
+            f"{len(table.frame)} records (empty cells are not records), read in canonical units")
