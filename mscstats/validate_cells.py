@@ -195,7 +195,8 @@ def _parse_numbers(labels: np.ndarray, decimal_comma: bool) -> tuple[np.ndarray,
     if decimal_comma:   # "7,5" in a semicolon file; "1,000.5" stays as it is
         text = text.where(text.str.contains(".", regex=False),
                           text.str.replace(",", ".", regex=False))
-    values = pd.to_numeric(text.where(~missing, "nan"), errors="coerce").to_numpy(dtype=float)
+    # a copy: pandas may hand back a read-only view (copy-on-write)
+    values = np.array(pd.to_numeric(text.where(~missing, "nan"), errors="coerce"), dtype=float)
     bad = ~missing & ~np.isfinite(values)
     values[bad] = np.nan
     return values, bad
