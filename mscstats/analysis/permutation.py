@@ -289,7 +289,8 @@ def _analysed_sample(inp: AnalysisInput, statistic: str) -> _Sample:
         if column not in data:
             raise AnalysisError(inp.id, f"the data has no {column} column.",
                                 f"add {column} to the analysis data.")
-    data = data[data["ARM"].isin(inp.arms)]
+    # subjects in USUBJID order: the Monte Carlo draws then do not depend on row order
+    data = data[data["ARM"].isin(inp.arms)].sort_values("USUBJID", kind="stable")
     design = _covariate_design(inp, data, covariates) if statistic == "ancova" else None
     usable = data[outcome].notna().all(axis=1).to_numpy()
     if design is not None:

@@ -46,7 +46,8 @@ survival_reference <- function(d) {
     unname(coxph(cf, data = d, ties = ties, init = 0, iter.max = 0)$score)
   }
   list(logrank_chi2 = sd$chisq,
-       logrank_o_minus_e = unname((sd$obs - sd$exp)[2]),
+       # with strata, obs and exp are group x stratum matrices
+       logrank_o_minus_e = unname(rowSums(as.matrix(sd$obs - sd$exp))[2]),
        logrank_variance = sd$var[2, 2],
        cox_score_efron = cox_score("efron"),
        cox_score_breslow = cox_score("breslow"),
