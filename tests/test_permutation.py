@@ -237,3 +237,18 @@ def test_an_arm_without_data_is_an_error():
     twice = pd.concat([data, data], ignore_index=True)
     with pytest.raises(AnalysisError, match="more than one row"):
         run(analysis(twice))
+
+
+def test_no_events_gives_p_one():
+    # with every subject censored no assignment is more extreme than another: chi2 = 0
+    data = frame(CASES["logrank_tte12"]).assign(EVNTCD=0.0)
+    result = run(analysis(data, "time_to_event"))
+    assert result.test("permutation").statistic == 0.0
+    assert result.test("permutation").p_value == 1.0
+
+
+def test_permutation_test_arguments():
+    with pytest.raises(ValueError, match="both arms"):
+        permutation_test(np.abs, np.ones(5, bool))
+    with pytest.raises(ValueError, match="random generator"):
+        permutation_test(lambda labels: labels.sum(axis=1), np.arange(30) % 2 == 0, 100)

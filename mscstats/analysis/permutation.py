@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import AnalysisError
+from ..plan import default_permutation_statistic
 from ..results import AnalysisResult, Comparison, Test
 from . import AnalysisInput
 from . import batch
@@ -218,14 +219,16 @@ STATISTICS: dict[str, _Statistic] = {
 
 def run_permutation(inp: AnalysisInput) -> AnalysisResult:
     """The ``permutation`` method: see the module docstring."""
-    from ..plan import default_permutation_statistic
     name = inp.options.get("statistic") or default_permutation_statistic(inp.endpoint_kind)
     n_permutations = int(inp.options.get("n_permutations", DEFAULT_N_PERMUTATIONS))
     sample = _analysed_sample(inp, name)
     spec = STATISTICS[name]
+
+    def extremeness(labels: np.ndarray) -> np.ndarray:
+        return spec.extremeness(sample, spec.compute(sample, labels))
     try:
-        outcome = permutation_test(lambda labels: spec.extremeness(sample, spec.compute(sample, labels)),
-                                   sample.treated, n_permutations, analysis_rng(inp.seed, inp.id))
+        outcome = permutation_test(extremeness, sample.treated, n_permutations,
+                                   analysis_rng(inp.seed, inp.id))
     except ValueError as err:
         raise AnalysisError(inp.id, f"the {name} statistic cannot be computed: {err}.",
                             "check the analysed data or choose another statistic.") from None
