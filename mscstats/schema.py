@@ -234,7 +234,8 @@ METHODS: Mapping[str, MethodSpec] = MappingProxyType({
 ESTIMANDS = ("mean_difference", "mean_change", "hodges_lehmann_shift", "geometric_mean_ratio",
              "hazard_ratio", "subdistribution_hazard_ratio", "rmst_difference", "rmst_ratio",
              "risk_difference", "risk_ratio", "odds_ratio", "common_odds_ratio", "proportion",
-             "median_change", "geometric_mean_change")
+             "median_change", "geometric_mean_change",
+             "observed_minus_expected")  # permutation log-rank / Cox score: O - E of the treated arm
 TEST_NAMES = ("logrank", "gray", "fisher", "chi_square", "wilcoxon", "signed_rank", "brant",
               "wald", "score", "likelihood_ratio", "t", "paired_t", "permutation", "F")
 
