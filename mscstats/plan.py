@@ -527,6 +527,10 @@ class _Checker:
                     "mean_difference": ("change", "value", "free_days"),
                     "wilcoxon": ("change", "value", "free_days", "ordinal")}
             statistic = options.get("statistic", _DEFAULT_STATISTIC[endpoint.kind])
+            if options.get("covariates") and statistic != "ancova":
+                raise self.fail(f"{path}.covariates", f"only the ancova statistic adjusts for "
+                                f"covariates; this analysis uses {statistic}.",
+                                'set statistic = "ancova" or remove covariates.')
             if endpoint.kind not in fits[statistic]:
                 raise self.fail(f"{path}.statistic", f"{statistic} does not fit the "
                                 f"{endpoint.kind} endpoint {endpoint.id!r}.",

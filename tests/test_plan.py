@@ -114,6 +114,9 @@ CASES = [
      'death = "competing"'),
     ("mmrm without days", BASE.replace('method = "ancova"', 'method = "mmrm"'),
      "analysis[primary].method", "repeated endpoint"),
+    ("permutation covariates without ancova",
+     BASE.replace('method = "ancova"', 'method = "permutation"\nstatistic = "mean_difference"'),
+     "analysis[primary].covariates", 'statistic = "ancova"'),
     ("missing study", BASE.replace("[study]", "[studdy]"), "SAP.studdy", "did you mean 'study'"),
 ]
 
