@@ -298,16 +298,27 @@ mmrm_case <- function(name, covariance, covariates = character(0), target_days =
   form <- as.formula(paste("CHG ~", rhs))
   # natural = FALSE keeps apVar on the scale of coef(modelStruct), so emmeans can
   # use its analytic Satterthwaite method (natural = TRUE makes it fall back to a
-  # simulation-based approximation).
-  ctl <- glsControl(natural = FALSE, tolerance = 1e-10, msTol = 1e-10, maxIter = 200, msMaxIter = 200)
-  # the formula is spliced into the call: emmeans re-evaluates call$model
-  fit <- switch(covariance,
-    unstructured = eval(bquote(gls(.(form), data = d, correlation = corSymm(form = ~ VIS | USUBJID),
-                       weights = varIdent(form = ~ 1 | fDAY), method = "REML", control = ctl))),
-    cs = eval(bquote(gls(.(form), data = d, correlation = corCompSymm(form = ~ VIS | USUBJID),
-                         method = "REML", control = ctl))),
-    ar1 = eval(bquote(gls(.(form), data = d, correlation = corAR1(form = ~ VIS | USUBJID),
-                          method = "REML", control = ctl))))
+  # simulation-based approximation). minAbsParApVar = 1: nlme's numerical Hessian
+  # (apVar) steps each parameter by max(|par|, minAbsParApVar) * 6e-6; with the
+  # default 0.05 a parameter near zero gets a step near 3e-7 and apVar, hence the
+  # df, comes out wrong by several per cent (kept below as df_default_apvar).
+  # opt = "optim" with msTol = 1e-12 converges the REML fit to ~1e-9 in logLik
+  # (nlminb stops near 1e-7); for ar1 optim steps outside (-1, 1), nlminb is fine.
+  fit_with <- function(min_abs) {
+    ctl <- glsControl(natural = FALSE, opt = if (covariance == "ar1") "nlminb" else "optim", msTol = 1e-12, tolerance = 1e-10,
+                      maxIter = 200, msMaxIter = 500, minAbsParApVar = min_abs)
+    # the formula is spliced into the call: emmeans re-evaluates call$model
+    switch(covariance,
+      unstructured = eval(bquote(gls(.(form), data = d, correlation = corSymm(form = ~ VIS | USUBJID),
+                         weights = varIdent(form = ~ 1 | fDAY), method = "REML", control = ctl))),
+      cs = eval(bquote(gls(.(form), data = d, correlation = corCompSymm(form = ~ VIS | USUBJID),
+                           method = "REML", control = ctl))),
+      ar1 = eval(bquote(gls(.(form), data = d, correlation = corAR1(form = ~ VIS | USUBJID),
+                            method = "REML", control = ctl))))
+  }
+  fit <- fit_with(1)
+  default_df <- summary(contrast(emmeans(fit_with(0.05), ~ ARM | fDAY, mode = "satterthwaite", data = d),
+                                 method = "trt.vs.ctrl", ref = 1, adjust = "none"))$df
   emm <- emmeans(fit, ~ ARM | fDAY, mode = "satterthwaite", data = d)
   con <- as.data.frame(summary(contrast(emm, method = "trt.vs.ctrl", ref = 1, adjust = "none"), infer = TRUE))
   lsm <- as.data.frame(summary(emm))
@@ -319,7 +330,7 @@ mmrm_case <- function(name, covariance, covariates = character(0), target_days =
        contrasts = lapply(seq_len(nrow(con)), function(i) list(
          arm = sub("^\\((.*)\\)$", "\\1", sub(" - standard$", "", as.character(con$contrast[i]))), day = as.numeric(as.character(con$fDAY[i])),
          estimate = con$estimate[i], se = con$SE[i], df = con$df[i], ci = c(con$lower.CL[i], con$upper.CL[i]),
-         t = con$t.ratio[i], p_value = con$p.value[i])),
+         t = con$t.ratio[i], p_value = con$p.value[i], df_default_apvar = default_df[i])),
        lsmeans = lapply(seq_len(nrow(lsm)), function(i) list(
          arm = as.character(lsm$ARM[i]), day = as.numeric(as.character(lsm$fDAY[i])),
          estimate = lsm$emmean[i], se = lsm$SE[i], df = lsm$df[i])))
