@@ -67,13 +67,16 @@ def _loglik_parts(params, codes, x, n_cut):
     dl_design[:, n_cut:] = -x
     du_design[~has_upper] = 0.0            # the top category has no upper threshold
     dl_design[~has_lower] = 0.0
-    score = (du[:, None] * du_design - dl[:, None] * dl_design) / prob[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):   # prob 0: a rejected step
+        loglik = float(np.sum(np.log(prob)))
+        score = (du[:, None] * du_design - dl[:, None] * dl_design) / prob[:, None]
     grad = score.sum(axis=0)
-    curv = (ddu[:, None, None] * du_design[:, :, None] * du_design[:, None, :]
-            - ddl[:, None, None] * dl_design[:, :, None] * dl_design[:, None, :]) \
-        / prob[:, None, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        curv = (ddu[:, None, None] * du_design[:, :, None] * du_design[:, None, :]
+                - ddl[:, None, None] * dl_design[:, :, None] * dl_design[:, None, :]) \
+            / prob[:, None, None]
     hess = curv.sum(axis=0) - score.T @ score
-    return float(np.sum(np.log(prob))), grad, hess
+    return loglik, grad, hess
 
 
 def proportional_odds(y, x) -> OrdinalFit:
@@ -106,7 +109,7 @@ def _halving_step(params, step, loglik, codes, x, n_cut):
         new = params + step
         if np.all(np.diff(new[:n_cut]) > 0):
             new_ll, grad, hess = _loglik_parts(new, codes, x, n_cut)
-            if new_ll >= loglik - 1e-10 * abs(loglik):
+            if np.isfinite(new_ll) and new_ll >= loglik - 1e-10 * abs(loglik):
                 return new, new_ll, grad, hess
         step = step / 2
     raise NotEstimable("the proportional odds model did not converge")
@@ -116,18 +119,22 @@ def _halving_step(params, step, loglik, codes, x, n_cut):
 
 def logistic_fit(event, x) -> np.ndarray:
     """Binary logistic regression (x includes the intercept) by Newton-Raphson: coefficients."""
+    separated = NotEstimable("a binary logit of the Brant test has no finite estimate "
+                             "(an arm has no subject above or below a cut)")
     beta = np.zeros(x.shape[1])
     for _ in range(_MAX_ITER):
         prob = expit(x @ beta)
         w = prob * (1 - prob)
-        step = np.linalg.solve((x * w[:, None]).T @ x, x.T @ (event - prob))
+        try:
+            step = np.linalg.solve((x * w[:, None]).T @ x, x.T @ (event - prob))
+        except np.linalg.LinAlgError:
+            raise separated from None
         beta = beta + step
+        if np.any(np.abs(beta) > _SEPARATION):     # diverging: the data are separated
+            raise separated
         if np.max(np.abs(step)) < 1e-12 * max(1.0, np.max(np.abs(beta))):
-            break
-    if np.any(np.abs(beta) > _SEPARATION) or not np.all(np.isfinite(beta)):
-        raise NotEstimable("a binary logit of the Brant test has no finite estimate "
-                           "(an arm has no subject above or below a cut)")
-    return beta
+            return beta
+    raise separated
 
 
 @dataclass(frozen=True)
