@@ -267,3 +267,11 @@ def test_result_carries_identity_and_options():
                           options={"title": "PF day 7"}))
     assert (r.id, r.endpoint, r.method, r.options) == ("primary", "pf_d7", "welch",
                                                        {"title": "PF day 7"})
+
+
+def test_one_row_per_subject_uses_every_window_day():
+    # the window rule may pick day 6, 7 or 8 for a day-7 endpoint: all are the endpoint
+    d = pf_frame()
+    d["DAY"] = np.resize([6, 7, 8], len(d))
+    r = run(inp("welch", d, ["placebo", "UC-MSC"], target_day=7))
+    assert r.by_arm["placebo"]["n"] + r.by_arm["UC-MSC"]["n"] == len(d)

@@ -154,3 +154,24 @@ def test_mmrm_errors_are_clear():
         run(mmrm_input(data=DATA[DATA.ARM != "UC-MSC"]))
     with pytest.raises(AnalysisError, match="not in the data"):
         run(mmrm_input(covariates=["WEIGHT"]))
+
+
+def test_one_visit_day_reduces_to_ancova():
+    # one day, one variance: REML GLS is least squares and Satterthwaite df is n - p
+    day14 = DATA[DATA.DAY == 14]
+    mmrm = run(mmrm_input(data=day14)).comparison("UC-MSC")
+    ancova = run(AnalysisInput("a", "pf", "change", "ancova", day14, ARMS)).comparison("UC-MSC")
+    assert mmrm.estimate == pytest.approx(ancova.estimate, rel=1e-8)
+    assert mmrm.se == pytest.approx(ancova.se, rel=1e-6)
+    assert mmrm.df == pytest.approx(ancova.df, rel=1e-4)
+
+
+def test_arm_without_data_on_a_day():
+    d = DATA.copy()
+    d.loc[(d.ARM == "Paxlovid") & (d.DAY == 5), "CHG"] = np.nan
+    r = run(mmrm_input(data=d))
+    assert r.comparison("Paxlovid").estimate is not None          # day 14 is still estimable
+    assert "5" not in r.by_arm["Paxlovid"]["lsmeans"] and "5" in r.by_arm["standard"]["lsmeans"]
+    assert any("ARMPaxlovid:DAY5" in n for n in r.notes)
+    with pytest.raises(AnalysisError, match="target day 5"):
+        run(mmrm_input(data=d, target_day=5))

@@ -9,8 +9,10 @@ the values of each arm and the per-arm summaries.
 
 Conventions (docs for the report's methods page):
 
-* Rows: when the endpoint has a target day and the data hold several days,
-  only rows with DAY == target day are analysed (mmrm uses every day). Rows
+* Rows: a repeated endpoint (several rows per subject, one per DAY) is
+  analysed at its target day only, the rows with DAY == target day (mmrm uses
+  every day). With one row per subject every row is used whatever its DAY,
+  which is the visit day the window rule picked. Rows
   whose analysed value (CHG for change endpoints, AVAL otherwise) is missing
   are left out and counted as ``n_missing`` of their arm.
 * Every treated arm (the SAP's arms after the first) is compared with the
@@ -31,7 +33,7 @@ Conventions (docs for the report's methods page):
 from __future__ import annotations
 
 import math
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Mapping, Sequence, Sized
 
 import numpy as np
 import pandas as pd
@@ -42,8 +44,8 @@ from .common import Interval, NotEstimable
 from . import proportions, ranks, ttests
 
 __all__ = ["METHODS", "run_welch", "run_wilcoxon", "run_paired", "run_binary", "analysis_rows",
-           "arm_values", "continuous_summary", "continuous_by_arm", "empty_comparison",
-           "ratio_scale"]
+           "arm_values", "n_missing", "require_arms", "continuous_summary", "continuous_by_arm",
+           "empty_comparison", "ratio_scale", "make_result"]
 
 
 # ------------------------------------------------------------------ rows and arms
@@ -64,8 +66,8 @@ def analysis_rows(inp, *, all_days: bool = False) -> pd.DataFrame:
         raise AnalysisError(inp.id, f"ARM value(s) {unknown} are not arms of the SAP {list(inp.arms)}",
                             "correct ARM in adsl or list the arm in [study] arms")
     rows = data[data["ARM"].notna()]
-    if not all_days and inp.target_day is not None and "DAY" in rows.columns \
-            and rows["DAY"].dropna().nunique() > 1:
+    repeated = "DAY" in rows.columns and rows["USUBJID"].duplicated().any()
+    if not all_days and inp.target_day is not None and repeated:
         rows = rows[rows["DAY"] == inp.target_day]
         if rows.empty:
             raise AnalysisError(inp.id, f"no rows on the target day {inp.target_day}")
@@ -91,15 +93,21 @@ def n_missing(rows: pd.DataFrame, column: str, arms: Sequence[str]) -> dict[str,
     return {arm: int((missing & (rows["ARM"] == arm)).sum()) for arm in arms}
 
 
-def require_arms(inp, values: Mapping[str, np.ndarray], minimum: int = 2) -> None:
-    """Every SAP arm must have data; a comparison method needs at least ``minimum`` arms."""
+def require_arms(inp, values: Mapping[str, Sized], minimum: int = 2,
+                 what: str = "a value of the endpoint") -> None:
+    """Every SAP arm must have data (``values``: each arm's values or counts by arm);
+    a comparison method needs at least ``minimum`` arms."""
     if len(inp.arms) < minimum:
         raise AnalysisError(inp.id, f"method {inp.method} compares arms but the SAP names "
                             f"{len(inp.arms)}", "use method 'paired' or 'binary' for a single arm")
-    empty = [arm for arm in inp.arms if len(values[arm]) == 0]
+    empty = [arm for arm in inp.arms if _size(values[arm]) == 0]
     if empty:
-        raise AnalysisError(inp.id, f"arm(s) {empty} have no subject with a value of the endpoint",
+        raise AnalysisError(inp.id, f"arm(s) {empty} have no subject with {what}",
                             "check ARM and the analysis population, or remove the arm from the SAP")
+
+
+def _size(v) -> int:
+    return v if isinstance(v, int) else len(v)
 
 
 # ------------------------------------------------------------------ summaries
@@ -180,7 +188,7 @@ def _each_treated(inp, compare: Callable[[str], tuple[Comparison, Test]], estima
 _TEST_OF = {"welch": "t", "wilcoxon": "wilcoxon", "ancova": "t"}
 
 
-def _result(inp, by_arm, tests=(), comparisons=(), notes=()) -> AnalysisResult:
+def make_result(inp, by_arm, tests=(), comparisons=(), notes=()) -> AnalysisResult:
     return AnalysisResult(id=inp.id, endpoint=inp.endpoint, method=inp.method, by_arm=by_arm,
                           tests=tuple(tests), comparisons=tuple(comparisons),
                           notes=tuple(dict.fromkeys(notes)), options=dict(inp.options))
@@ -205,7 +213,7 @@ def run_welch(inp) -> AnalysisResult:
     if log:
         notes.append("values are logs: estimates are ratios of geometric means, exp of the "
                      "difference in mean logs, with exp of its CI")
-    return _result(inp, by_arm, tests, comparisons, notes)
+    return make_result(inp, by_arm, tests, comparisons, notes)
 
 
 def run_wilcoxon(inp) -> AnalysisResult:
@@ -227,7 +235,7 @@ def run_wilcoxon(inp) -> AnalysisResult:
                              "exact p and CI when both arms have < 50 values and no ties"]
     if inp.transform == "log":
         notes.append("values are logs: the shift is on the log scale (exp of it is a ratio)")
-    return _result(inp, by_arm, tests, comparisons, notes)
+    return make_result(inp, by_arm, tests, comparisons, notes)
 
 
 def run_paired(inp) -> AnalysisResult:
@@ -248,7 +256,7 @@ def run_paired(inp) -> AnalysisResult:
         notes.append("values are logs: mean changes are geometric mean ratios (follow-up / "
                      "baseline); the pseudo-median change stays on the log scale")
     notes.append("signed-rank: exact p and CI when n < 50 and there are no ties or zero changes")
-    return _result(inp, by_arm, tests, comparisons, notes)
+    return make_result(inp, by_arm, tests, comparisons, notes)
 
 
 def _paired_arm(arm, changes, level, log, notes):
@@ -297,8 +305,7 @@ def run_binary(inp) -> AnalysisResult:
         raise AnalysisError(inp.id, f"unknown test {test_name!r}", "use test = \"fisher\" or \"chi_square\"")
     rows = analysis_rows(inp)
     counts = _binary_counts(inp, rows)
-    values = {arm: np.zeros(n) for arm, (_, n) in counts.items()}
-    require_arms(inp, values, minimum=1)
+    require_arms(inp, {arm: n for arm, (_, n) in counts.items()}, minimum=1)
     missing = n_missing(rows, inp.response(), inp.arms)
     by_arm = {}
     for arm, (events, n) in counts.items():
@@ -309,17 +316,19 @@ def run_binary(inp) -> AnalysisResult:
         arm = inp.arms[0]
         c = Comparison(arm, None, "proportion", by_arm[arm]["proportion"],
                        tuple(by_arm[arm]["ci"]), inp.ci_level)
-        return _result(inp, by_arm, (), (c,), ["exact Clopper-Pearson interval (binom.test)"])
+        return make_result(inp, by_arm, (), (c,), ["exact Clopper-Pearson interval (binom.test)"])
     comparisons, tests, notes = [], [], []
     for arm in inp.arms[1:]:
         table = (*counts[arm], *counts[inp.reference])
         test = _binary_test(test_name, table, notes, arm, inp.reference)
         comparisons += _binary_comparisons(arm, inp.reference, table, inp.ci_level, test.p_value, notes)
         tests.append(test)
+    test_label = ("Fisher's exact test" if test_name == "fisher"
+                  else "Pearson chi-square without continuity correction")
     notes += ["risk difference: Newcombe hybrid score CI (method 10); risk ratio: Katz log CI; "
               "odds ratio: conditional maximum likelihood with exact CI (fisher.test)",
-              f"p-values of all three comparisons: {'Fisher exact' if test_name == 'fisher' else 'Pearson chi-square without continuity correction'}"]
-    return _result(inp, by_arm, tests, comparisons, notes)
+              f"p-values of all three comparisons: {test_label}"]
+    return make_result(inp, by_arm, tests, comparisons, notes)
 
 
 def _binary_test(name, table, notes, arm, reference) -> Test:

@@ -221,18 +221,18 @@ class MmrmFit:
     _inv_information: np.ndarray = field(repr=False, default=None)
     _inv_sigma: tuple = field(repr=False, default=())
 
-    def contrast(self, l) -> Contrast:
-        """l'beta with its SE and Satterthwaite df."""
-        l = np.asarray(l, dtype=float)
-        u = self.cov_beta @ l
-        var = float(l @ u)
+    def contrast(self, weights) -> Contrast:
+        """l'beta (l = ``weights``) with its SE and Satterthwaite df."""
+        weights = np.asarray(weights, dtype=float)
+        u = self.cov_beta @ weights
+        var = float(weights @ u)
         h = np.zeros_like(self.sigma)
         for pat, si in zip(self._patterns, self._inv_sigma):
             v = np.einsum("kl,ilp,p->ik", si, pat.x, u)      # Sigma_i^-1 X_i C l
             h[np.ix_(pat.visits, pat.visits)] += v.T @ v
         grad = np.einsum("kab,ab->k", self._jacobian, h)     # d(l'Cl)/d theta
         df = 2.0 * var ** 2 / float(grad @ self._inv_information @ grad)
-        return Contrast(float(l @ self.beta), float(np.sqrt(var)), df)
+        return Contrast(float(weights @ self.beta), float(np.sqrt(var)), df)
 
 
 def fit_mmrm(y, x, subject, visit, n_visits: int, covariance: str = "unstructured") -> MmrmFit:
@@ -248,10 +248,10 @@ def fit_mmrm(y, x, subject, visit, n_visits: int, covariance: str = "unstructure
     theta = _optimize(patterns, structure, n_obs, _start(y, x, visit, n_visits, structure))
     g = _gls(patterns, structure.sigma(theta), n_obs)
     hess = _hessian(lambda t: _gradient(patterns, structure, n_obs, t), theta)
-    try:
-        inv_information = np.linalg.inv(hess / 2.0)        # Hessian of -REML, not -2 REML
-    except np.linalg.LinAlgError:
-        raise NotEstimable("the REML information matrix is singular") from None
+    if not np.all(np.linalg.eigvalsh(hess) > 0):
+        raise NotEstimable("the REML information is not positive definite (a variance or "
+                           "correlation at its boundary); try a simpler covariance")
+    inv_information = np.linalg.inv(hess / 2.0)            # Hessian of -REML, not -2 REML
     return MmrmFit(g.beta, g.cov_beta, structure.sigma(theta), covariance,
                    -0.5 * g.minus2_reml, int(subject.max()) + 1, n_obs, tuple(patterns),
                    structure.jacobian(theta), inv_information, g.inv_sigma)
@@ -287,7 +287,10 @@ def _optimize(patterns, structure, n_obs, theta0):
         value, grad = fun(theta)
         if np.max(np.abs(grad)) < 1e-9 * max(1.0, abs(value)):
             return theta
-        step = np.linalg.solve(_hessian(lambda t: fun(t)[1], theta), grad)
+        try:
+            step = np.linalg.solve(_hessian(lambda t: fun(t)[1], theta), grad)
+        except np.linalg.LinAlgError:
+            break                             # flat direction: keep the BFGS optimum
         for _ in range(30):                   # halve until the criterion does not rise
             if fun(theta - step)[0] <= value:
                 break

@@ -31,7 +31,7 @@ from ..errors import AnalysisError
 from ..results import AnalysisResult, Comparison, Test
 from . import design
 from .common import NotEstimable, t_interval, z_quantile
-from .compare import (_result, analysis_rows, arm_values, continuous_by_arm, empty_comparison,
+from .compare import (analysis_rows, arm_values, continuous_by_arm, empty_comparison, make_result,
                       n_missing, ratio_scale, require_arms)
 from .mmrm import fit_mmrm
 from .ordinal import brant, proportional_odds
@@ -131,7 +131,7 @@ def run_ancova(inp) -> AnalysisResult:
     notes.append("model: " + " + ".join([f"{response} ~ ARM"] + covariates + strata))
     if log:
         notes.append("values are logs: estimates are adjusted ratios of geometric means")
-    return _result(inp, by_arm, tests, comparisons, notes)
+    return make_result(inp, by_arm, tests, comparisons, notes)
 
 
 def _ancova_comparison(inp, fit, arm, log, notes):
@@ -192,7 +192,7 @@ def run_mmrm(inp) -> AnalysisResult:
     response = inp.response()
     target = rows[rows["DAY"] == inp.target_day]
     values = arm_values(target, response, inp.arms)
-    require_arms(inp, values)
+    require_arms(inp, values, what=f"a value on the target day {inp.target_day}")
     covariates, strata, notes = _model_terms(inp, rows)
     frame = _complete(rows[rows[response].notna() & rows["DAY"].notna()], covariates + strata, notes)
     frame["DAY"] = frame["DAY"].astype(int)       # study days are whole numbers
@@ -215,16 +215,17 @@ def run_mmrm(inp) -> AnalysisResult:
                                                                    for c in covariates] + strata)]
     if inp.transform == "log":
         notes.append("values are logs: estimates are adjusted ratios of geometric means")
-    return _result(inp, by_arm, (), comparisons, notes)
+    return make_result(inp, by_arm, (), comparisons, notes)
 
 
 def _contrast_vector(names, arm, day, first_day):
-    l = np.zeros(len(names))
+    """Weights of the arm effect on ``day``: ARM + ARM:DAY (no interaction on the first day)."""
+    weights = np.zeros(len(names))
     for key in [f"ARM{arm}"] + ([f"ARM{arm}:DAY{day}"] if day != first_day else []):
         if key not in names:
             raise NotEstimable(f"the arm effect on day {day} is not estimable (term {key} dropped)")
-        l[names.index(key)] = 1.0
-    return l
+        weights[names.index(key)] = 1.0
+    return weights
 
 
 def _mmrm_comparison(inp, fit, names, arm, days, notes) -> Comparison:
@@ -292,7 +293,7 @@ def run_ordinal_po(inp) -> AnalysisResult:
     except NotEstimable as why:
         tests = (Test("brant", None, None, None),)
         notes.append(f"Brant test: {why}")
-    return _result(inp, by_arm, tests, comparisons, notes)
+    return make_result(inp, by_arm, tests, comparisons, notes)
 
 
 def _ordinal_comparisons(inp, y, x, notes) -> list[Comparison]:

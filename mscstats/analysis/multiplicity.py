@@ -22,16 +22,15 @@ import numpy as np
 
 from ..errors import SapError
 from ..results import AnalysisResult
+from ..schema import MULTIPLICITY_METHODS
 
-__all__ = ["METHODS", "adjust", "adjust_family"]
-
-METHODS = ("holm", "hochberg", "bonferroni", "none")
+__all__ = ["adjust", "adjust_family"]
 
 
 def adjust(p_values: Sequence[float | None], method: str) -> tuple[float | None, ...]:
     """Adjusted p-values in the input order; None (or NaN) entries stay None and do not count."""
-    if method not in METHODS:
-        raise ValueError(f"unknown multiplicity method {method!r}; use one of {METHODS}")
+    if method not in MULTIPLICITY_METHODS:
+        raise ValueError(f"unknown multiplicity method {method!r}; use one of {MULTIPLICITY_METHODS}")
     p = np.array([np.nan if v is None else float(v) for v in p_values], dtype=float)
     present = ~np.isnan(p)
     out = p.copy()

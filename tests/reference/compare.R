@@ -117,21 +117,19 @@ rep_d <- write_data(rep_d, "repeated")
 
 # ---------------------------------------------------------------- t tests
 arm_values <- function(d, a, col = "CHG") { v <- d[[col]][d$ARM == a]; v[!is.na(v)] }
-welch_case <- function(name, d, trt, ref, level = 0.95, col = "CHG") {
+welch_case <- function(name, data_name, d, trt, ref, level = 0.95, col = "CHG") {
   h <- t.test(arm_values(d, trt, col), arm_values(d, ref, col), var.equal = FALSE,
               conf.level = level)
   r <- htest(h)
   r$estimate <- r$estimate[1] - r$estimate[2]
-  c(list(case = name, data = deparse(substitute(d)), arm = trt, reference = ref,
-         response = col, ci_level = level), r[names(r) != "ci_level"],
-    list(se = num(h$stderr)))
+  c(list(case = name, data = data_name, arm = trt, reference = ref, response = col,
+         ci_level = level), r[names(r) != "ci_level"], list(se = num(h$stderr)))
 }
 welch <- list(
-  welch_case("two_arm", two, "UC-MSC", "placebo"),
-  welch_case("two_arm_90", two, "UC-MSC", "placebo", 0.90),
-  welch_case("three_arm_paxlovid", three, "Paxlovid", "standard"),
-  welch_case("three_arm_ucmsc", three, "UC-MSC", "standard"))
-for (i in seq_along(welch)) welch[[i]]$data <- c("two_arm", "two_arm", "three_arm", "three_arm")[i]
+  welch_case("two_arm", "two_arm", two, "UC-MSC", "placebo"),
+  welch_case("two_arm_90", "two_arm", two, "UC-MSC", "placebo", 0.90),
+  welch_case("three_arm_paxlovid", "three_arm", three, "Paxlovid", "standard"),
+  welch_case("three_arm_ucmsc", "three_arm", three, "UC-MSC", "standard"))
 
 paired_t_case <- function(name, d, data_name, level = 0.95) {
   ok <- !is.na(d$AVAL) & !is.na(d$BASE)
@@ -163,19 +161,19 @@ ancova <- list(
   ancova_case("three_arm_full_90", three, "three_arm", arms3, "BASE + AGE + BMI + SEX + STRATUM", 0.90))
 
 # ---------------------------------------------------------------- Wilcoxon
-wilcox_case <- function(name, data_name, x, y, level = 0.95) {
-  h <- suppressWarnings(wilcox.test(x, y, conf.int = TRUE, conf.level = level))
-  c(list(case = name, data = data_name, ci_level = level), htest(h)[c("statistic", "p_value", "estimate", "ci", "method")])
+wilcox_case <- function(name, data_name, d, trt, ref, level = 0.95) {
+  h <- suppressWarnings(wilcox.test(arm_values(d, trt), arm_values(d, ref), conf.int = TRUE,
+                                    conf.level = level))
+  c(list(case = name, data = data_name, arm = trt, reference = ref, ci_level = level),
+    htest(h)[c("statistic", "p_value", "estimate", "ci", "method")])
 }
 wilcoxon <- list(
-  wilcox_case("two_arm_exact", "two_arm", arm_values(two, "UC-MSC"), arm_values(two, "placebo")),
-  wilcox_case("two_arm_exact_90", "two_arm", arm_values(two, "UC-MSC"), arm_values(two, "placebo"), 0.90),
-  wilcox_case("two_arm_ties", "two_arm_ties", arm_values(tt, "UC-MSC"), arm_values(tt, "placebo")),
-  wilcox_case("two_arm_large", "two_arm_large", arm_values(large, "UC-MSC"), arm_values(large, "placebo")),
-  wilcox_case("three_arm_ucmsc", "three_arm", arm_values(three, "UC-MSC"), arm_values(three, "standard")),
-  wilcox_case("three_arm_paxlovid", "three_arm", arm_values(three, "Paxlovid"), arm_values(three, "standard")))
-for (i in seq_along(wilcoxon)) wilcoxon[[i]]$arm <- c("UC-MSC", "UC-MSC", "UC-MSC", "UC-MSC", "UC-MSC", "Paxlovid")[i]
-for (i in seq_along(wilcoxon)) wilcoxon[[i]]$reference <- c("placebo", "placebo", "placebo", "placebo", "standard", "standard")[i]
+  wilcox_case("two_arm_exact", "two_arm", two, "UC-MSC", "placebo"),
+  wilcox_case("two_arm_exact_90", "two_arm", two, "UC-MSC", "placebo", 0.90),
+  wilcox_case("two_arm_ties", "two_arm_ties", tt, "UC-MSC", "placebo"),
+  wilcox_case("two_arm_large", "two_arm_large", large, "UC-MSC", "placebo"),
+  wilcox_case("three_arm_ucmsc", "three_arm", three, "UC-MSC", "standard"),
+  wilcox_case("three_arm_paxlovid", "three_arm", three, "Paxlovid", "standard"))
 
 signed_rank_case <- function(name, data_name, d, level = 0.95) {
   h <- suppressWarnings(wilcox.test(d$AVAL, d$BASE, paired = TRUE, conf.int = TRUE, conf.level = level))
@@ -288,7 +286,7 @@ ordinal_po <- list(clm_case("three_arm", whod, arms3), clm_case("two_arm", whod,
                    clm_case("three_arm_90", whod, arms3, 0.90))
 
 # ---------------------------------------------------------------- MMRM via gls
-mmrm_case <- function(name, covariance, covariates = character(0), target_days = c(7, 14)) {
+mmrm_case <- function(name, covariance, covariates = character(0)) {
   d <- rep_d[!is.na(rep_d$CHG), ]
   d$ARM <- factor(d$ARM, levels = arms3)
   d$fDAY <- factor(d$DAY, levels = days)
