@@ -12,9 +12,9 @@ Conventions (docs for the report's methods page):
 * Rows: a repeated endpoint (several rows per subject, one per DAY) is
   analysed at its target day only, the rows with DAY == target day (mmrm uses
   every day). With one row per subject every row is used whatever its DAY,
-  which is the visit day the window rule picked. Rows
-  whose analysed value (CHG for change endpoints, AVAL otherwise) is missing
-  are left out and counted as ``n_missing`` of their arm.
+  which is the visit day the window rule picked. Rows whose analysed value
+  (CHG for change endpoints, AVAL otherwise) is missing are left out and
+  counted as ``n_missing`` of their arm.
 * Every treated arm (the SAP's arms after the first) is compared with the
   reference arm (the first). Differences are treated minus reference; ratios
   treated over reference.

@@ -75,7 +75,7 @@ def least_squares(y, x, names) -> LinearFit:
 
 # ------------------------------------------------------------------ shared option handling
 
-def _model_terms(inp, rows: pd.DataFrame, with_base: bool = True) -> tuple[list[str], list[str], list[str]]:
+def _model_terms(inp, rows: pd.DataFrame) -> tuple[list[str], list[str], list[str]]:
     """(covariates, strata, notes): BASE first when present; every column checked to exist."""
     covariates = [str(c) for c in inp.options.get("covariates", ())]
     strata = [str(s) for s in inp.options.get("strata", ())]
@@ -85,11 +85,10 @@ def _model_terms(inp, rows: pd.DataFrame, with_base: bool = True) -> tuple[list[
                             "use columns of adsl (AGE, SEX, BMI, STRATUM) or BASE")
     notes = []
     covariates = [c for c in covariates if c != "BASE"]
-    if with_base:
-        if "BASE" in rows.columns and rows["BASE"].notna().any():
-            covariates = ["BASE"] + covariates
-        else:
-            notes.append("no baseline values: the model has no BASE term")
+    if "BASE" in rows.columns and rows["BASE"].notna().any():
+        covariates = ["BASE"] + covariates
+    else:
+        notes.append("no baseline values: the model has no BASE term")
     return covariates, strata, notes
 
 
@@ -139,7 +138,8 @@ def _ancova_comparison(inp, fit, arm, log, notes):
     name = f"ARM{arm}"
     if fit is None or name not in fit.names:
         if fit is not None:
-            notes.append(f"{arm} vs {inp.reference}: the arm is confounded with the covariates")
+            notes.append(f"{arm} vs {inp.reference}: not estimable (no subject of the arm with "
+                         f"complete covariates, or the arm is confounded with a covariate)")
         return empty_comparison(arm, inp.reference, estimand, inp.ci_level), Test("t", None, None, None)
     est, se, t, p, ci = fit.effect(name, inp.ci_level)
     test = Test("t", t, float(fit.df), p)
