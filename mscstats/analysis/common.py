@@ -44,7 +44,7 @@ def two_sided_normal_p(z: float) -> float:
     return float(2.0 * stats.norm.sf(abs(z)))
 
 
-def as_values(x, name: str = "x") -> np.ndarray:
+def as_values(x) -> np.ndarray:
     """A 1-d float array without missing values (the numerical cores' input)."""
     a = np.asarray(x, dtype=float).ravel()
     return a[~np.isnan(a)]
