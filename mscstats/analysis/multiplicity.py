@@ -1,0 +1,93 @@
+"""Multiplicity adjustment of a family of p-values (as R's ``p.adjust``).
+
+``adjust`` works on plain p-values; ``adjust_family`` adds ``p_adjusted`` to
+the comparisons of the analyses in a SAP's ``[multiplicity] family``.
+
+Which p-value of an analysis enters the family (DESIGN.md 6): the log-rank
+test's for ``logrank`` analyses, otherwise each comparison's. Several
+comparisons of one arm that share one test (binary: risk difference, risk
+ratio and odds ratio all carry the Fisher or chi-square p) count once; a
+comparison of the same arm with its own test (paired: the signed-rank
+pseudo-median next to the paired-t mean) is not part of the family and gets no
+adjusted p. The hypotheses are the arms' first comparisons.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import SapError
+from ..results import AnalysisResult
+from ..schema import MULTIPLICITY_METHODS
+
+__all__ = ["adjust", "adjust_family"]
+
+
+def adjust(p_values: Sequence[float | None], method: str) -> tuple[float | None, ...]:
+    """Adjusted p-values in the input order; None (or NaN) entries stay None and do not count."""
+    if method not in MULTIPLICITY_METHODS:
+        raise ValueError(f"unknown multiplicity method {method!r}; use one of {MULTIPLICITY_METHODS}")
+    p = np.array([np.nan if v is None else float(v) for v in p_values], dtype=float)
+    present = ~np.isnan(p)
+    out = p.copy()
+    out[present] = _adjust_present(p[present], method)
+    return tuple(None if math.isnan(v) else float(v) for v in out)
+
+
+def _adjust_present(p: np.ndarray, method: str) -> np.ndarray:
+    m = len(p)
+    if m == 0 or method == "none":
+        return p
+    if method == "bonferroni":
+        return np.minimum(1.0, m * p)
+    if method == "holm":                 # step-down: (m - i + 1) p_(i), running maximum
+        order = np.argsort(p, kind="mergesort")
+        steps = np.maximum.accumulate((m - np.arange(m)) * p[order])
+    else:                                # hochberg, step-up: running minimum from the largest
+        order = np.argsort(-p, kind="mergesort")
+        steps = np.minimum.accumulate((np.arange(m) + 1) * p[order])
+    out = np.empty(m)
+    out[order] = np.minimum(1.0, steps)
+    return out
+
+
+def _family_members(result: AnalysisResult) -> list[tuple[float | None, list[int]]]:
+    """(p-value, indices of the comparisons that carry its adjusted value) per hypothesis."""
+    if result.method == "logrank":
+        p = next((t.p_value for t in result.tests if t.name == "logrank"), None)
+        return [(p, list(range(len(result.comparisons))))]
+    members, seen = [], set()
+    for i, c in enumerate(result.comparisons):
+        if c.arm in seen:
+            continue
+        seen.add(c.arm)
+        same_test = [j for j, d in enumerate(result.comparisons)
+                     if d.arm == c.arm and d.p_value == c.p_value]
+        members.append((c.p_value, same_test))
+    return members
+
+
+def adjust_family(results: Sequence[AnalysisResult], family: Sequence[str],
+                  method: str) -> tuple[AnalysisResult, ...]:
+    """The results with ``p_adjusted`` set on the comparisons of the family's analyses."""
+    ids = [r.id for r in results]
+    unknown = [f for f in family if f not in ids]
+    if unknown:
+        raise SapError("multiplicity.family", f"analyses {unknown} are not in the SAP",
+                       f"name analyses among {ids}")
+    slots = []                                # (result index, comparison indices, p)
+    for k, r in enumerate(results):
+        if r.id in family:
+            slots += [(k, idx, p) for p, idx in _family_members(r)]
+    adjusted = adjust([p for _, _, p in slots], method)
+    out = list(results)
+    for (k, idx, _), q in zip(slots, adjusted):
+        comps = list(out[k].comparisons)
+        for j in idx:
+            comps[j] = replace(comps[j], p_adjusted=q)
+        out[k] = replace(out[k], comparisons=tuple(comps))
+    return tuple(out)
