@@ -7,7 +7,6 @@ adjusts the multiplicity family and assembles results.json.
 from __future__ import annotations
 
 import importlib.metadata
-from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -76,29 +75,11 @@ def analysis_input(trial: Trial, sap: Sap, endpoints: Endpoints, analysis: Analy
 
 
 def apply_multiplicity(results: list[AnalysisResult], sap: Sap) -> list[AnalysisResult]:
-    """Adjust the family's primary p-values: per treated arm, the analysis's first
-    comparison (the log-rank p for logrank, risk difference for binary...)."""
+    """Add p_adjusted to the primary p-values of the SAP's multiplicity family."""
     if sap.multiplicity.method == "none" or not sap.multiplicity.family:
         return results
-    from .analysis.multiplicity import adjust
-    family = set(sap.multiplicity.family)
-    slots: list[tuple[int, int]] = []
-    for i, result in enumerate(results):
-        if result.id not in family:
-            continue
-        seen_arms: set[str] = set()
-        for j, comparison in enumerate(result.comparisons):
-            if comparison.arm not in seen_arms and comparison.p_value is not None:
-                seen_arms.add(comparison.arm)
-                slots.append((i, j))
-    adjusted = adjust([results[i].comparisons[j].p_value for i, j in slots],
-                      sap.multiplicity.method)
-    out = list(results)
-    for (i, j), p in zip(slots, adjusted):
-        comparisons = list(out[i].comparisons)
-        comparisons[j] = replace(comparisons[j], p_adjusted=float(p))
-        out[i] = replace(out[i], comparisons=tuple(comparisons))
-    return out
+    from .analysis.multiplicity import adjust_family
+    return list(adjust_family(results, sap.multiplicity.family, sap.multiplicity.method))
 
 
 def _manifest(trial: Trial, sap: Sap) -> dict:

@@ -56,10 +56,13 @@ def _adjust_present(p: np.ndarray, method: str) -> np.ndarray:
 
 
 def _family_members(result: AnalysisResult) -> list[tuple[float | None, list[int]]]:
-    """(p-value, indices of the comparisons that carry its adjusted value) per hypothesis."""
-    if result.method == "logrank":
-        p = next((t.p_value for t in result.tests if t.name == "logrank"), None)
-        return [(p, list(range(len(result.comparisons))))]
+    """(p-value, indices of the comparisons that carry its adjusted value) per hypothesis.
+
+    One hypothesis per treated arm: its first comparison's p (for logrank that is
+    the pairwise log-rank p of the arm against the reference, by the runner
+    contract), shared by the arm's other comparisons reporting the same test
+    (risk difference, risk ratio and odds ratio under one Fisher p).
+    """
     members, seen = [], set()
     for i, c in enumerate(result.comparisons):
         if c.arm in seen:
