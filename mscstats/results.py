@@ -27,7 +27,7 @@ def clean_number(x: Any) -> Any:
     if isinstance(x, (int, np.integer)):
         return int(x)
     if isinstance(x, (float, np.floating)):
-        x = float(x)
+        x = float(x) + 0.0  # + 0.0 turns -0.0 into 0.0
         return x if math.isfinite(x) else None
     return x
 

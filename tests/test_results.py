@@ -23,6 +23,7 @@ def test_json_is_sorted_and_nan_free():
     assert doc["analyses"][0]["comparisons"][0]["se"] == 0.7
     assert "p_adjusted" not in doc["analyses"][0]["comparisons"][0]
     assert dumps_json({"b": float("nan"), "a": np.int64(3)}) == '{\n  "a": 3,\n  "b": null\n}\n'
+    assert dumps_json({"shift": -0.0}) == '{\n  "shift": 0.0\n}\n'
 
 
 def test_floats_keep_python_repr():
