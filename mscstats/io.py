@@ -22,6 +22,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
+from . import schema
 from .errors import DataError, Problem
 from .schema import FILE_SUFFIXES, PARAMS, REQUIRED_TABLES, TABLE_SPECS, TABLES
 
@@ -133,6 +134,24 @@ def _data_sha256(files) -> str:
 # Reading one table
 # ---------------------------------------------------------------------------
 
+def tables_from_frames(name: str, frames: Mapping[str, pd.DataFrame]) -> RawTables:
+    """In-memory tables (adsl, visits, adae, ex as DataFrames), as if read from files
+    named "<table>" -- for notebooks and simulation; validation is the same."""
+    unknown = sorted(set(frames) - set(schema.TABLES))
+    if unknown:
+        raise DataError(Problem(name, f"unknown tables {unknown}.",
+                                fix=f"name tables among {', '.join(schema.TABLES)}."))
+    if "adsl" not in frames:
+        raise DataError(Problem(name, "no adsl table.", fix="give adsl (one row per subject)."))
+    tables = {table: _as_raw_table(table, table, frame.copy(), False)
+              for table, frame in frames.items()}
+    digest = hashlib.sha256()
+    for table in sorted(frames):
+        digest.update(table.encode())
+        digest.update(pd.util.hash_pandas_object(frames[table], index=False).to_numpy().tobytes())
+    return RawTables(name, tables, digest.hexdigest())
+
+
 def _read_table(name: str, path: Path) -> RawTable:
     file = path.name
     if path.stat().st_size == 0:
@@ -147,6 +166,10 @@ def _read_table(name: str, path: Path) -> RawTable:
         frame = _read_parquet(path)
     else:
         frame = _read_xpt(path)
+    return _as_raw_table(name, file, frame, decimal_comma)
+
+
+def _as_raw_table(name: str, file: str, frame: pd.DataFrame, decimal_comma: bool) -> RawTable:
     frame = _upper_columns(frame, file)
     n_rows = len(frame)
     frame[ROW] = np.arange(1, n_rows + 1, dtype=np.int64)

@@ -141,6 +141,37 @@ def make_trial(key: str, n: int | None = None, seed: int | None = None,
     return {name: out[name] for name in TABLE_ORDER if name in wanted}
 
 
+def make_batch(key: str, n: int, replicates: int, seed: int,
+               effect: Effect | Mapping[str, Effect] | None = None,
+               tables: Iterable[str] = ("adsl", "visits")) -> dict[str, pd.DataFrame]:
+    """`replicates` independent trials of n subjects each, simulated as one cohort.
+
+    The tables hold every trial: USUBJID is "<prefix>-<replicate>-<subject>" and
+    adsl has a REPLICATE column (0-based). Vectorized over all subjects, so a
+    batch costs about what one trial of n x replicates subjects costs. For
+    simulation: the same (seed, replicates) always gives the same batch.
+    """
+    design = get_design(key)
+    if n < 1 or replicates < 1:
+        raise ValueError(f"n and replicates must be at least 1, got {n} and {replicates}")
+    wanted = set(tables)
+    rng = _streams(int(seed))
+    cohort = _enrol(design, int(n), _arm_effects(design, effect), rng["enrol"], int(replicates))
+    course = _course(design, cohort, rng["course"])
+    adsl = _adsl(design, cohort, course)
+    adsl["REPLICATE"] = np.repeat(np.arange(replicates), n)
+    out = {"adsl": adsl}
+    if "visits" in wanted:
+        days = np.array(([-1] if design.screening else []) + list(range(1, DAYS + 1)))
+        out["visits"] = _visits_long(design, cohort, days,
+                                     _measure(design, cohort, course, days, rng["measure"]))
+    if wanted & {"adae", "ex"}:
+        out["ex"], doses = _exposure(design, cohort, course, rng["doses"])
+        if "adae" in wanted:
+            out["adae"] = _adverse_events(design, cohort, course, doses, rng["aes"])
+    return {name: out[name] for name in TABLE_ORDER if name in out}
+
+
 def write_trial(key: str, directory, n: int | None = None, seed: int | None = None,
                 messy: bool | str = False,
                 effect: Effect | Mapping[str, Effect] | None = None) -> list[Path]:
@@ -218,12 +249,14 @@ class _Cohort:
     lost_day: np.ndarray      # day of loss to follow-up, inf if followed
 
 
-def _randomize(design: Design, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Permuted blocks of twice the allocation ratio; arm sizes follow the ratio exactly
-    when n is a multiple of the block."""
+def _randomize(design: Design, n: int, rng: np.random.Generator,
+               replicates: int = 1) -> np.ndarray:
+    """Permuted blocks of twice the allocation ratio, per trial; arm sizes follow the
+    ratio exactly when n is a multiple of the block."""
     block = np.repeat(np.arange(len(design.arms)), 2 * np.array(design.allocation))
     n_blocks = -(-n // len(block))
-    return rng.permuted(np.tile(block, (n_blocks, 1)), axis=1).ravel()[:n]
+    blocks = rng.permuted(np.tile(block, (replicates * n_blocks, 1)), axis=1)
+    return blocks.reshape(replicates, -1)[:, :n].ravel()
 
 
 def _beta_range(rng, lo, hi, mean, size, concentration=6.0):
@@ -248,8 +281,20 @@ def _required_level(log_pf: np.ndarray, top) -> np.ndarray:
     return np.minimum(below, top)
 
 
-def _enrol(design: Design, n: int, arm_effects: np.ndarray, rng) -> _Cohort:
-    arm = _randomize(design, n, rng)
+def _subject_ids(design: Design, n: int, replicates: int) -> np.ndarray:
+    if replicates == 1:
+        return np.array([f"{design.prefix}-{i:03d}" for i in range(1, n + 1)], dtype=object)
+    return np.array([f"{design.prefix}-{r:05d}-{i:03d}" for r in range(replicates)
+                     for i in range(1, n + 1)], dtype=object)
+
+
+def _enrol(design: Design, n: int, arm_effects: np.ndarray, rng,
+           replicates: int = 1) -> _Cohort:
+    """n subjects per trial, for `replicates` trials at once (one cohort of n x replicates:
+    subjects are independent given their arm, so a batch of trials is one big cohort)."""
+    arm = _randomize(design, n, rng, replicates)
+    ids = _subject_ids(design, n, replicates)
+    n = n * replicates
     age = np.round(_beta_range(rng, design.age[0], design.age[1], design.age[2], n))
     pf0 = _baseline_pf(design, n, rng)
     offset = rng.normal(0.0, 0.08, n)
@@ -266,7 +311,7 @@ def _enrol(design: Design, n: int, arm_effects: np.ndarray, rng) -> _Cohort:
     effect = np.where(treated[:, None], arm_effects[arm], 1.0)
     lost = rng.random(n) < design.lost
     return _Cohort(
-        ids=np.array([f"{design.prefix}-{i:03d}" for i in range(1, n + 1)], dtype=object),
+        ids=ids,
         arm=arm,
         age=age,
         female=rng.random(n) < design.female,

@@ -38,18 +38,24 @@ import pandas as pd
 
 from . import schema
 from .errors import DataError
-from .io import ROW, RawTables, read_tables
+from .io import ROW, RawTables, read_tables, tables_from_frames
 from .quality import QualityLog, Trial
 from .validate_cells import _Check, _Problems
 from .validate_tables import _adae, _adsl, _ex, _fill_saffl, _Subjects
 from .validate_visits import _no_visits, _visits
 
-__all__ = ["validate", "load_trial", "summary"]
+__all__ = ["validate", "load_trial", "load_frames", "summary"]
 
 
 def load_trial(directory, arms: Sequence[str] | None = None, **rules) -> Trial:
     """Read and validate a trial directory (read_tables + validate)."""
     return validate(read_tables(directory), arms=arms, **rules)
+
+
+def load_frames(frames, name: str = "trial", arms: Sequence[str] | None = None,
+                **rules) -> Trial:
+    """Validate in-memory tables {"adsl": DataFrame, "visits": ...} like a directory."""
+    return validate(tables_from_frames(name, frames), arms=arms, **rules)
 
 
 # ---------------------------------------------------------------------------
