@@ -153,3 +153,65 @@ def validate(directory, sap_path):
     from .pipeline import load
     from .validate import summary
     click.echo(summary(load(directory, sap_path)))
+
+
+def _sample_sizes(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        sizes = [int(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise click.BadParameter("give sample sizes as integers separated by commas, "
+                                 "e.g. 20,40,60.") from None
+    if not sizes or min(sizes) < 2:
+        raise click.BadParameter("each sample size must be at least 2.")
+    return sizes
+
+
+@main.command()
+@click.option("--design", "key", type=click.Choice(DESIGN_KEYS), required=True,
+              help="The design whose generator simulates the trials.")
+@click.option("--sap", "sap_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="SAP file (default: the design's template SAP).")
+@click.option("--n-sims", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Simulated trials per sample size.")
+@click.option("--n", "n_values", callback=_sample_sizes, default=None,
+              help="Total sample sizes, comma-separated (default: the design's n).")
+@click.option("--effect", "effects", multiple=True, metavar="[ARM:]NAME=VALUE",
+              help="Change an assumed effect (recovery_rate, progression_or, mortality_or, "
+                   "cytokine_ratio) from the design's default; repeatable.")
+@click.option("--null", is_flag=True,
+              help="Start from no effect in any arm: the rates are type I errors.")
+@click.option("--analyses", default=None,
+              help="Analysis ids to run, comma-separated (default: all of the SAP's).")
+@click.option("--seed", type=int, default=None, help="Random seed (default: the SAP's).")
+@click.option("--jobs", type=int, default=1, show_default=True,
+              help="Parallel processes (-1: one per core).")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Run on a dask.distributed cluster (pip install 'mscstats[dask]').")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Where to write the operating characteristics (JSON).")
+@_user_errors
+def simulate(key, sap_path, n_sims, n_values, effects, null, analyses, seed, jobs, scheduler,
+             output):
+    """Operating characteristics of the SAP by simulation: power, or type I error
+    with --null, per sample size, with Monte Carlo standard errors."""
+    from tqdm import tqdm
+
+    from .plan import read_sap, template
+    from .simulate import parse_effects
+    from .simulate import simulate as run_simulation
+    from .synth import get_design
+    plan = read_sap(sap_path) if sap_path else template(key)
+    effect = parse_effects(key, effects, null)
+    n_values = n_values or [get_design(key).n]
+    chosen = [a.strip() for a in analyses.split(",") if a.strip()] if analyses else None
+    with tqdm(total=None, unit="chunk", file=sys.stderr, disable=None) as bar:
+        def progress(done, total):
+            bar.total = total
+            bar.update(done - bar.n)
+        oc = run_simulation(key, plan, n_values, n_sims, effect=effect, seed=seed,
+                            analyses=chosen, jobs=jobs, scheduler=scheduler, progress=progress)
+    _write_atomic(output, oc.to_json().encode("utf-8"))
+    click.echo(str(oc))
+    click.echo(f"wrote {output}")

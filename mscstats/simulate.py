@@ -1,0 +1,304 @@
+"""Operating characteristics by simulation: power, or type I error under no effect.
+
+Trials are simulated from the design's generator (synth.py) under assumed
+effects and analysed exactly as a real trial would be: the same validation,
+the same endpoint derivation and the same runners, so the simulated power is
+the power of the SAP as written. Speed comes from batching: a chunk of
+replicates is generated as one cohort and validated and derived in one
+vectorized pass, then each replicate's analyses run on its rows.
+
+Reproducibility: every chunk has its own seed, derived from (seed, n, chunk
+index) with numpy's SeedSequence, and the chunk size is fixed; so the result
+does not depend on the number of jobs, the scheduler or the order chunks finish.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .derive import Endpoints, derive
+from .errors import MscstatsError, SapError
+from .plan import Multiplicity, Sap
+from .quality import Trial
+
+__all__ = ["CHUNK", "Rate", "OperatingCharacteristics", "simulate", "restrict_sap",
+           "parse_effects"]
+
+CHUNK = 25  # replicates generated together: the unit of randomness
+
+
+@dataclass(frozen=True)
+class Rate:
+    """Rejection rate of one comparison at one sample size."""
+    n: int
+    analysis: str
+    arm: str
+    estimand: str
+    n_sims: int
+    n_estimable: int
+    rejections: int
+    mean_estimate: float | None
+
+    @property
+    def rate(self) -> float:
+        return self.rejections / self.n_sims
+
+    @property
+    def mc_se(self) -> float:
+        """Monte Carlo standard error of the rate: sqrt(p (1 - p) / N)."""
+        return math.sqrt(self.rate * (1.0 - self.rate) / self.n_sims)
+
+    def to_dict(self) -> dict:
+        return {"n": self.n, "analysis": self.analysis, "arm": self.arm,
+                "estimand": self.estimand, "n_sims": self.n_sims,
+                "n_estimable": self.n_estimable, "rejections": self.rejections,
+                "rejection_rate": self.rate, "mc_se": self.mc_se,
+                "mean_estimate": self.mean_estimate}
+
+
+@dataclass(frozen=True)
+class OperatingCharacteristics:
+    design: str
+    study: str
+    sap_sha256: str
+    alpha: float
+    seed: int
+    effect: Mapping[str, Any]
+    rates: tuple[Rate, ...]
+    multiplicity: str = "none"
+    notes: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict:
+        return {"mscstats_version": __version__, "design": self.design, "study": self.study,
+                "sap_sha256": self.sap_sha256, "alpha": self.alpha, "seed": self.seed,
+                "effect": dict(self.effect), "multiplicity": self.multiplicity,
+                "chunk": CHUNK, "notes": list(self.notes),
+                "results": [r.to_dict() for r in self.rates]}
+
+    def to_json(self) -> str:
+        from .results import dumps_json
+        return dumps_json(self.to_dict())
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame([r.to_dict() for r in self.rates])
+
+    def __str__(self) -> str:
+        lines = [f"Operating characteristics of {self.study} ({self.design}), alpha "
+                 f"{self.alpha:g}, effect {dict(self.effect)}"]
+        for r in self.rates:
+            est = "NA" if r.mean_estimate is None else f"{r.mean_estimate:.4g}"
+            lines.append(f"  n = {r.n:>4}  {r.analysis:<18} {r.arm:<10} {r.estimand:<28} "
+                         f"rejects {r.rate:.3f} (MC SE {r.mc_se:.3f}) of {r.n_sims}; "
+                         f"mean estimate {est}")
+        return "\n".join(lines)
+
+
+def restrict_sap(sap: Sap, analyses: Sequence[str] | None) -> Sap:
+    """The SAP with only the named analyses (and their endpoints); all when None."""
+    if not analyses:
+        return sap
+    known = {a.id for a in sap.analyses}
+    unknown = [a for a in analyses if a not in known]
+    if unknown:
+        raise SapError("analyses", f"{unknown} are not analyses of the SAP.",
+                       f"choose among: {', '.join(sorted(known))}.", file=sap.source)
+    kept = tuple(a for a in sap.analyses if a.id in analyses)
+    endpoints = tuple(e for e in sap.endpoints if e.id in {a.endpoint for a in kept})
+    family = tuple(f for f in sap.multiplicity.family if f in analyses)
+    return replace(sap, analyses=kept, endpoints=endpoints,
+                   multiplicity=Multiplicity(sap.multiplicity.method, family))
+
+
+def parse_effects(key: str, specs: Sequence[str], null: bool = False) -> dict:
+    """Arm -> Effect from ``[ARM:]NAME=VALUE`` settings.
+
+    Settings start from the design's default effects (from no effect with
+    ``null``); a setting without ARM applies to every treated arm. NAME is a field
+    of synth.Effect (recovery_rate, progression_or, mortality_or, cytokine_ratio).
+    """
+    from dataclasses import fields as dataclass_fields
+
+    from .synth import NULL_EFFECT, get_design
+    design = get_design(key)
+    effects = {arm: (NULL_EFFECT if null else design.effects.get(arm, NULL_EFFECT))
+               for arm in design.treated_arms}
+    names = [f.name for f in dataclass_fields(NULL_EFFECT)]
+    for spec in specs:
+        target, _, setting = spec.rpartition(":")
+        name, equals, value = setting.partition("=")
+        fix = (f"Fix: write NAME=VALUE or ARM:NAME=VALUE with NAME one of {', '.join(names)} "
+               f"and ARM one of {', '.join(design.treated_arms)}, e.g. recovery_rate=1.5.")
+        if not equals or name.strip() not in names:
+            raise MscstatsError(f"--effect {spec!r} is not an effect setting. {fix}")
+        arms = [target] if target else list(design.treated_arms)
+        if target and target not in design.treated_arms:
+            raise MscstatsError(f"--effect {spec!r}: {target!r} is not a treated arm of "
+                                f"{key}. {fix}")
+        try:
+            number = float(value)
+        except ValueError:
+            raise MscstatsError(f"--effect {spec!r}: {value!r} is not a number. {fix}") from None
+        if not (math.isfinite(number) and number > 0):
+            raise MscstatsError(f"--effect {spec!r}: effects are positive ratios. {fix}")
+        for arm in arms:
+            effects[arm] = replace(effects[arm], **{name.strip(): number})
+    return effects
+
+
+def _tables_needed(sap: Sap) -> tuple[str, ...]:
+    adverse = any(c.ae for e in sap.endpoints if e.event for c in e.event.leaves())
+    populations = {sap.analysis_population(a) for a in sap.analyses}
+    if adverse:
+        return ("adsl", "visits", "adae", "ex")
+    if populations & {"mITT", "safety"}:
+        return ("adsl", "visits", "ex")
+    return ("adsl", "visits")
+
+
+def _chunk_seed(seed: int, n: int, chunk: int) -> int:
+    return int(np.random.SeedSequence([seed, n, chunk]).generate_state(1, dtype=np.uint64)[0])
+
+
+def _replicate_views(trial: Trial, endpoints: Endpoints):
+    """(Trial, Endpoints) per replicate, sharing nothing but column names."""
+    replicate = trial.adsl.set_index("USUBJID")["REPLICATE"]
+    table_rep = endpoints.table["USUBJID"].map(replicate).to_numpy()
+    adsl_groups = trial.adsl.groupby("REPLICATE", sort=True).indices
+    table_groups = pd.Series(np.arange(len(table_rep))).groupby(table_rep).indices
+
+    def subset(frame: pd.DataFrame | None) -> dict:
+        if frame is None:
+            return {}
+        reps = frame["USUBJID"].map(replicate).to_numpy()
+        return pd.Series(np.arange(len(reps))).groupby(reps).indices
+
+    ex_groups, ae_groups = subset(trial.ex), subset(trial.adae)
+    for r, rows in adsl_groups.items():
+        def part(frame, groups):
+            if frame is None:
+                return None
+            return frame.iloc[groups.get(r, [])].reset_index(drop=True)
+        view = Trial(f"{trial.name}-{r}", trial.adsl.iloc[rows].reset_index(drop=True),
+                     trial.visits.iloc[:0], part(trial.adae, ae_groups),
+                     part(trial.ex, ex_groups), trial.quality, trial.files)
+        yield r, view, Endpoints(endpoints.table.iloc[table_groups.get(r, [])], endpoints.daily,
+                                 ())
+
+
+def _primary_comparisons(results) -> list[tuple[str, str, str, float | None, float | None]]:
+    """(analysis, arm, estimand, p, estimate): each arm's first comparison, adjusted p
+    where the SAP's family applies."""
+    out = []
+    for result in results:
+        seen = set()
+        for c in result.comparisons:
+            if c.arm in seen:
+                continue
+            seen.add(c.arm)
+            p = c.p_adjusted if c.p_adjusted is not None else c.p_value
+            out.append((result.id, c.arm, c.estimand, p, c.estimate))
+    return out
+
+
+def run_chunk(key: str, sap: Sap, n: int, chunk: int, replicates: int, seed: int,
+              effect) -> list[tuple]:
+    """Simulate and analyse one chunk; one row per replicate and primary comparison:
+    (analysis, arm, estimand, p, estimate); p is None where it could not be computed."""
+    from .analysis import run
+    from .pipeline import analysis_input, apply_multiplicity
+    from .synth import make_batch
+    from .validate import load_frames
+    frames = make_batch(key, n, replicates, _chunk_seed(seed, n, chunk), effect,
+                        tables=_tables_needed(sap))
+    trial = load_frames(frames, name=key, arms=sap.study.arms, daily_rule=sap.data.daily,
+                        below_lloq=sap.data.below_lloq, fio2_from_flow=sap.data.fio2_from_flow)
+    endpoints = derive(trial, sap)
+    rows = []
+    for _, view, view_endpoints in _replicate_views(trial, endpoints):
+        results = []
+        for analysis in sap.analyses:
+            try:
+                results.append(run(analysis_input(view, sap, view_endpoints, analysis)))
+            except MscstatsError:
+                continue  # e.g. an arm empty in this replicate: not estimable
+        for row in _primary_comparisons(apply_multiplicity(results, sap)):
+            rows.append(row)
+    return rows
+
+
+def _summarise(n: int, n_sims: int, rows: list[tuple], alpha: float) -> list[Rate]:
+    frame = pd.DataFrame(rows, columns=["analysis", "arm", "estimand", "p", "estimate"])
+    rates = []
+    for (analysis, arm, estimand), g in frame.groupby(["analysis", "arm", "estimand"],
+                                                      sort=False):
+        p = g["p"].astype(float)
+        est = g["estimate"].astype(float)
+        finite = est[np.isfinite(est)]
+        rates.append(Rate(n, analysis, arm, estimand, n_sims, int(p.notna().sum()),
+                          int((p < alpha).sum()),
+                          float(finite.mean()) if len(finite) else None))
+    return rates
+
+
+def simulate(key: str, sap: Sap, n_values: Sequence[int], n_sims: int, effect=None,
+             seed: int | None = None, analyses: Sequence[str] | None = None, jobs: int = 1,
+             scheduler: str | None = None,
+             progress: Callable[[int, int], None] | None = None) -> OperatingCharacteristics:
+    """Rejection rates of the SAP's comparisons over n_sims simulated trials per n.
+
+    effect: None (the design's default effects), an Effect for every treated arm
+    (synth.NULL_EFFECT for type I error), or a mapping arm -> Effect.
+    """
+    from .synth import NULL_EFFECT, Effect, get_design
+    design = get_design(key)
+    if tuple(sap.study.arms) != tuple(design.arms):
+        raise SapError("study.arms", f"{list(sap.study.arms)} are not the arms of design "
+                       f"{key} ({list(design.arms)}).", "use the design's template SAP "
+                       f"(`mscstats sap {key}`) or one with the same arms.", file=sap.source)
+    sap = restrict_sap(sap, analyses)
+    seed = sap.study.seed if seed is None else int(seed)
+    tasks = [(n, c, min(CHUNK, n_sims - c * CHUNK)) for n in n_values
+             for c in range(math.ceil(n_sims / CHUNK))]
+    chunks = _run_tasks(key, sap, tasks, seed, effect, jobs, scheduler, progress)
+    rates: list[Rate] = []
+    for n in n_values:
+        rows = [row for (task_n, _, _), found in zip(tasks, chunks) if task_n == n
+                for row in found]
+        rates.extend(_summarise(n, n_sims, rows, sap.study.alpha))
+    if effect is None:
+        described = {arm: vars(e) for arm, e in design.effects.items()}
+    elif isinstance(effect, Effect):
+        described = {"all treated arms": vars(effect), "null": effect == NULL_EFFECT}
+    else:
+        described = {arm: vars(e) for arm, e in effect.items()}
+    notes = ("rejection: p < alpha, using p_adjusted where the SAP's multiplicity family "
+             "applies; a replicate where an analysis could not be computed counts as not "
+             "rejecting (n_estimable says how many could)",)
+    return OperatingCharacteristics(key, sap.study.id, sap.sha256, sap.study.alpha, seed,
+                                    described, tuple(rates), sap.multiplicity.method, notes)
+
+
+def _run_tasks(key, sap, tasks, seed, effect, jobs, scheduler, progress) -> list[list[tuple]]:
+    from joblib import Parallel, delayed, parallel_backend
+    calls = (delayed(run_chunk)(key, sap, n, c, reps, seed, effect) for n, c, reps in tasks)
+    if scheduler:
+        try:
+            from dask.distributed import Client
+        except ImportError:
+            raise MscstatsError("--scheduler needs dask.distributed: "
+                                "pip install 'mscstats[dask]'.") from None
+        with Client(scheduler), parallel_backend("dask"):
+            return list(Parallel()(calls))
+    out = []
+    parallel = Parallel(n_jobs=jobs, return_as="generator")
+    for k, found in enumerate(parallel(calls), start=1):
+        out.append(found)
+        if progress is not None:
+            progress(k, len(tasks))
+    return out
