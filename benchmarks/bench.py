@@ -1,0 +1,208 @@
+"""mscstats benchmarks: each case against the obvious alternative, measured in the same run.
+
+    python benchmarks/bench.py            # every case (about 10 minutes on 2 cores)
+    python benchmarks/bench.py --quick    # smaller sizes (about 2 minutes)
+    python benchmarks/bench.py --case simulate --sims 2000
+
+Cases (issue 8):
+  permutation  10,000-permutation log-rank at n = 60: engine vs a lifelines loop
+  survival     KM, log-rank and Cox on one trial: mscstats vs lifelines
+  simulate     N simulated trials of the refractory-hypoxia primary analyses
+               (batched chunks, 2 processes) vs a plain loop, one trial at a time
+  load         load + validate + derive 1 and 10 million visit rows vs pandas.read_csv
+               alone; peak memory (each size in a fresh process)
+
+Times are wall-clock (perf_counter) on this machine; alternatives that would take
+minutes are measured on a subset and extrapolated, and say so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))                    # this checkout's mscstats
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+KEY = "refractory-hypoxia"
+PRIMARY = ["primary", "ttci_logrank"]            # the template's multiplicity family
+
+
+def line(label: str, ours: float, theirs: float, theirs_label: str, note: str = "") -> None:
+    print(f"  {label:<44} mscstats {ours:9.3f} s | {theirs_label} {theirs:9.3f} s | "
+          f"ratio {theirs / ours:8.1f}x {note}")
+
+
+def case_permutation(quick: bool) -> None:
+    import bench_permutation as bp
+    import numpy as np
+    from lifelines.statistics import logrank_test
+
+    from mscstats.analysis import batch
+    from mscstats.analysis.permutation import analysis_rng, permutation_test
+    day, event, treated, _, _ = bp.trial()
+    b = bp.B
+
+    def engine():
+        return permutation_test(lambda labels: batch.logrank_batch(day, event, labels).chi2,
+                                treated, b, analysis_rng(1, "bench"))
+    engine()
+    t_engine = bp.median_seconds(engine)
+    labels = np.random.default_rng(7).permuted(np.broadcast_to(treated, (300, bp.N)), axis=1)
+    start = time.perf_counter()
+    for a in labels:
+        logrank_test(day[a], day[~a], event[a], event[~a])
+    t_loop = (time.perf_counter() - start) * b / len(labels)
+    print(f"\npermutation: {b:,}-permutation log-rank test, n = {bp.N}")
+    line("engine vs lifelines loop", t_engine, t_loop, "lifelines loop",
+         "(loop extrapolated from 300)")
+    print(f"  target < 0.3 s and >= 100x: {'met' if t_engine < 0.3 and t_loop / t_engine >= 100 else 'NOT met'}")
+
+
+def case_survival(quick: bool) -> None:
+    import bench_permutation as bp
+    import numpy as np
+    import pandas as pd
+    from lifelines import CoxPHFitter, KaplanMeierFitter
+    from lifelines.statistics import logrank_test
+
+    from mscstats.analysis.cox import cox_fit
+    from mscstats.analysis.km import kaplan_meier
+    from mscstats.analysis.logrank import survdiff
+    day, event, treated, _, _ = bp.trial()
+    group = np.where(treated, "MSC", "control")
+    x = treated.astype(float)[:, None]
+
+    def ours():
+        for g in ("control", "MSC"):
+            kaplan_meier(day[group == g], event[group == g])
+        survdiff(day, event, group)
+        cox_fit(day, event, x)
+
+    frame = pd.DataFrame({"T": day, "E": event.astype(int), "x": x[:, 0]})
+
+    def theirs():
+        for g in (False, True):
+            KaplanMeierFitter().fit(day[treated == g], event[treated == g])
+        logrank_test(day[treated], day[~treated], event[treated], event[~treated])
+        CoxPHFitter().fit(frame, "T", "E")
+    ours(), theirs()
+    print(f"\nsurvival: KM per arm, log-rank and Cox (Efron) on one trial, n = {bp.N}")
+    line("KM + log-rank + Cox", bp.median_seconds(ours, 20), bp.median_seconds(theirs, 5),
+         "lifelines")
+
+
+def case_simulate(quick: bool, sims: int | None) -> None:
+    from mscstats.analysis import run
+    from mscstats.derive import derive
+    from mscstats.pipeline import analysis_input, apply_multiplicity
+    from mscstats.plan import template
+    from mscstats.simulate import restrict_sap, simulate
+    from mscstats.synth import make_trial
+    from mscstats.validate import load_frames
+    sims = sims or (1000 if quick else 10_000)
+    sap = restrict_sap(template(KEY), PRIMARY)
+    jobs = os.cpu_count() or 1
+    start = time.perf_counter()
+    oc = simulate(KEY, sap, [60], sims, analyses=PRIMARY, jobs=jobs, seed=1)
+    t_ours = time.perf_counter() - start
+
+    loop_n = 20
+
+    def one_at_a_time():
+        for seed in range(loop_n):
+            tables = make_trial(KEY, n=60, seed=seed, tables=("adsl", "visits"))
+            trial = load_frames(tables, name=KEY, arms=sap.study.arms)
+            endpoints = derive(trial, sap)
+            apply_multiplicity([run(analysis_input(trial, sap, endpoints, a))
+                                for a in sap.analyses], sap)
+    start = time.perf_counter()
+    one_at_a_time()
+    t_loop = (time.perf_counter() - start) * sims / loop_n
+    print(f"\nsimulate: {sims:,} trials of {KEY} (n = 60), analyses {PRIMARY}, {jobs} processes")
+    for r in oc.rates:
+        print(f"  {r.analysis:<14} power {r.rate:.3f} (MC SE {r.mc_se:.3f})")
+    line(f"{sims:,} simulated trials", t_ours, t_loop, "one-at-a-time loop",
+         f"(loop: 1 process, extrapolated from {loop_n})")
+    print(f"  per trial: {t_ours / sims * 1000:.1f} ms; target 10,000 in < 10 s: "
+          f"{'met' if t_ours * 10_000 / sims < 10 else 'NOT met'}")
+
+
+def _load_worker(directory: str) -> None:
+    """Run in a fresh process: time load + derive and report peak memory (JSON on stdout)."""
+    import pandas as pd
+
+    from mscstats.derive import derive
+    from mscstats.pipeline import load
+    from mscstats.plan import template
+    sap = template(KEY)
+    start = time.perf_counter()
+    trial = load(directory, sap)
+    t_load = time.perf_counter() - start
+    derive(trial, sap)
+    t_all = time.perf_counter() - start
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    start = time.perf_counter()
+    for name in ("adsl", "visits"):
+        pd.read_csv(Path(directory) / f"{name}.csv")
+    t_read = time.perf_counter() - start
+    print(json.dumps({"rows": trial.quality.rows_read.get("visits.csv", trial.quality.total_read), "load": t_load, "all": t_all,
+                      "read_csv": t_read, "peak_bytes": rss}))
+
+
+def case_load(quick: bool) -> None:
+    from mscstats.synth import make_batch
+    sizes = [1_000_000] if quick else [1_000_000, 10_000_000]
+    print("\nload: read + validate + derive (refractory-hypoxia template SAP), fresh process")
+    for rows in sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            replicates = max(1, round(rows / 7_300))        # about 7,300 visit rows a trial
+            tables = make_batch(KEY, 60, replicates, 1, tables=("adsl", "visits", "adae", "ex"))
+            for name, table in tables.items():
+                table.to_csv(Path(tmp) / f"{name}.csv", index=False)
+            del tables
+            out = subprocess.run([sys.executable, __file__, "--load-worker", tmp],
+                                 capture_output=True, text=True, check=True)
+            found = json.loads(out.stdout.strip().splitlines()[-1])
+        line(f"{found['rows']:,} rows: load+validate {found['load']:.1f} s, +derive",
+             found["all"], found["read_csv"], "pandas.read_csv only")
+        verdict = ""
+        if rows >= 10_000_000:
+            met = found["all"] < 60 and found["peak_bytes"] < 6e9
+            verdict = f"; target < 60 s and < 6 GB: {'met' if met else 'NOT met'}"
+        print(f"  peak memory {found['peak_bytes'] / 2**30:.2f} GiB{verdict} (pandas.read_csv "
+              "only reads; mscstats also validates every cell and derives every endpoint)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--case", choices=["permutation", "survival", "simulate", "load"],
+                        action="append")
+    parser.add_argument("--sims", type=int, default=None)
+    parser.add_argument("--load-worker", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.load_worker:
+        _load_worker(args.load_worker)
+        return
+    import platform
+    print(f"mscstats benchmarks on {platform.platform()}, {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}")
+    cases = args.case or ["permutation", "survival", "simulate", "load"]
+    for name in cases:
+        if name == "simulate":
+            case_simulate(args.quick, args.sims)
+        else:
+            globals()[f"case_{name}"](args.quick)
+
+
+if __name__ == "__main__":
+    main()
