@@ -20,7 +20,7 @@ import numpy as np
 
 from .common import z_quantile
 
-__all__ = ["IncidenceCurve", "Landmark", "cumulative_incidence", "at_landmarks",
+__all__ = ["IncidenceCurve", "Landmark", "at_landmarks", "cumulative_incidence",
            "loglog_interval"]
 
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from .common import NotEstimable
 
-__all__ = ["FineGrayFit", "fine_gray", "censoring_survival_before"]
+__all__ = ["FineGrayFit", "censoring_survival_before", "fine_gray"]
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ class _RiskSets:
 
 
 def _risk_sets(time, cause, x, g_before) -> _RiskSets:
-    event_times, first = np.unique(time[cause == 1], return_index=True)
+    event_times = np.unique(time[cause == 1])
     deaths = np.array([(time[cause == 1] == u).sum() for u in event_times], dtype=float)
     g_at = np.array([g_before[np.searchsorted(time, u)] for u in event_times])
     still = time[None, :] >= event_times[:, None]
@@ -89,7 +89,7 @@ def _objective(rs: _RiskSets, x, beta) -> float:
 
 def _derivatives(rs: _RiskSets, x, beta):
     """(objective, gradient, Hessian) of minus the log pseudo-likelihood (crrfsv)."""
-    r, wr, s0, s1 = _sums(rs, x, beta)
+    _, wr, s0, s1 = _sums(rs, x, beta)
     xbar = s1 / s0[:, None]
     gradient = -rs.event_x + (rs.deaths[:, None] * xbar).sum(axis=0)
     s2 = np.einsum("kn,ni,nj->kij", wr, x, x)
@@ -150,7 +150,7 @@ def _newton_step(rs, x, beta, lik, gradient, hessian):
 
 def _sandwich(time, cause, x, beta, rs: _RiskSets, g_before, information) -> np.ndarray:
     """crrvv: H^-1 (sum_i (eta_i + psi_i)(eta_i + psi_i)') H^-1."""
-    r, wr, s0, s1 = _sums(rs, x, beta)
+    r, _, s0, s1 = _sums(rs, x, beta)
     xbar = s1 / s0[:, None]                                       # (K, p)
     event_times = np.unique(time[cause == 1])
     # eta: the score residual of each subject (dN part minus d Lambda part)
