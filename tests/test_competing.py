@@ -15,8 +15,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from mscstats.analysis import AnalysisInput, run
-from mscstats.analysis import design
+from mscstats.analysis import AnalysisInput, design, run
 from mscstats.analysis.common import NotEstimable
 from mscstats.analysis.cuminc import at_landmarks, cumulative_incidence
 from mscstats.analysis.finegray import censoring_survival_before, fine_gray
@@ -316,3 +315,25 @@ def test_curves_are_step_functions_for_figures():
     assert c.n_risk[0] == len(x)
     assert all(math.isfinite(e) for e in c.estimate)
     assert list(c.estimate) == sorted(c.estimate)
+
+
+def test_censoring_at_time_zero_counts_as_crr_does():
+    time = np.array([0.0, 0.0, 1.0, 2.0])
+    cause = np.array([0, 2, 1, 0])
+    assert censoring_survival_before(time, cause).tolist() == pytest.approx([0.75, 0.75, 0.75, 0.75])
+
+
+def test_template_sap_analyses_run_through_the_pipeline():
+    from mscstats import pipeline, plan
+    trial = pipeline.load(Path(__file__).parents[1] / "data" / "synthetic" / "refractory-hypoxia")
+    sap = plan.template("refractory-hypoxia")
+    endpoints = pipeline.derive_endpoints(trial, sap)
+    analyses = {a.id: a for a in sap.analyses}
+    ref = data("hypoxia")
+    cuminc = run(pipeline.analysis_input(trial, sap, endpoints, analyses["ttci_cuminc"]))
+    gray = next(c for c in REF["gray"] if c["case"] == "hypoxia/cause1")
+    assert cuminc.test("gray").statistic == pytest.approx(gray["statistic"], rel=CLOSED)
+    assert sum(s["n"] for s in cuminc.by_arm.values()) == len(ref)
+    fg = run(pipeline.analysis_input(trial, sap, endpoints, analyses["ttci_finegray"]))
+    crr = next(c for c in REF["crr"] if c["case"] == "hypoxia/ref=control")
+    assert fg.comparisons[0].estimate == pytest.approx(crr["shr"], rel=ITERATIVE)

@@ -50,6 +50,9 @@ def censoring_survival_before(time: np.ndarray, cause: np.ndarray) -> np.ndarray
     at_risk = len(time) - np.concatenate(([0], np.cumsum(leaving)[:-1]))
     after = np.cumprod(1.0 - censored / at_risk)            # G(t) at each distinct time
     before = np.concatenate(([1.0], after[:-1]))            # G(t-)
+    # crr evaluates G at time * (1 - 100 eps), which is 0 itself at time 0, so
+    # censorings at time 0 count there
+    before = np.where(times == 0, after, before)
     return before[inverse]
 
 
