@@ -149,15 +149,18 @@ def trajectories(daily: DailyValues, subjects: pd.DataFrame, code: str) -> pd.Da
 
 
 def daily_summary(daily: DailyValues, subjects: pd.DataFrame, code: str,
-                  arms: Sequence[str], log: bool = False, level: float = 0.95) -> pd.DataFrame:
+                  arms: Sequence[str], log: bool = False, level: float = 0.95,
+                  min_n: int = 3) -> pd.DataFrame:
     """ARM, DAY, n, mean, lower, upper: mean and t interval by arm and day; with
-    ``log`` the geometric mean and its interval (cytokines are log-normal)."""
+    ``log`` the geometric mean and its interval (cytokines are log-normal). Days
+    with fewer than ``min_n`` values in an arm are left out: a mean of one or two
+    off-schedule measurements says little and its interval swamps the plot."""
     values = _values_by_arm(daily, subjects, code)
     if log:
         values = values[values["AVAL"] > 0].assign(AVAL=lambda d: np.log(d["AVAL"]))
     rows = []
     for (arm, day), group in values.groupby(["ARM", "ADY"], sort=True):
-        if arm not in arms:
+        if arm not in arms or len(group) < min_n:
             continue
         x = group["AVAL"].to_numpy(dtype=float)
         mean, lower, upper = _mean_interval(x, level)

@@ -33,6 +33,13 @@ def new_axes(width: float = 6.4, height: float = 4.0):
     return Figure(figsize=(width, height)).add_subplot()
 
 
+def _plain_log_axis(axis) -> None:
+    """Log scale with tick labels as plain numbers (10, 100), not powers of ten."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
 def _colour(i: int) -> str:
     return ARM_COLOURS[i % len(ARM_COLOURS)]
 
@@ -146,6 +153,7 @@ def plot_cytokine(summary: pd.DataFrame, ylabel: str, lloq: float | None = None,
     """Geometric mean and 95% CI by arm and day on a log axis, the LLOQ dashed."""
     ax = plot_over_days(summary, ylabel, ax=ax, individual=individual)
     ax.set_yscale("log")
+    _plain_log_axis(ax.yaxis)
     if lloq is not None:
         ax.axhline(lloq, color="grey", linestyle="--", linewidth=0.8, label=f"LLOQ ({lloq:g})")
         ax.legend(loc="best", frameon=False, fontsize="small")
@@ -195,23 +203,38 @@ def plot_forest(pairs: Sequence[tuple[AnalysisResult, Comparison]], ax=None,
     ax = ax if ax is not None else new_axes(6.4, 1.0 + 0.35 * len(pairs))
     ratio = bool(pairs) and all(is_ratio(c.estimand) for _, c in pairs)
     y = np.arange(len(pairs))[::-1]
-    labels = []
+    labels, open_ended = [], []
     for row, (analysis, c) in zip(y, pairs):
-        lower, upper = (np.nan if v is None else v for v in c.ci)
-        estimate = np.nan if c.estimate is None else c.estimate
+        lower, upper, estimate = (_plotted(v, ratio) for v in (*c.ci, c.estimate))
         ax.plot([lower, upper], [row, row], color="black", linewidth=1.2)
         ax.plot([estimate], [row], "s", color=ARM_COLOURS[0], markersize=5)
+        if np.isfinite(lower) and not np.isfinite(upper):
+            open_ended.append((row, lower))
         versus = f"{c.arm} vs {c.reference}" if c.reference else c.arm
         labels.append(f"{analysis.id}: {versus}\n{c.estimand.replace('_', ' ')}")
     ax.axvline(1.0 if ratio else 0.0, color="grey", linestyle="--", linewidth=0.8)
     if ratio:
         ax.set_xscale("log")
+        _plain_log_axis(ax.xaxis)
+    else:
+        ax.ticklabel_format(axis="x", style="plain", useOffset=False)
+    right = ax.get_xlim()[1]
+    for row, lower in open_ended:  # an infinite upper bound runs off the axis
+        ax.annotate("", xy=(right, row), xytext=(lower, row),
+                    arrowprops={"arrowstyle": "->", "color": "black", "linewidth": 1.2})
     ax.set_yticks(y)
     ax.set_yticklabels(labels, fontsize="x-small")
     ax.set_ylim(-0.7, len(pairs) - 0.3)
     ax.set_xlabel(xlabel or ("Ratio, treated / reference (log scale)" if ratio
                              else "Difference, treated - reference"))
     return ax
+
+
+def _plotted(value, ratio: bool) -> float:
+    """NaN where a bound is missing (or not positive on a log axis): not drawn."""
+    if value is None or not np.isfinite(value) or (ratio and value <= 0):
+        return np.nan
+    return float(value)
 
 
 def plot_ae_incidence(incidence: pd.DataFrame, rd: pd.DataFrame | None = None, ax=None):
@@ -228,8 +251,8 @@ def plot_ae_incidence(incidence: pd.DataFrame, rd: pd.DataFrame | None = None, a
     ax.set_yticks(list(y.values()))
     ax.set_yticklabels(list(y.keys()), fontsize="x-small")
     ax.set_xlabel("Subjects with the event (%)")
-    ax.set_xlim(left=0)
-    ax.legend(loc="lower right", frameon=False, fontsize="x-small")
+    ax.set_xlim(left=-2)
+    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), frameon=False, fontsize="x-small")
     if rd is not None and len(rd):
         _rd_panel(ax, rd, y, arms)
     return ax
@@ -242,12 +265,12 @@ def _rd_panel(ax, rd: pd.DataFrame, y: dict[str, int], arms: Sequence[str]) -> N
         rows = rd[rd["ARM"] == arm]
         dodge = 0.15 * (i - len(arms[1:]) / 2 - 0.5) if len(arms) > 2 else 0.0
         rows_y = rows["AEDECOD"].map(y) + dodge
-        ax_lo, ax_hi = 100 * rows["lower"], 100 * rows["upper"]
-        right.hlines(rows_y, ax_lo, ax_hi, color=_colour(i), linewidth=1.0)
+        right.hlines(rows_y, 100 * rows["lower"], 100 * rows["upper"], color=_colour(i),
+                     linewidth=1.0)
         right.plot(100 * rows["estimate"], rows_y, "s", color=_colour(i), markersize=4,
                    label=f"{arm} - {arms[0]}")
     right.axvline(0, color="grey", linestyle="--", linewidth=0.8)
     right.set_xlabel("Risk difference (percentage points)")
     right.tick_params(labelleft=False)
-    right.legend(loc="lower right", frameon=False, fontsize="x-small")
+    right.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), frameon=False, fontsize="x-small")
 

@@ -24,6 +24,7 @@ __all__ = ["build_pdf", "render_pdf", "make_report"]
 MARGIN_MM = 16
 BODY_FONT = 8.5
 CELL_FONT = 7
+NOWRAP = 28           # cells up to this many characters are not wrapped
 
 
 def _styles():
@@ -54,16 +55,29 @@ def _para(text: str, style):
 
 
 def _column_widths(table: Table, width: float) -> list[float]:
-    """Share the width by each column's longest word and typical length, so short
-    columns stay narrow and long text wraps in the wide ones."""
+    """Natural widths when they fit; otherwise every column keeps its longest word
+    and short cells (up to NOWRAP characters) unbroken, and the columns of long
+    text share what is left and wrap."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    def text_width(text: str) -> float:
+        return stringWidth(text, "Helvetica-Bold", CELL_FONT) + 6  # padding both sides
+
     columns = list(zip(table.columns, *table.rows)) if table.rows else [(c,) for c in table.columns]
-    need = []
+    natural, minimum = [], []
     for cells in columns:
-        longest_word = max((len(w) for c in cells for w in str(c).split()), default=1)
-        longest_cell = max((len(str(c)) for c in cells), default=1)
-        need.append(max(longest_word, min(longest_cell, 60) * 0.7, 3))
-    total = sum(need)
-    return [width * n / total for n in need]
+        natural.append(max(text_width(str(c)) for c in cells))
+        words = max((text_width(w) for c in cells for w in str(c).split()), default=6)
+        short = max((text_width(str(c)) for c in cells if len(str(c)) <= NOWRAP), default=6)
+        minimum.append(max(words, short))
+    if sum(natural) <= width:
+        spare = (width - sum(natural)) / len(natural)
+        return [n + spare for n in natural]
+    if sum(minimum) >= width:
+        return [width * m / sum(minimum) for m in minimum]
+    stretch = [n - m for n, m in zip(natural, minimum)]
+    share = (width - sum(minimum)) / sum(stretch)
+    return [m + s * share for m, s in zip(minimum, stretch)]
 
 
 def _table_flowables(table: Table, styles, width: float) -> list:
