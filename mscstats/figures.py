@@ -30,7 +30,9 @@ ARM_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
 
 def new_axes(width: float = 6.4, height: float = 4.0):
     from matplotlib.figure import Figure
-    return Figure(figsize=(width, height)).add_subplot()
+    # constrained layout makes room for everything outside the axes (the risk
+    # table, legends) in the one draw that saving does
+    return Figure(figsize=(width, height), layout="constrained").add_subplot()
 
 
 def _plain_log_axis(axis) -> None:
@@ -123,6 +125,16 @@ def _arm_offsets(arms: Sequence[str], width: float = 0.3) -> dict[str, float]:
     return {arm: (i - (k - 1) / 2) * width / max(k - 1, 1) for i, arm in enumerate(arms)}
 
 
+def _trajectories(ax, rows: pd.DataFrame, colour: str) -> None:
+    """Each subject's values as one faint line (a single collection: fast to draw)."""
+    from matplotlib.collections import LineCollection
+    lines = [subject[["ADY", "AVAL"]].to_numpy(float)
+             for _, subject in rows.groupby("USUBJID", sort=False)]
+    ax.add_collection(LineCollection(lines, colors=colour, alpha=0.15, linewidths=0.6,
+                                     label="_individual"))
+    ax.autoscale_view()
+
+
 def plot_over_days(summary: pd.DataFrame, ylabel: str, ax=None,
                    individual: pd.DataFrame | None = None):
     """Mean and 95% CI by arm and day (descriptive.daily_summary), optionally over
@@ -133,9 +145,7 @@ def plot_over_days(summary: pd.DataFrame, ylabel: str, ax=None,
     for i, arm in enumerate(arms):
         colour = _colour(i)
         if individual is not None:
-            for _, subject in individual[individual["ARM"] == arm].groupby("USUBJID", sort=False):
-                ax.plot(subject["ADY"], subject["AVAL"], color=colour, alpha=0.15,
-                        linewidth=0.6, label="_individual")
+            _trajectories(ax, individual[individual["ARM"] == arm], colour)
         rows = summary[summary["ARM"] == arm]
         x = rows["DAY"].to_numpy(float) + offsets[arm]
         y = rows["mean"].to_numpy(float)
@@ -169,19 +179,17 @@ def plot_who_distribution(distribution: pd.DataFrame, ax=None):
     days = sorted(distribution["DAY"].unique())
     cmap = colormaps["RdYlGn_r"]
     width = 0.8 / len(arms)
-    positions, labels = [], []
-    for d, day in enumerate(days):
-        for a, arm in enumerate(arms):
-            x = d + (a - (len(arms) - 1) / 2) * width
-            rows = distribution[(distribution["DAY"] == day) & (distribution["ARM"] == arm)]
-            bottom = 0.0
-            for category, share in zip(rows["CATEGORY"], rows["proportion"]):
-                colour = "black" if category == 10 else cmap(category / 9)
-                ax.bar(x, share, width * 0.9, bottom=bottom, color=colour,
-                       label=str(category) if d == 0 and a == 0 else "_nolegend_")
-                bottom += share
-            positions.append(x)
-            labels.append(f"{arm}\nday {day}")
+    bars = distribution.set_index(["DAY", "ARM"]).sort_index()
+    keys = [(day, arm) for day in days for arm in arms]
+    positions = [d + (a - (len(arms) - 1) / 2) * width
+                 for d in range(len(days)) for a in range(len(arms))]
+    labels = [f"{arm}\nday {day}" for day, arm in keys]
+    bottom = np.zeros(len(keys))
+    for category in range(11):  # one call per category: every bar's slice at once
+        share = np.array([_share(bars, key, category) for key in keys])
+        ax.bar(positions, share, width * 0.9, bottom=bottom, label=str(category),
+               color="black" if category == 10 else cmap(category / 9))
+        bottom += share
     ax.set_xticks(positions)
     ax.set_xticklabels(labels, fontsize="x-small")
     ax.set_ylim(0, 1)
@@ -195,6 +203,14 @@ def plot_who_distribution(distribution: pd.DataFrame, ax=None):
 # --------------------------------------------------------------------------
 # Comparisons and safety
 # --------------------------------------------------------------------------
+
+def _share(bars: pd.DataFrame, key, category: int) -> float:
+    rows = bars.loc[key] if key in bars.index else None
+    if rows is None:
+        return 0.0
+    hit = rows[rows["CATEGORY"] == category]["proportion"]
+    return float(hit.iloc[0]) if len(hit) else 0.0
+
 
 def plot_forest(pairs: Sequence[tuple[AnalysisResult, Comparison]], ax=None,
                 xlabel: str | None = None):

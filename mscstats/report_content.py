@@ -22,7 +22,7 @@ from .tables import Table
 __all__ = ["Figure", "Text", "Section", "ReportContent", "report_content", "render_png",
            "METHOD_TEXT", "FIGURE_DPI"]
 
-FIGURE_DPI = 150
+FIGURE_DPI = 130
 # Shown in the manifest besides those pipeline.analyze records.
 REPORT_PACKAGES = ("matplotlib", "reportlab")
 # One sentence per method for the methods section; the reference comes from schema.
@@ -90,8 +90,7 @@ def render_png(ax) -> Figure:
     equal bytes (and a byte-identical PDF)."""
     fig = ax.figure
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=FIGURE_DPI, metadata={"Software": None},
-                bbox_inches="tight", pad_inches=0.08)
+    fig.savefig(buffer, format="png", dpi=FIGURE_DPI, metadata={"Software": None})
     png = buffer.getvalue()
     width, height = _png_size(png)
     return Figure("", png, width / FIGURE_DPI, height / FIGURE_DPI)

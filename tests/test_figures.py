@@ -65,7 +65,9 @@ def test_over_days_means_with_ci_and_trajectories():
     means = [c for c in ax.containers if c.get_label() in ("control", "UC-MSC")]
     x, y = means[1].lines[0].get_data()
     assert list(y) == [110.0, 200.0] and np.allclose(x, [1.15, 7.15])
-    assert [line.get_label() for line in ax.lines].count("_individual") == 1
+    lines = [c for c in ax.collections if c.get_label() == "_individual"]
+    assert [list(map(list, path.vertices)) for path in lines[0].get_paths()] == \
+        [[[1.0, 90.0], [7.0, 140.0]]]
 
 
 def test_cytokine_on_log_axis_with_lloq():
