@@ -84,20 +84,24 @@ def _draw_curves(curves: Sequence[Curve], ax, start: float, ylabel: str, risk_ta
 
 
 def _risk_table(ax, curves: Sequence[Curve], ticks: Sequence[float]) -> None:
-    """Number at risk under the time axis, one row per arm, each count under its tick."""
+    """Number at risk under the time axis, one row per arm, each count under its
+    tick: drawn in an inset axes that shares the x axis (so counts sit exactly at
+    the tick positions and layout engines make room for them)."""
     from matplotlib.transforms import blended_transform_factory
-    under = blended_transform_factory(ax.transData, ax.transAxes)
-    left = blended_transform_factory(ax.transAxes, ax.transAxes)
-    top = -0.22
-    ax.text(-0.02, top, "Number at risk", transform=left, ha="right", va="center",
-            fontsize="small", fontweight="bold", gid=RISK_TABLE_GID)
-    for i, curve in enumerate(curves):
-        y = top - 0.08 * (i + 1)
-        ax.text(-0.02, y, curve.arm, transform=left, ha="right", va="center",
-                fontsize="small", color=_colour(i), gid=RISK_TABLE_GID)
+    rows = len(curves) + 1
+    height = 0.075 * rows
+    table = ax.inset_axes([0.0, -0.17 - height, 1.0, height], sharex=ax)
+    table.set_ylim(rows - 0.5, -0.5)
+    table.set_axis_off()
+    left = blended_transform_factory(table.transAxes, table.transData)
+    table.text(-0.02, 0, "Number at risk", transform=left, ha="right", va="center",
+               fontsize="small", fontweight="bold", gid=RISK_TABLE_GID)
+    for i, curve in enumerate(curves, start=1):
+        table.text(-0.06, i, curve.arm, transform=left, ha="right", va="center",
+                   fontsize="small", color=_colour(i - 1), gid=RISK_TABLE_GID)
         for tick, n in zip(ticks, number_at_risk(curve.time, curve.n_risk, ticks)):
-            ax.text(tick, y, str(n), transform=under, ha="center", va="center",
-                    fontsize="small", gid=RISK_TABLE_GID)
+            table.text(tick, i, str(n), ha="center", va="center", fontsize="small",
+                       gid=RISK_TABLE_GID)
 
 
 def plot_survival(curves: Sequence[Curve], ax=None, risk_table: bool = True,

@@ -90,7 +90,10 @@ def render_png(ax) -> Figure:
     equal bytes (and a byte-identical PDF)."""
     fig = ax.figure
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=FIGURE_DPI, metadata={"Software": None})
+    # a tight box as well as the constrained layout: the risk table's rows hang
+    # below the axes, and layout engines do not always make all the room they need
+    fig.savefig(buffer, format="png", dpi=FIGURE_DPI, metadata={"Software": None},
+                bbox_inches="tight", pad_inches=0.05)
     png = buffer.getvalue()
     width, height = _png_size(png)
     return Figure("", png, width / FIGURE_DPI, height / FIGURE_DPI)

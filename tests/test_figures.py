@@ -12,7 +12,8 @@ from mscstats.results import AnalysisResult, Comparison
 
 
 def _risk_texts(ax):
-    return [t for t in ax.texts if t.get_gid() == figures.RISK_TABLE_GID]
+    return [t for axes in (ax, *ax.child_axes) for t in axes.texts
+            if t.get_gid() == figures.RISK_TABLE_GID]
 
 
 def test_kaplan_meier_curves_censor_marks_and_labels():
@@ -35,6 +36,8 @@ def test_risk_table_is_aligned_with_the_day_ticks():
     for t in counts:
         rows.setdefault(t.get_position()[1], []).append(t)
     assert len(rows) == 2  # one row per arm
+    table = counts[0].axes
+    assert table.get_shared_x_axes().joined(table, ax)  # x in the curves' day units
     for row in rows.values():
         assert [t.get_position()[0] for t in row] == ticks
         assert [t.get_text() for t in row] == ["5", "4", "2", "1"]
