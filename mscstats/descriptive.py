@@ -177,7 +177,8 @@ def _mean_interval(x: np.ndarray, level: float) -> tuple[float, float, float]:
     mean = float(np.mean(x))
     if len(x) < 2:
         return mean, float("nan"), float("nan")
-    half = float(stats.t.ppf(0.5 + level / 2, len(x) - 1)) * float(np.std(x, ddof=1)) / np.sqrt(len(x))
+    quantile = float(stats.t.ppf(0.5 + level / 2, len(x) - 1))
+    half = quantile * float(np.std(x, ddof=1)) / np.sqrt(len(x))
     return mean, mean - half, mean + half
 
 

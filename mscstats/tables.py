@@ -224,7 +224,8 @@ def _rd_cell(rd: pd.DataFrame, body_system: str, term: str, arm: str) -> str:
     if hit.empty:
         return NA
     row = hit.iloc[0]
-    return f"{fmt_number(100 * row['estimate'], 1)} {fmt_ci((100 * row['lower'], 100 * row['upper']), 1)}"
+    ci = fmt_ci((100 * row["lower"], 100 * row["upper"]), 1)
+    return f"{fmt_number(100 * row['estimate'], 1)} {ci}"
 
 
 def _arm_columns(incidence: pd.DataFrame, arms: Sequence[str], rd: pd.DataFrame | None):
