@@ -54,6 +54,16 @@ def _para(text: str, style):
     return Paragraph(escape(str(text)), style)
 
 
+def _cell(text: str, style):
+    """A table cell; leading spaces (sub-rows: preferred terms, summary lines) become
+    a visible indent, which Paragraph would otherwise collapse."""
+    from reportlab.platypus import Paragraph
+    text = str(text)
+    body = text.lstrip(" ")
+    indent = "&nbsp;" * 2 * (len(text) - len(body))
+    return Paragraph(indent + escape(body), style)
+
+
 def _column_widths(table: Table, width: float) -> list[float]:
     """Natural widths when they fit; otherwise every column keeps its longest word
     and short cells (up to NOWRAP characters) unbroken, and the columns of long
@@ -84,8 +94,8 @@ def _table_flowables(table: Table, styles, width: float) -> list:
     from reportlab.lib import colors
     from reportlab.platypus import Table as RLTable
     from reportlab.platypus import TableStyle
-    header = [_para(c, styles["cell_bold"]) for c in table.columns]
-    body = [[_para(c, styles["cell_bold"] if i in table.groups else styles["cell"])
+    header = [_cell(c, styles["cell_bold"]) for c in table.columns]
+    body = [[_cell(c, styles["cell_bold"] if i in table.groups else styles["cell"])
              for c in row] for i, row in enumerate(table.rows)]
     grid = RLTable([header] + body, colWidths=_column_widths(table, width), repeatRows=1,
                    hAlign="LEFT")
