@@ -155,6 +155,61 @@ def validate(directory, sap_path):
     click.echo(summary(load(directory, sap_path)))
 
 
+def _demo_trial(key: str):
+    """The design's synthetic trial (default seed, as data/synthetic/KEY holds) and
+    its template SAP. Written to a temporary directory named KEY and read back, so
+    the demo takes exactly the path a user's directory takes."""
+    import tempfile
+    from .pipeline import load
+    from .plan import template
+    from .synth import write_trial
+    plan = template(key)
+    with tempfile.TemporaryDirectory(prefix="mscstats-demo-") as tmp:
+        directory = Path(tmp) / key
+        write_trial(key, directory)
+        return load(directory, plan), plan
+
+
+@main.command()
+@click.argument("directory", type=click.Path(path_type=Path), required=False)
+@click.option("--sap", "sap_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="The SAP (TOML); required unless --demo.")
+@click.option("--demo", "demo_key", is_flag=False, flag_value="refractory-hypoxia", default=None,
+              type=click.Choice(DESIGN_KEYS),
+              help="Report on a synthetic trial of a design with its template SAP "
+                   "(default design: refractory-hypoxia).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="report.pdf to write.")
+@_user_errors
+def report(directory, sap_path, demo_key, output):
+    """Analyze the trial in DIRECTORY by the SAP and write the PDF report.
+
+    \b
+    mscstats report DIR --sap SAP -o report.pdf
+    mscstats report --demo [KEY] -o report.pdf
+    """
+    from .report import make_report
+
+    def progress(step: str) -> None:
+        click.echo(step, err=True)
+
+    if demo_key is not None:
+        if directory is not None or sap_path is not None:
+            raise click.UsageError("--demo takes no DIRECTORY or --sap.")
+        progress(f"demo: synthetic {demo_key} trial and its template SAP")
+        trial, plan = _demo_trial(demo_key)
+    else:
+        if directory is None or sap_path is None:
+            raise click.UsageError("give DIRECTORY and --sap SAP, or --demo [KEY].")
+        from .pipeline import load
+        from .plan import read_sap
+        plan = read_sap(sap_path)
+        progress(f"reading {directory}")
+        trial = load(directory, plan)
+    pdf = make_report(trial, plan, progress=progress)
+    _write_atomic(output, pdf)
+    click.echo(f"wrote {output} ({len(pdf) // 1024} KiB)")
+
 def _sample_sizes(ctx, param, value):
     if value is None:
         return None
