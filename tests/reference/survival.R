@@ -186,6 +186,7 @@ survdiffs <- list(
   sd_case("prevent-progression_ttprog", "prevent-progression_ttprog"))
 
 # ---------------------------------------------------------------- coxph
+model_test <- function(x, df) num(c(x, df, pchisq(x, df, lower.tail = FALSE)))
 cox_case <- function(case, data, arms, covariates = character(), strata = NULL, ties = "efron") {
   d <- sets[[data]]
   d <- d[d$ARM %in% arms, ]
@@ -200,7 +201,9 @@ cox_case <- function(case, data, arms, covariates = character(), strata = NULL, 
        coef = num(coef(f)), se = num(sqrt(diag(f$var))), loglik = num(f$loglik),
        ci_lower = num(s$conf.int[, "lower .95"]), ci_upper = num(s$conf.int[, "upper .95"]),
        p = num(s$coefficients[, "Pr(>|z|)"]), n = f$n, nevent = f$nevent,
-       wald = num(s$waldtest), score = num(s$sctest), likelihood_ratio = num(s$logtest),
+       # summary(f)$waldtest etc. are rounded for printing: take the fit's own numbers
+       wald = model_test(f$wald.test, length(coef(f))), score = model_test(f$score, length(coef(f))),
+       likelihood_ratio = model_test(2 * diff(f$loglik), length(coef(f))),
        infinite_warning = warned)
 }
 coxes <- list(
