@@ -287,7 +287,7 @@ def test_results_are_json_clean():
 
 def _without_competing_risks(sap: str) -> str:
     """The template without its cuminc/finegray analyses (another module's methods)."""
-    blocks = re.split(r"(?=^\[\[analysis\]\]|^\[multiplicity\])", sap, flags=re.M)
+    blocks = re.split(r"(?=^\[\[analysis\]\]|^\[multiplicity\])", sap, flags=re.MULTILINE)
     return "".join(b for b in blocks if not re.search(r'method = "(cuminc|finegray)"', b))
 
 

@@ -15,8 +15,8 @@ likelihood, e.g. an arm without events) are reported in ``infinite``.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from scipy import stats

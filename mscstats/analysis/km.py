@@ -22,16 +22,25 @@ Conventions (all R's):
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
 from ..schema import CONF_TYPES
 from .common import z_quantile
 
-__all__ = ["KaplanMeier", "Median", "Landmark", "kaplan_meier", "confidence_limits",
-           "median_survival", "landmark", "landmarks", "check_survival_data"]
+__all__ = [
+    "KaplanMeier",
+    "Landmark",
+    "Median",
+    "check_survival_data",
+    "confidence_limits",
+    "kaplan_meier",
+    "landmark",
+    "landmarks",
+    "median_survival",
+]
 
 _TOLERANCE = math.sqrt(np.finfo(float).eps)   # R's .Machine$double.eps^0.5 in survmean
 

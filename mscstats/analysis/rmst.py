@@ -20,7 +20,7 @@ import numpy as np
 from .common import Interval, NotEstimable, two_sided_normal_p, z_quantile
 from .km import KaplanMeier
 
-__all__ = ["RestrictedMean", "ArmContrast", "restricted_mean", "rmst_difference", "rmst_ratio"]
+__all__ = ["ArmContrast", "RestrictedMean", "restricted_mean", "rmst_difference", "rmst_ratio"]
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ from .km import KaplanMeier, kaplan_meier, landmarks, median_survival
 from .logrank import logrank_test
 from .rmst import restricted_mean, rmst_difference, rmst_ratio
 
-__all__ = ["METHODS", "run_km", "run_logrank", "run_cox", "run_rmst"]
+__all__ = ["METHODS", "run_cox", "run_km", "run_logrank", "run_rmst"]
 
 
 # ------------------------------------------------------------------ rows
@@ -234,8 +234,8 @@ def run_cox(inp) -> AnalysisResult:
     model_rows, covariates, strata = _model_rows(inp, rows, notes)
     by_arm = {arm: {"n": int((model_rows["ARM"] == arm).sum()),
                     "events": int(model_rows.loc[model_rows["ARM"] == arm, "EVENT"].sum()),
-                    "n_missing": missing[arm] + int(((rows["ARM"] == arm).sum()
-                                                     - (model_rows["ARM"] == arm).sum()))}
+                    "n_missing": missing[arm] + int((rows["ARM"] == arm).sum()
+                                                     - (model_rows["ARM"] == arm).sum())}
               for arm in inp.arms}
     ties = inp.options.get("ties", "efron")
     try:
