@@ -26,7 +26,7 @@ from mscstats.results import dumps_json
 HERE = Path(__file__).parent / "reference"
 REF = json.loads((HERE / "competing.json").read_text())
 CLOSED, ITERATIVE, P_ABS = 1e-6, 1e-4, 1e-6
-FILES = {"mgus2": "mgus2", "hypoxia": "hypoxia_ttci_cr", "three_arm": "three_arm_strata",
+FILES = {"mgus2": "cr_mgus2", "hypoxia": "hypoxia_ttci_cr", "three_arm": "three_arm_strata",
          "small": "small_n10", "no_competing": "no_competing", "no_events_arm": "no_events_arm"}
 
 

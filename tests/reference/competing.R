@@ -29,7 +29,7 @@ m <- data.frame(USUBJID = sprintf("M-%04d", m$id), ARM = m$sex, AGE = m$age,
                 AVAL = ifelse(m$pstat == 0, m$futime, m$ptime),
                 EVNTCD = ifelse(m$pstat == 0, 2 * m$death, 1))
 m$STRATUM <- as.character(cut(m$AGE, c(0, 60, 70, 120), labels = c("<=60", "61-70", ">70")))
-sets$mgus2 <- write_data(m, "mgus2")
+sets$mgus2 <- write_data(m, "cr_mgus2")
 
 # The synthetic refractory-hypoxia trial: ttci_cr (time to clinical improvement,
 # death competing), as `mscstats derive` writes it, with AGE, SEX, STRATUM of adsl.
