@@ -70,6 +70,10 @@ def _with_arm(frame: pd.DataFrame, adsl: pd.DataFrame, endpoint_id: str) -> pd.D
     for column in ENDPOINT_COLUMNS:
         if column not in frame:
             frame[column] = np.nan
+    # one dtype per column whatever the endpoint, so concatenating all-missing
+    # endpoints neither warns nor changes the table's dtypes
+    numeric = ["DAY", "AVAL", "BASE", "CHG", "CNSR", "EVNTCD"]
+    frame[numeric] = frame[numeric].astype(float)
     frame["REASON"] = frame.get("REASON", pd.Series("", index=frame.index)).fillna("")
     return frame
 
@@ -126,7 +130,9 @@ def _derive_measure(endpoint: Endpoint, ctx: EventContext) -> pd.DataFrame:
         frame["REASON"] = np.where(frame["AVAL"].isna(),
                                    _why_no_value(subjects, day, endpoint.window), "")
         # repeated endpoints keep the nominal day so that MMRM visits line up
-        frame["DAY"] = float(day) if endpoint.repeated else frame["DAY"].fillna(day)
+        # (astype: an empty merge leaves DAY as object, and fillna would downcast it)
+        frame["DAY"] = (float(day) if endpoint.repeated
+                        else frame["DAY"].astype(float).fillna(day))
         frames.append(frame)
     out = concat_rows(frames)
     if endpoint.transform == "log":
