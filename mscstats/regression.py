@@ -25,18 +25,19 @@ def golden_path(key: str) -> Path:
     return ROOT / "tests" / "regression" / "golden" / f"{key}.json"
 
 
-def current_results(key: str) -> dict:
-    """results.json of the committed synthetic trial of `key` under its template SAP."""
+def current_results(key: str, sap=None) -> dict:
+    """results.json of the committed synthetic trial of `key` under its template SAP
+    (or under ``sap``: a changed template, to see what the change moves)."""
     import json
 
     from .pipeline import analyze, load
     from .plan import template
-    sap = template(key)
+    sap = template(key) if sap is None else sap
     results = analyze(load(synthetic_dir(key), sap), sap)
     return json.loads(results.to_json())
 
 
-def compare_with_golden(key: str) -> ResultsDiff:
+def compare_with_golden(key: str, sap=None) -> ResultsDiff:
     import json
     golden = json.loads(golden_path(key).read_text("utf-8"))
-    return diff_results(golden, current_results(key), rtol=RTOL, atol=ATOL)
+    return diff_results(golden, current_results(key, sap), rtol=RTOL, atol=ATOL)
