@@ -137,18 +137,24 @@ def _endpoint_section(sap: Sap, results: TrialResults) -> Section:
 
 
 def _curve_figures(sap: Sap, results: TrialResults) -> list[Figure]:
-    out = []
-    labels = _labels(sap)
+    # Analyses of one endpoint (log-rank, RMST) carry the same curves: draw them once,
+    # naming every analysis they belong to.
+    drawn: dict[tuple, list[str]] = {}
     for a in results.analyses:
-        kinds = {c.kind for c in a.curves}
-        if "survival" in kinds:
-            out.append(_figure(f"Kaplan-Meier curves with 95% CI, censoring marks and number "
-                               f"at risk: {labels.get(a.endpoint, a.endpoint)} ({a.id}).",
-                               figures.plot_survival(a.curves)))
-        if "cumulative_incidence" in kinds:
-            out.append(_figure(f"Cumulative incidence with 95% CI and number at risk: "
-                               f"{labels.get(a.endpoint, a.endpoint)} ({a.id}).",
-                               figures.plot_cumulative_incidence(a.curves)))
+        for kind in ("survival", "cumulative_incidence"):
+            curves = tuple(c for c in a.curves if c.kind == kind)
+            if curves:
+                drawn.setdefault((kind, a.endpoint, curves), []).append(a.id)
+    labels = _labels(sap)
+    out = []
+    for (kind, endpoint, curves), ids in drawn.items():
+        what = f"{labels.get(endpoint, endpoint)} ({', '.join(ids)})."
+        if kind == "survival":
+            out.append(_figure("Kaplan-Meier curves with 95% CI, censoring marks and number "
+                               f"at risk: {what}", figures.plot_survival(curves)))
+        else:
+            out.append(_figure(f"Cumulative incidence with 95% CI and number at risk: {what}",
+                               figures.plot_cumulative_incidence(curves)))
     return out
 
 
