@@ -165,30 +165,19 @@ def _chunk_seed(seed: int, n: int, chunk: int) -> int:
     return int(np.random.SeedSequence([seed, n, chunk]).generate_state(1, dtype=np.uint64)[0])
 
 
-def _replicate_views(trial: Trial, endpoints: Endpoints):
-    """(Trial, Endpoints) per replicate, sharing nothing but column names."""
+def _replicate_inputs(trial: Trial, sap: Sap, endpoints: Endpoints, analysis):
+    """(replicate, AnalysisInput) for each replicate with rows for the analysis.
+
+    The chunk's input is built once (population, covariates, merges) and split by
+    replicate: per-replicate pandas work would cost more than the statistics.
+    """
+    from .pipeline import analysis_input
+    whole = analysis_input(trial, sap, endpoints, analysis)
     replicate = trial.adsl.set_index("USUBJID")["REPLICATE"]
-    table_rep = endpoints.table["USUBJID"].map(replicate).to_numpy()
-    adsl_groups = trial.adsl.groupby("REPLICATE", sort=True).indices
-    table_groups = pd.Series(np.arange(len(table_rep))).groupby(table_rep).indices
-
-    def subset(frame: pd.DataFrame | None) -> dict:
-        if frame is None:
-            return {}
-        reps = frame["USUBJID"].map(replicate).to_numpy()
-        return pd.Series(np.arange(len(reps))).groupby(reps).indices
-
-    ex_groups, ae_groups = subset(trial.ex), subset(trial.adae)
-    for r, rows in adsl_groups.items():
-        def part(frame, groups):
-            if frame is None:
-                return None
-            return frame.iloc[groups.get(r, [])].reset_index(drop=True)
-        view = Trial(f"{trial.name}-{r}", trial.adsl.iloc[rows].reset_index(drop=True),
-                     trial.visits.iloc[:0], part(trial.adae, ae_groups),
-                     part(trial.ex, ex_groups), trial.quality, trial.files)
-        yield r, view, Endpoints(endpoints.table.iloc[table_groups.get(r, [])], endpoints.daily,
-                                 ())
+    groups = pd.Series(np.arange(len(whole.data))).groupby(
+        whole.data["USUBJID"].map(replicate).to_numpy()).indices
+    for r in sorted(groups):
+        yield r, replace(whole, data=whole.data.iloc[groups[r]].reset_index(drop=True))
 
 
 def _primary_comparisons(results) -> list[tuple[str, str, str, float | None, float | None]]:
@@ -211,7 +200,7 @@ def run_chunk(key: str, sap: Sap, n: int, chunk: int, replicates: int, seed: int
     """Simulate and analyse one chunk; one row per replicate and primary comparison:
     (analysis, arm, estimand, p, estimate); p is None where it could not be computed."""
     from .analysis import run
-    from .pipeline import analysis_input, apply_multiplicity
+    from .pipeline import apply_multiplicity
     from .synth import make_batch
     from .validate import load_frames
     frames = make_batch(key, n, replicates, _chunk_seed(seed, n, chunk), effect,
@@ -219,16 +208,26 @@ def run_chunk(key: str, sap: Sap, n: int, chunk: int, replicates: int, seed: int
     trial = load_frames(frames, name=key, arms=sap.study.arms, daily_rule=sap.data.daily,
                         below_lloq=sap.data.below_lloq, fio2_from_flow=sap.data.fio2_from_flow)
     endpoints = derive(trial, sap)
-    rows = []
-    for _, view, view_endpoints in _replicate_views(trial, endpoints):
-        results = []
-        for analysis in sap.analyses:
+    by_replicate: dict[int, list] = {r: [] for r in range(replicates)}
+    for analysis in sap.analyses:
+        try:
+            inputs = list(_replicate_inputs(trial, sap, endpoints, analysis))
+        except MscstatsError:
+            continue  # e.g. an arm empty in the whole chunk: not estimable anywhere
+        for r, inp in inputs:
             try:
-                results.append(run(analysis_input(view, sap, view_endpoints, analysis)))
+                by_replicate[r].append(run(inp))
             except MscstatsError:
                 continue  # e.g. an arm empty in this replicate: not estimable
-        for row in _primary_comparisons(apply_multiplicity(results, sap)):
-            rows.append(row)
+    family = set(sap.multiplicity.family)
+    rows = []
+    for r in range(replicates):
+        results = by_replicate[r]
+        if not family <= {result.id for result in results}:
+            # a family member could not be computed: no adjusted p, so none of the
+            # family's hypotheses counts as rejected in this replicate
+            results = [result for result in results if result.id not in family]
+        rows.extend(_primary_comparisons(apply_multiplicity(results, sap)))
     return rows
 
 

@@ -144,3 +144,15 @@ def test_ordinal_separation_and_two_categories_give_notes():
     assert two.comparison("UC-MSC").estimate == pytest.approx(3.0, rel=1e-6)   # 2x2: plain odds ratio
     assert two.test("brant").statistic is None
     assert any("three categories" in n for n in two.notes)
+
+
+def test_ordinal_separation_of_one_arm_among_three():
+    # UC-MSC all in the best category: its odds ratio diverges (found by simulation,
+    # where exp() of the CI limit overflowed); the other arm is still estimated.
+    arms = ("placebo", "Paxlovid", "UC-MSC")
+    r = ordinal(who({"placebo": [6, 7, 10, 6, 7, 5], "Paxlovid": [2, 2, 6, 7, 10, 5],
+                     "UC-MSC": [2, 2, 2, 2, 2, 2]}), arms=arms)
+    assert r.comparison("UC-MSC").estimate is None and r.comparison("UC-MSC").ci == (None, None)
+    assert any(n.startswith("UC-MSC: common odds ratio not estimable (separation") for n in r.notes)
+    paxlovid = r.comparison("Paxlovid")
+    assert paxlovid.estimate > 1 and paxlovid.ci[0] < paxlovid.estimate < paxlovid.ci[1]

@@ -307,6 +307,13 @@ def _ordinal_comparisons(inp, y, x, notes) -> list[Comparison]:
     out = []
     for j, arm in enumerate(inp.arms[1:]):
         beta, se = float(fit.beta[j]), float(fit.beta_se[j])
+        if not math.isfinite(se) or abs(beta) + z * se > 700:
+            # exp would overflow: the likelihood has no finite maximum (separation,
+            # e.g. every subject of one arm in one category), as clm warns
+            notes.append(f"{arm}: common odds ratio not estimable (separation: the fit "
+                         f"diverges, log odds ratio {-beta:.3g}, SE {se:.3g}).")
+            out.append(empty_comparison(arm, inp.reference, "common_odds_ratio", inp.ci_level))
+            continue
         p = float(2 * stats.norm.sf(abs(beta / se)))
         out.append(Comparison(arm, inp.reference, "common_odds_ratio", math.exp(-beta),
                               (math.exp(-beta - z * se), math.exp(-beta + z * se)), inp.ci_level,
