@@ -76,7 +76,7 @@ def case_survival(quick: bool) -> None:
 
     from mscstats.analysis.cox import cox_fit
     from mscstats.analysis.km import kaplan_meier
-    from mscstats.analysis.logrank import survdiff
+    from mscstats.analysis.logrank import logrank_test as survdiff
     day, event, treated, _, _ = bp.trial()
     group = np.where(treated, "MSC", "control")
     x = treated.astype(float)[:, None]
@@ -85,7 +85,7 @@ def case_survival(quick: bool) -> None:
         for g in ("control", "MSC"):
             kaplan_meier(day[group == g], event[group == g])
         survdiff(day, event, group)
-        cox_fit(day, event, x)
+        cox_fit(day, event, x, names=("MSC",))
 
     frame = pd.DataFrame({"T": day, "E": event.astype(int), "x": x[:, 0]})
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib.metadata
 import io
 from dataclasses import dataclass
-from typing import Callable, Sequence, Union
+from typing import Callable, Union
 
 from . import descriptive, figures, safety, schema, tables
 from .daily import daily_values

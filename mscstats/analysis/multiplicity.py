@@ -64,7 +64,7 @@ def _family_members(result: AnalysisResult) -> list[tuple[float | None, list[int
     (risk difference, risk ratio and odds ratio under one Fisher p).
     """
     members, seen = [], set()
-    for i, c in enumerate(result.comparisons):
+    for c in result.comparisons:
         if c.arm in seen:
             continue
         seen.add(c.arm)
