@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["Block", "intercept", "numeric", "categorical", "interaction", "is_categorical",
+__all__ = ["requested_terms", "Block", "intercept", "numeric", "categorical", "interaction", "is_categorical",
            "covariate_blocks", "stack", "drop_aliased"]
 
 
@@ -25,6 +25,18 @@ class Block:
     names: tuple[str, ...]
     matrix: np.ndarray                    # shape (n, len(names))
     levels: tuple = ()                    # categorical: every level, reference first
+
+
+def requested_terms(inp, rows: pd.DataFrame, columns_hint: str) -> tuple[list[str], list[str]]:
+    """The analysis's covariates and strata, each checked to be a column of the rows."""
+    from ..errors import AnalysisError
+    covariates = [str(c) for c in inp.options.get("covariates", ())]
+    strata = [str(s) for s in inp.options.get("strata", ())]
+    absent = [c for c in covariates + strata if c not in rows.columns]
+    if absent:
+        raise AnalysisError(inp.id, f"covariate or stratum column(s) {absent} are not in the data",
+                            f"use columns of {columns_hint}")
+    return covariates, strata
 
 
 def intercept(n: int) -> Block:

@@ -77,12 +77,8 @@ def least_squares(y, x, names) -> LinearFit:
 
 def _model_terms(inp, rows: pd.DataFrame) -> tuple[list[str], list[str], list[str]]:
     """(covariates, strata, notes): BASE first when present; every column checked to exist."""
-    covariates = [str(c) for c in inp.options.get("covariates", ())]
-    strata = [str(s) for s in inp.options.get("strata", ())]
-    missing = [c for c in covariates + strata if c not in rows.columns]
-    if missing:
-        raise AnalysisError(inp.id, f"covariate or stratum column(s) {missing} are not in the data",
-                            "use columns of adsl (AGE, SEX, BMI, STRATUM) or BASE")
+    covariates, strata = design.requested_terms(inp, rows,
+                                                "adsl (AGE, SEX, BMI, STRATUM) or BASE")
     notes = []
     covariates = [c for c in covariates if c != "BASE"]
     if "BASE" in rows.columns and rows["BASE"].notna().any():

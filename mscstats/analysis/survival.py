@@ -74,12 +74,7 @@ def _survival_rows(inp) -> tuple[pd.DataFrame, dict[str, int]]:
 
 def _model_rows(inp, rows: pd.DataFrame, notes: list[str]) -> tuple[pd.DataFrame, list, list]:
     """Rows with every covariate and stratum present (as coxph's na.omit)."""
-    covariates = [str(c) for c in inp.options.get("covariates", ())]
-    strata = [str(s) for s in inp.options.get("strata", ())]
-    absent = [c for c in covariates + strata if c not in rows.columns]
-    if absent:
-        raise AnalysisError(inp.id, f"covariate or stratum column(s) {absent} are not in the data",
-                            "use columns of adsl (AGE, SEX, BMI, STRATUM)")
+    covariates, strata = design.requested_terms(inp, rows, "adsl (AGE, SEX, BMI, STRATUM)")
     keep = rows[covariates + strata].notna().all(axis=1)
     if (~keep).any():
         notes.append(f"{int((~keep).sum())} subject(s) with a missing covariate or stratum "
