@@ -114,3 +114,13 @@ def test_cli_errors(tmp_path, args, code, words):
     assert result.exit_code == code, result.output
     assert words in result.output
     assert not out.exists()
+
+
+def test_dask_scheduler_gives_the_local_result(sap):
+    distributed = pytest.importorskip("distributed")
+    args = dict(analyses=["primary"], seed=2)
+    local = simulate(KEY, sap, [20], CHUNK + 3, **args)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        remote = simulate(KEY, sap, [20], CHUNK + 3, scheduler=cluster.scheduler_address, **args)
+    assert remote.to_json() == local.to_json()
