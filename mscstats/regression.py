@@ -11,21 +11,29 @@ from pathlib import Path
 
 from .diff import ResultsDiff, diff_results
 
-__all__ = ["synthetic_dir", "golden_path", "current_results", "compare_with_golden"]
+__all__ = ["repository_root", "synthetic_dir", "golden_path", "current_results", "compare_with_golden"]
 
-ROOT = Path(__file__).resolve().parents[1]
 RTOL, ATOL = 1e-6, 1e-9
 
 
-def synthetic_dir(key: str) -> Path:
-    return ROOT / "data" / "synthetic" / key
+def repository_root() -> Path:
+    """The mscstats checkout: golden files and synthetic trials live there, not in the
+    installed package (a plain `pip install .` copies only mscstats/)."""
+    for candidate in (Path(__file__).resolve().parents[1], Path.cwd()):
+        if (candidate / "data" / "synthetic").is_dir():
+            return candidate
+    raise FileNotFoundError("run from an mscstats checkout: data/synthetic/ was not found")
 
 
-def golden_path(key: str) -> Path:
-    return ROOT / "tests" / "regression" / "golden" / f"{key}.json"
+def synthetic_dir(key: str, root: Path | None = None) -> Path:
+    return (root or repository_root()) / "data" / "synthetic" / key
 
 
-def current_results(key: str, sap=None) -> dict:
+def golden_path(key: str, root: Path | None = None) -> Path:
+    return (root or repository_root()) / "tests" / "regression" / "golden" / f"{key}.json"
+
+
+def current_results(key: str, sap=None, root: Path | None = None) -> dict:
     """results.json of the committed synthetic trial of `key` under its template SAP
     (or under ``sap``: a changed template, to see what the change moves)."""
     import json
@@ -33,11 +41,11 @@ def current_results(key: str, sap=None) -> dict:
     from .pipeline import analyze, load
     from .plan import template
     sap = template(key) if sap is None else sap
-    results = analyze(load(synthetic_dir(key), sap), sap)
+    results = analyze(load(synthetic_dir(key, root), sap), sap)
     return json.loads(results.to_json())
 
 
-def compare_with_golden(key: str, sap=None) -> ResultsDiff:
+def compare_with_golden(key: str, sap=None, root: Path | None = None) -> ResultsDiff:
     import json
-    golden = json.loads(golden_path(key).read_text("utf-8"))
-    return diff_results(golden, current_results(key, sap), rtol=RTOL, atol=ATOL)
+    golden = json.loads(golden_path(key, root).read_text("utf-8"))
+    return diff_results(golden, current_results(key, sap, root), rtol=RTOL, atol=ATOL)

@@ -16,7 +16,8 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 from mscstats.diff import diff_results  # noqa: E402
 from mscstats.regression import ATOL, RTOL, current_results, golden_path  # noqa: E402
@@ -34,8 +35,8 @@ def main() -> int:
     if unknown:
         parser.error(f"unknown design key(s) {unknown}; use: {', '.join(DESIGN_KEYS)}")
     for key in args.keys or DESIGN_KEYS:
-        new = current_results(key)
-        path = golden_path(key)
+        new = current_results(key, root=ROOT)
+        path = golden_path(key, ROOT)
         if path.exists():
             diff = diff_results(json.loads(path.read_text("utf-8")), new, rtol=RTOL, atol=ATOL)
             print(f"== {key}: {diff}")
