@@ -8,8 +8,13 @@ The cell sources live in notebooks/src/*.py: cells separated by lines "# %%"
 (code) or "# %% [markdown]" (markdown, each line prefixed with "# "). The
 notebooks are executed in notebooks/ with a fixed seed everywhere, so a
 rebuild gives the same numbers. tests/test_notebooks.py executes them again.
+
+The kernel imports mscstats from this checkout (its root is put first on
+PYTHONPATH), whatever copy is installed. Cell ids are numbered and execution
+timings are dropped, so a rebuild differs only where an output does.
 """
 
+import os
 import sys
 from pathlib import Path
 
@@ -39,7 +44,15 @@ def cells_of(source: str) -> list:
         else:
             lines.append(line)
     flush()
+    for i, cell in enumerate(cells, start=1):  # stable ids: nbformat's are random
+        cell["id"] = f"cell-{i:02d}"
     return cells
+
+
+def kernel_environment() -> None:
+    """Make the kernel import mscstats from this checkout."""
+    paths = [str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
 
 
 def build(src: Path, execute: bool = True) -> Path:
@@ -48,6 +61,7 @@ def build(src: Path, execute: bool = True) -> Path:
                                  "language": "python"}
     nb.cells = cells_of(src.read_text())
     if execute:
+        kernel_environment()
         NotebookClient(nb, timeout=300, kernel_name="python3",
                        resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
         for cell in nb.cells:  # execution counts and timings change run to run
