@@ -1,13 +1,19 @@
-"""Every key the SAP parser accepts is documented in docs/sap.md."""
+"""Every key the SAP parser accepts is documented in docs/sap.md; every command and
+option of the CLI in docs/cli.md; the user guide links what it promises."""
 
 import re
 from pathlib import Path
 
 import pytest
 
-from mscstats import plan, schema
+import click
 
-DOC = (Path(__file__).parents[1] / "docs" / "sap.md").read_text()
+from mscstats import plan, schema
+from mscstats.cli import main
+
+DOCS = Path(__file__).parents[1] / "docs"
+DOC = (DOCS / "sap.md").read_text()
+CLI_DOC = (DOCS / "cli.md").read_text()
 
 
 def _section(heading: str) -> str:
@@ -45,3 +51,42 @@ def test_documented_example_parses():
     example = re.search(r"```toml\n(.*?)```", DOC, flags=re.S).group(1)
     sap = plan.parse_sap(example)
     assert [a.id for a in sap.analyses] == ["primary", "ttci_logrank"]
+
+
+def _cli_section(command: str) -> str:
+    start = CLI_DOC.index(f"\n## {command}\n")
+    nxt = CLI_DOC.find("\n## ", start + 1)
+    return CLI_DOC[start:nxt if nxt > 0 else None]
+
+
+def _names_option(text: str, opt: str) -> bool:
+    # `--n` must not match `--n-sims`: the option ends at a space, backtick, = or /
+    return re.search(r"`" + re.escape(opt) + r"(?![\w-])", text) is not None
+
+
+@pytest.mark.parametrize("name", sorted(main.commands))
+def test_every_command_and_option_is_in_cli_doc(name):
+    command = main.commands[name]
+    assert f"mscstats {name}" in CLI_DOC.split("\n## ")[0], f"{name} missing from the synopsis"
+    section = _cli_section(name)
+    missing = [opt for param in command.params if isinstance(param, click.Option)
+               for opt in param.opts if opt != "--help" and not _names_option(section, opt)]
+    assert not missing, f"docs/cli.md, section {name}: options not documented: {missing}"
+
+
+def test_top_level_options_are_in_cli_doc():
+    opts = [opt for param in main.params if isinstance(param, click.Option)
+            for opt in param.opts if opt != "--help"]
+    assert opts and all(_names_option(CLI_DOC, opt) for opt in opts)
+
+
+def test_cli_doc_names_no_unknown_command():
+    documented = set(re.findall(r"^## ([a-z]+)$", CLI_DOC, flags=re.M))
+    assert documented == set(main.commands)
+
+
+def test_user_guide_links_resolve():
+    guide = DOCS / "user-guide.md"
+    for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", guide.read_text()):
+        if "://" not in target:
+            assert (guide.parent / target).exists(), f"user-guide.md links to missing {target}"
