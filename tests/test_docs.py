@@ -4,9 +4,8 @@ option of the CLI in docs/cli.md; the user guide links what it promises."""
 import re
 from pathlib import Path
 
-import pytest
-
 import click
+import pytest
 
 from mscstats import plan, schema
 from mscstats.cli import main

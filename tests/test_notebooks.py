@@ -60,7 +60,7 @@ def test_notebook_executes(notebook, monkeypatch):
 
 def test_derive_is_callable_after_its_module_is_imported():
     import mscstats
-    import mscstats.derive  # noqa: F401  (sets the package attribute to the module)
+    import mscstats.derive  # sets the package attribute to the module
     from mscstats import plan
     sap = plan.template("refractory-hypoxia")
     trial = mscstats.load(ROOT / "data" / "synthetic" / "refractory-hypoxia", sap)
