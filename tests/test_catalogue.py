@@ -230,6 +230,14 @@ def hazard_ratio_not_estimable(out: Path) -> None:
     assert any("not estimable" in n for n in result["notes"])
 
 
+def converted_in_results(rule: str):
+    """results.json's data_quality lists the conversion with its rule."""
+    def check(out: Path) -> None:
+        converted = json.loads(out.read_text())["data_quality"]["converted"]
+        assert any(rule in entry["rule"] for entry in converted), converted
+    return check
+
+
 def endpoint_rows_with(text: str):
     def check(out: Path) -> None:
         assert text in out.read_text("utf-8")
@@ -256,6 +264,10 @@ CASES = [
     # ---- loading: units and ranges --------------------------------------------------
     Case("pao2-kpa-without-unit", scale("PAO2", 1 / 7.50062), "validate", 1,
          ("visits.csv", "column AVALU", "plausible only in kPa", "Fix: set AVALU to kPa")),
+    Case("pao2-kpa-without-a-unit-column",
+         both(scale("PAO2", 1 / 7.50062), edit("visits.csv", lambda f: f.drop(columns="AVALU"))),
+         "derive", 1, ("visits.csv", "column AVALU", "PAO2 without a unit has median",
+                       "plausible only in kPa", "Fix: set AVALU to kPa")),
     Case("pao2-kpa-with-unit", scale("PAO2", 1 / 7.50062, "kPa", digits=6), "validate", 0,
          ("conversions:", "visits.csv, column AVALU: PAO2 kPa x 7.50062 -> mmHg")),
     Case("pao2-unknown-unit", where("visits.csv", "AVALU", "psi", PARAMCD="PAO2", USUBJID="S01"),
@@ -271,6 +283,9 @@ CASES = [
          ("visits.csv row 2, column AVAL", "FIO2 between 1 and 21", "AVALU %")),
     Case("fio2-percent-without-unit", scale("FIO2", 100, digits=0), "derive", 0,
          ("wrote",), same_as_clean=True),
+    Case("fio2-percent-in-results-json", scale("FIO2", 100, digits=0), "analyze", 0,
+         ("wrote 2 analyses",), check=converted_in_results("FIO2 without unit, 21-100 read as "
+                                                           "percent")),
     Case("fio2-percent-logged", scale("FIO2", 100, digits=0), "validate", 0,
          ("FIO2 without unit, 21-100 read as percent x 0.01 -> fraction",)),
     Case("fio2-percent-with-unit", scale("FIO2", 100, "%", digits=0), "validate", 0,
@@ -349,6 +364,15 @@ CASES = [
     Case("missing-adsl", remove("adsl.csv"), "validate", 1, ("no adsl table", "add adsl.csv")),
     Case("two-files-for-adsl", lambda t: _read(t / "adsl.csv").to_parquet(t / "adsl.parquet"),
          "validate", 1, ("two files for the adsl table: adsl.csv, adsl.parquet", FIX)),
+    Case("damaged-parquet", both(remove("visits.csv"), write("visits.parquet", b"PAR1 not")),
+         "validate", 1, ("visits.parquet", "cannot read the Parquet file", FIX)),
+    Case("damaged-xpt", both(remove("ex.csv"), write("ex.xpt", b"HEADER RECORD?")), "validate", 1,
+         ("ex.xpt", "cannot read the SAS transport file", FIX)),
+    Case("adae-without-grade-or-severity", edit("adae.csv", lambda f: f.drop(columns="AETOXGR")),
+         "validate", 1, ("adae.csv, column AETOXGR", "adae needs AETOXGR", FIX)),
+    Case("ittfl-not-yes-no", edit("adsl.csv", lambda f: f.assign(ITTFL=["Y", "Y", "1", "Y", "Y",
+                                                                       "Y"])),
+         "analyze", 1, ("adsl.csv row 3, column ITTFL", "ITTFL must be one of Y, N", FIX)),
     Case("missing-directory", lambda t: shutil.rmtree(t), "validate", 1,
          ("the trial directory does not exist", FIX)),
     Case("wide-visits-load", wide_visits(), "validate", 0,
@@ -423,7 +447,23 @@ CASES = [
     Case("sap-stratum-the-data-lack",
          analyses(analysis("x", "ttci", "logrank", strata=["SITE"])), "report", 1,
          ("sap.toml: analysis[x]: names covariate or stratum SITE, which adsl lacks.", FIX)),
+    Case("sap-alpha-out-of-range", sap("seed = 7", "seed = 7\nalpha = 0.5"), "validate+sap", 1,
+         ("sap.toml: study.alpha: 0.5 is not a two-sided level in (0, 0.5).", FIX)),
+    Case("sap-mmrm-needs-repeated-endpoint", sap('method = "welch"', 'method = "mmrm"'),
+         "analyze", 1, ("sap.toml: analysis[pf_welch].method: mmrm needs a repeated endpoint",
+                        "Fix: add days = [...]")),
+    Case("sap-tau-beyond-horizon", analyses(analysis("x", "ra_spo2", "rmst", tau=20)),
+         "analyze", 1, ("sap.toml: analysis[x].tau: 20.0 is beyond the endpoint's horizon 14.",
+                        "Fix: choose tau <= horizon.")),
+    Case("sap-cuminc-without-competing-death", analyses(analysis("x", "ttci", "cuminc")),
+         "analyze", 1, ("sap.toml: analysis[x].method: cuminc needs death as a competing event",
+                        FIX)),
+    Case("sap-option-missing", analyses(analysis("x", "ttci", "rmst")), "analyze", 1,
+         ("sap.toml: analysis[x].tau: is required by method rmst.", FIX)),
     # ---- derivation and analysis -------------------------------------------------------
+    # No events / all censored: R's survdiff reports chisq 0 ("No test, actually") and
+    # stops with "system is exactly singular" when the variance is singular (every
+    # stratum one subject); mscstats reports the test as null with a note saying why.
     Case("arm-with-no-subjects", edit("adsl.csv", lambda f: f.assign(ARM="control")),
          "analyze", 1, ("analysis pf_welch: arm 'MSC' has no subjects in the ITT population.",
                         "Fix: check the ARM values in adsl")),
