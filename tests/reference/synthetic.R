@@ -47,10 +47,10 @@ r_welch <- function(d, a) {
 }
 
 r_ancova <- function(d, a) {
-  d <- d[!is.na(d[[a$response]]), ]
+  by_arm <- setNames(lapply(a$arms, function(arm) summary_of(d, a$response, arm)), a$arms)
   d$ARM <- factor(d$ARM, levels = a$arms)
   form <- as.formula(paste(a$response, "~ ARM + BASE"))
-  fit <- lm(form, data = d)                              # na.omit: missing BASE dropped
+  fit <- lm(form, data = d)                              # na.omit: rows missing CHG or BASE dropped
   co <- summary(fit)$coefficients; ci <- confint(fit, level = a$level)
   comparisons <- lapply(a$arms[-1], function(arm) {
     r <- paste0("ARM", arm)
@@ -61,7 +61,6 @@ r_ancova <- function(d, a) {
       list(p_value = num(co[r, 4]), statistic = num(co[r, 3]), df = fit$df.residual,
            se = num(co[r, 2])))
   })
-  by_arm <- setNames(lapply(a$arms, function(arm) summary_of(d, a$response, arm)), a$arms)
   list(comparisons = comparisons, by_arm = by_arm, n = nobs(fit),
        r_call = paste0("lm(", deparse(form), "), treatment contrasts vs ", a$ref, "; confint"))
 }
@@ -142,7 +141,15 @@ r_binary <- function(d, a) {
 }
 
 r_mmrm <- function(d, a) {
+  target <- d[d$DAY == a$target_day, ]              # by-arm summaries: the target day's rows
   d <- d[!is.na(d$CHG) & !is.na(d$BASE), ]
+  # Rows grouped by subject, visits in order (as compare.R's data are). The inputs list
+  # rows by DAY then USUBJID; gls fits them the same (same logLik, estimates and SEs) but
+  # emmeans' Satterthwaite df are then wrong: 16.5 on day 3, where all 60 subjects are
+  # seen and 57 (n - 3) is the complete-data answer, and 70.6 instead of 56.4 on day 7.
+  # Sorted, emmeans agrees with mscstats (which sorts by USUBJID, DAY) to ~1e-4.
+  d_unsorted <- d
+  d <- d[order(d$USUBJID, d$DAY), ]
   days <- sort(unique(d$DAY))
   d$ARM <- factor(d$ARM, levels = a$arms)
   d$fDAY <- factor(d$DAY, levels = days)
@@ -156,15 +163,25 @@ r_mmrm <- function(d, a) {
   con <- as.data.frame(summary(contrast(emm, method = "trt.vs.ctrl", ref = 1, adjust = "none"),
                                infer = TRUE, level = a$level))
   con <- con[as.numeric(as.character(con$fDAY)) == a$target_day, ]
+  df_unsorted <- local({   # the df emmeans gives on the rows in input order, for the record
+    d <- d_unsorted; d$ARM <- factor(d$ARM, levels = a$arms); d$fDAY <- factor(d$DAY, levels = days)
+    d$VIS <- match(d$DAY, days)
+    f <- eval(bquote(gls(.(form), data = d, correlation = corSymm(form = ~ VIS | USUBJID),
+                         weights = varIdent(form = ~ 1 | fDAY), method = "REML",
+                         control = mmrm_control("unstructured"))))
+    k <- as.data.frame(summary(contrast(emmeans(f, ~ ARM | fDAY, mode = "satterthwaite", data = d),
+                                        method = "trt.vs.ctrl", ref = 1, adjust = "none")))
+    k$df[as.numeric(as.character(k$fDAY)) == a$target_day]
+  })
   lsm <- as.data.frame(summary(emm))
   lsm <- lsm[as.numeric(as.character(lsm$fDAY)) == a$target_day, ]
   comparisons <- lapply(seq_len(nrow(con)), function(i) list(
     arm = a$arms[-1][i], reference = a$ref, estimand = "mean_difference", contrast = as.character(con$contrast[i]),
     estimate = con$estimate[i], ci = c(con$lower.CL[i], con$upper.CL[i]), p_value = con$p.value[i],
-    statistic = con$t.ratio[i], df = con$df[i], se = con$SE[i]))
+    statistic = con$t.ratio[i], df = con$df[i], se = con$SE[i], df_rows_in_input_order = df_unsorted[i]))
   by_arm <- setNames(lapply(a$arms, function(arm) {
     i <- which(as.character(lsm$ARM) == arm)
-    c(summary_of(d[d$DAY == a$target_day, ], "CHG", arm),
+    c(summary_of(target, "CHG", arm),
       list(lsmean = lsm$emmean[i], lsmean_se = lsm$SE[i], lsmean_df = lsm$df[i]))
   }), a$arms)
   list(comparisons = comparisons, by_arm = by_arm, days = days, logLik = num(logLik(fit)),
@@ -202,13 +219,17 @@ methods <- list(welch = r_welch, ancova = r_ancova, wilcoxon = r_wilcoxon, paire
 analyses <- lapply(seq_len(nrow(index)), function(i) {
   row <- index[i, ]
   d <- read.csv(file.path(in_dir, row$file), stringsAsFactors = FALSE, na.strings = "")
+  n_rows <- nrow(d)
   arms <- strsplit(row$arms, "|", fixed = TRUE)[[1]]
+  # a repeated endpoint (several rows per subject, one per DAY) is analysed at its
+  # target day only, except by mmrm, which uses every day (mscstats/analysis/compare.py)
+  if (row$method != "mmrm" && anyDuplicated(d$USUBJID)) d <- d[d$DAY == row$target_day, ]
   a <- list(arms = arms, ref = arms[1], response = row$response, log = identical(row$transform, "log"),
             level = 1 - row$alpha, target_day = row$target_day)
   r <- methods[[row$method]](d, a)
   c(list(design = row$design, analysis = row$analysis, file = row$file, method = row$method,
-         endpoint = row$endpoint, arms = arms, response = row$response,
-         transform = if (a$log) "log" else NULL, ci_level = a$level, n_rows = nrow(d)), r)
+         endpoint = row$endpoint, arms = I(arms), response = row$response,
+         transform = if (a$log) "log" else NULL, ci_level = a$level, n_rows = n_rows), r)
 })
 
 pkgs <- c("stats", "nlme", "ordinal", "emmeans", "jsonlite")
