@@ -15,7 +15,7 @@ live and checks that they still equal these files.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pandas as pd
@@ -32,7 +32,7 @@ METHODS = ("welch", "ancova", "wilcoxon", "paired", "binary", "mmrm", "ordinal_p
 COLUMNS = ("USUBJID", "ARM", "DAY", "AVAL", "BASE", "CHG", "CNSR", "EVNTCD")
 
 
-@lru_cache(maxsize=None)
+@cache
 def design_inputs(key: str) -> tuple:
     """Every comparison/model AnalysisInput of one design, as the pipeline builds it."""
     sap = template(key)
