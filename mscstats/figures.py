@@ -23,6 +23,13 @@ __all__ = ["new_axes", "plot_survival", "plot_cumulative_incidence", "plot_over_
            "RISK_TABLE_GID", "DAY_LABEL"]
 
 DAY_LABEL = "Study day"
+
+
+def _day_axis(ax) -> None:
+    """Study days are whole numbers: no 2.5 ticks."""
+    from matplotlib.ticker import MaxNLocator
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel(DAY_LABEL)
 RISK_TABLE_GID = "number_at_risk"
 # Okabe-Ito: distinguishable for colour-blind readers and in greyscale print.
 ARM_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
@@ -74,7 +81,7 @@ def _draw_curves(curves: Sequence[Curve], ax, start: float, ylabel: str, risk_ta
         ax.plot(x[1:][censored], y[1:][censored], "|", color=colour, markersize=8,
                 label="_censored")
     ax.set_ylim(0, 1.02)
-    ax.set_xlabel(DAY_LABEL)
+    _day_axis(ax)
     ax.set_ylabel(ylabel)
     ticks = _day_ticks(ax, last)
     ax.legend(loc="best", frameon=False)
@@ -156,7 +163,7 @@ def plot_over_days(summary: pd.DataFrame, ylabel: str, ax=None,
         err = np.vstack([y - rows["lower"].to_numpy(float), rows["upper"].to_numpy(float) - y])
         ax.errorbar(x, y, yerr=np.nan_to_num(err), color=colour, marker="o", markersize=3,
                     capsize=2, linewidth=1.2, label=arm)
-    ax.set_xlabel(DAY_LABEL)
+    _day_axis(ax)
     ax.set_ylabel(ylabel)
     ax.legend(loc="best", frameon=False, fontsize="small")
     return ax

@@ -209,7 +209,8 @@ class _Checker:
     def keys(self, table: Mapping, path: str, allowed: tuple[str, ...],
              required: tuple[str, ...] = ()) -> None:
         if not isinstance(table, Mapping):
-            raise self.fail(path, f"must be a table, not {type(table).__name__}.")
+            raise self.fail(path, f"must be a table, not {type(table).__name__}.",
+                            f"write it as [{path}] or as {{ key = value }}.")
         for key in table:
             if key not in allowed:
                 near = difflib.get_close_matches(key, allowed, n=1)
@@ -230,19 +231,22 @@ class _Checker:
 
     def text(self, value: Any, path: str) -> str:
         if not isinstance(value, str) or not value.strip():
-            raise self.fail(path, "must be a non-empty string.")
+            raise self.fail(path, "must be a non-empty string.", 'write it in quotes, e.g. "A".')
         return value
 
     def integer(self, value: Any, path: str, minimum: int | None = None) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(path, f"must be an integer, not {value!r}.")
+            raise self.fail(path, f"must be an integer, not {value!r}.",
+                            "write a whole number without quotes, e.g. 28.")
         if minimum is not None and value < minimum:
-            raise self.fail(path, f"must be >= {minimum}, not {value}.")
+            raise self.fail(path, f"must be >= {minimum}, not {value}.",
+                            f"use a whole number of at least {minimum}.")
         return value
 
     def number(self, value: Any, path: str) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.fail(path, f"must be a number, not {value!r}.")
+            raise self.fail(path, f"must be a number, not {value!r}.",
+                            "write a number without quotes, e.g. 0.05.")
         return float(value)
 
     def day(self, value: Any, path: str) -> int:
@@ -314,7 +318,8 @@ class _Checker:
         self.keys(t, "data", DATA_KEYS)
         flow = t.get("fio2_from_flow", False)
         if not isinstance(flow, bool):
-            raise self.fail("data.fio2_from_flow", "must be true or false.")
+            raise self.fail("data.fio2_from_flow", "must be true or false.",
+                            "write fio2_from_flow = true or false, without quotes.")
         return DataRules(daily=self.choice(t.get("daily", "worst"), "data.daily",
                                            schema.DAILY_RULES),
                          below_lloq=self.choice(t.get("below_lloq", "half"), "data.below_lloq",
@@ -407,7 +412,8 @@ class _Checker:
                             'e.g. event.any = [ { state = "discharged" } ]')
         mode, items = next(iter(value.items()))
         if not isinstance(items, list) or not items:
-            raise self.fail(f"{path}.{mode}", "must be a non-empty list of conditions.")
+            raise self.fail(f"{path}.{mode}", "must be a non-empty list of conditions.",
+                            'e.g. event.any = [ { state = "discharged" } ]')
         parsed = []
         for i, item in enumerate(items):
             where = f"{path}.{mode}[{i}]"
@@ -426,7 +432,8 @@ class _Checker:
         if "state" in t or "ae" in t:
             extra = set(t) - {kinds[0]}
             if extra:
-                raise self.fail(f"{path}.{sorted(extra)[0]}", f"does not go with {kinds[0]}.")
+                raise self.fail(f"{path}.{sorted(extra)[0]}", f"does not go with {kinds[0]}.",
+                                f"a {kinds[0]} condition has no other key; remove it.")
             if "state" in t:
                 return Condition(state=self.choice(t["state"], f"{path}.state", schema.STATES))
             return Condition(ae=self.choice(t["ae"], f"{path}.ae", AE_KINDS))
@@ -435,13 +442,16 @@ class _Checker:
             raise self.fail(f"{path}.op", "is required with param.", 'add op = "<=" (or <, >, >=, ==, !=).')
         op = self.choice(t["op"], f"{path}.op", schema.CONDITION_OPS)
         if ("value" in t) == ("chg" in t):
-            raise self.fail(path, "give exactly one of value (that day) or chg (from baseline).")
+            raise self.fail(path, "give exactly one of value (that day) or chg (from baseline).",
+                            "keep value or chg, not both.")
         on = None
         if "on" in t:
             on = self.choice(str(t["on"]).upper(), f"{path}.on", schema.OXYDEV_CODES)
         if "chg" in t:
             if param == "OXYDEV":
-                raise self.fail(f"{path}.chg", "OXYDEV has no change from baseline.")
+                raise self.fail(f"{path}.chg", "OXYDEV has no change from baseline.",
+                                'compare its value instead, e.g. { param = "OXYDEV", op = "<=", '
+                                'value = "NC" }.')
             return Condition(param=param, op=op, chg=self.number(t["chg"], f"{path}.chg"), on=on)
         value = t["value"]
         if param == "OXYDEV":
@@ -490,7 +500,8 @@ class _Checker:
         if key in ("tau", "rho", "gamma"):
             number = self.number(value, path)
             if number < 0 or (key == "tau" and number <= 0):
-                raise self.fail(path, f"must be {'positive' if key == 'tau' else '>= 0'}.")
+                raise self.fail(path, f"must be {'positive' if key == 'tau' else '>= 0'}.",
+                                f"e.g. {key} = {28 if key == 'tau' else 1}.")
             return number
         if key == "n_permutations":
             return self.integer(value, path, minimum=100)
@@ -552,7 +563,8 @@ class _Checker:
                                 "has no comparison p-value to adjust.",
                                 "put the logrank, cox or finegray analysis in the family instead.")
         if len(set(family)) != len(family):
-            raise self.fail("multiplicity.family", "names an analysis twice.")
+            raise self.fail("multiplicity.family", "names an analysis twice.",
+                            "list each analysis id once.")
         return Multiplicity(method, family)
 
 

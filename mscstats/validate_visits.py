@@ -191,7 +191,13 @@ class _VisitValues:
                       text_only: np.ndarray | None) -> None:
         lab = " (a result below the LLOQ as '<' and the limit)" if spec is None or spec.cytokine \
             else ""
-        if bad_aval.any():
+        if bad_aval.any() and self.table.wide:
+            self.error(idx[bad_aval], param, f"{param}: the value is not a number (every column "
+                       "of a wide visits file but USUBJID, ADY and ATM is read as a parameter).",
+                       f"write a number{lab} in {param}; remove the column if it is not a "
+                       "parameter, or give text results in the long layout (PARAMCD, AVAL, "
+                       "AVALC).", self.aval.text(idx[bad_aval]))
+        elif bad_aval.any():
             self.error(idx[bad_aval], self.column(param, "AVAL"), f"{param}: the value is not a "
                        "number.", f"write a number{lab} in {self.column(param, 'AVAL')}; text "
                        "results go in AVALC.", self.aval.text(idx[bad_aval]))
@@ -240,7 +246,7 @@ class _VisitValues:
             if name == canonical:
                 continue
             if factor is None:
-                accepted = ", ".join(dict.fromkeys([spec.unit, *spec.units]))
+                accepted = ", ".join([spec.unit, *(u for u in spec.units if u != canonical)])
                 self.error(sel, "AVALU", f"{param}: unit not known.",
                            f"use one of: {accepted}, or leave AVALU empty for {spec.unit}."
                            if spec.units else f"leave AVALU empty for {param}.",

@@ -307,3 +307,9 @@ def test_analyze_refractory_hypoxia_reports_ttci_logrank(tmp_path):
     assert logrank["tests"][0]["name"] == "logrank"
     assert set(logrank["by_arm"]["control"]["landmarks"]) == {"7", "14", "28"}
     assert analyses["ttci_rmst"]["comparisons"][0]["estimand"] == "rmst_difference"
+
+
+def test_logrank_without_variance_is_no_test_not_a_crash():
+    """Every stratum holds one subject: no information (survdiff: "exactly singular")."""
+    r = logrank_test([1, 2, 3, 4], [1, 1, 0, 1], ["A", "B", "A", "B"], strata=[1, 2, 3, 4])
+    assert r.p_value is None

@@ -99,11 +99,12 @@ def require_arms(inp, values: Mapping[str, Sized], minimum: int = 2,
     a comparison method needs at least ``minimum`` arms."""
     if len(inp.arms) < minimum:
         raise AnalysisError(inp.id, f"method {inp.method} compares arms but the SAP names "
-                            f"{len(inp.arms)}", "use method 'paired' or 'binary' for a single arm")
+                            f"{len(inp.arms)}.", "use method 'paired' or 'binary' for a single arm.")
     empty = [arm for arm in inp.arms if _size(values[arm]) == 0]
     if empty:
-        raise AnalysisError(inp.id, f"arm(s) {empty} have no subject with {what}",
-                            "check ARM and the analysis population, or remove the arm from the SAP")
+        raise AnalysisError(inp.id, f"arm(s) {empty} have no subject with {what}.",
+                            "check ARM and the analysis population, or remove the arm from the "
+                            "SAP.")
 
 
 def _size(v) -> int:

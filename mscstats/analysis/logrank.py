@@ -39,7 +39,9 @@ class LogRank:
     variance: np.ndarray
     statistic: float
     df: int
-    p_value: float | None        # None when fewer than two arms have expected events
+    p_value: float | None        # None when fewer than two arms have expected events, or
+                                 # their variance is singular (no information: e.g. every
+                                 # stratum holds one subject; survdiff stops with an error)
 
 
 def _stratum_terms(time, event, group, k, rho, gamma):
@@ -91,7 +93,9 @@ def logrank_test(time, event, group, strata=None, rho: float = 0.0,
     if df >= 1:
         keep = used[1:]
         diff = (observed - expected)[keep]
-        statistic = float(diff @ np.linalg.solve(variance[np.ix_(keep, keep)], diff))
-        p_value = float(stats.chi2.sf(statistic, df))
+        kept_variance = variance[np.ix_(keep, keep)]
+        if np.linalg.matrix_rank(kept_variance) == len(keep):
+            statistic = float(diff @ np.linalg.solve(kept_variance, diff))
+            p_value = float(stats.chi2.sf(statistic, df))
     n = np.bincount(coded, minlength=k)
     return LogRank(tuple(labels.tolist()), n, observed, expected, variance, statistic, df, p_value)

@@ -181,7 +181,8 @@ def _logrank_p(inp, rows, arm, strata, notes) -> float | None:
     test = logrank_test(pair["TIME"], pair["EVENT"], pair["ARM"], _stratum_key(pair, strata),
                         inp.options.get("rho", 0.0), inp.options.get("gamma", 0.0))
     if test.p_value is None:
-        notes.append(f"{arm} vs {inp.reference}: no events, no log-rank test")
+        notes.append(f"{arm} vs {inp.reference}: no log-rank test (no events, or no variance: "
+                     "e.g. every stratum holds a single subject)")
     return test.p_value
 
 
@@ -195,9 +196,10 @@ def run_logrank(inp) -> AnalysisResult:
     overall = logrank_test(model_rows["TIME"], model_rows["EVENT"], model_rows["ARM"],
                            _stratum_key(model_rows, strata), rho, gamma)
     if overall.p_value is None:
-        notes.append("fewer than two arms have expected events: no log-rank test")
+        notes.append("no log-rank test: fewer than two arms have expected events, or the "
+                     "variance is singular (e.g. every stratum holds a single subject)")
     test = Test("logrank", overall.statistic if overall.p_value is not None else None,
-                overall.df if overall.df >= 1 else None, overall.p_value)
+                overall.df if overall.p_value is not None else None, overall.p_value)
     comparisons = []
     for arm in inp.arms[1:]:
         p = _logrank_p(inp, model_rows, arm, strata, notes)

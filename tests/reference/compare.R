@@ -7,6 +7,7 @@
 suppressPackageStartupMessages({
   library(jsonlite); library(nlme); library(ordinal); library(emmeans)
 })
+source(file.path("tests", "reference", "helpers.R"))   # num, htest, newcombe, katz, brant_glm
 out_dir <- file.path("tests", "reference", "compare")
 dir.create(out_dir, showWarnings = FALSE, recursive = TRUE)
 
@@ -15,15 +16,6 @@ write_data <- function(d, name) {
   write.csv(d, path, row.names = FALSE, na = "")
   read.csv(path, stringsAsFactors = FALSE)   # analyse what Python will read
 }
-num <- function(x) unname(as.numeric(x))
-htest <- function(h) list(statistic = num(h$statistic),
-                          df = if (is.null(h$parameter)) NULL else num(h$parameter),
-                          p_value = num(h$p.value),
-                          estimate = if (is.null(h$estimate)) NULL else num(h$estimate),
-                          ci = if (is.null(h$conf.int)) NULL else num(h$conf.int),
-                          ci_level = if (is.null(h$conf.int)) NULL else attr(h$conf.int, "conf.level"),
-                          method = h$method)
-
 # ---------------------------------------------------------------- data sets
 set.seed(20230115)
 arms2 <- c("placebo", "UC-MSC")
@@ -194,20 +186,6 @@ signed_rank[[5]] <- c(list(case = "large", data = "two_arm_large", ci_level = 0.
 tables <- list(c(7, 12, 5, 29), c(7, 12, 3, 29), c(10, 20, 4, 20), c(3, 10, 7, 12),
                c(0, 10, 5, 10), c(6, 15, 0, 15), c(0, 10, 0, 10), c(10, 10, 10, 10),
                c(1, 1, 0, 1), c(14, 30, 9, 30), c(2, 30, 8, 30))
-newcombe <- function(x1, n1, x2, n2, level) {
-  # Newcombe (1998) method 10 from Wilson score intervals of each proportion.
-  wilson <- function(x, n) suppressWarnings(prop.test(x, n, conf.level = level, correct = FALSE))$conf.int
-  w1 <- wilson(x1, n1); w2 <- wilson(x2, n2)
-  p1 <- x1 / n1; p2 <- x2 / n2; d <- p1 - p2
-  list(wilson1 = num(w1), wilson2 = num(w2), estimate = d,
-       ci = c(d - sqrt((p1 - w1[1])^2 + (w2[2] - p2)^2), d + sqrt((w1[2] - p1)^2 + (p2 - w2[1])^2)))
-}
-katz <- function(x1, n1, x2, n2, level) {
-  rr <- (x1 / n1) / (x2 / n2)
-  se <- sqrt(1 / x1 - 1 / n1 + 1 / x2 - 1 / n2)
-  z <- qnorm(1 - (1 - level) / 2)
-  list(estimate = rr, ci = rr * exp(c(-1, 1) * z * se))
-}
 binary <- lapply(tables, function(t) {
   x1 <- t[1]; n1 <- t[2]; x2 <- t[3]; n2 <- t[4]
   m <- matrix(c(x1, n1 - x1, x2, n2 - x2), 2, byrow = TRUE)   # rows: treated, reference
@@ -252,36 +230,6 @@ clm_case <- function(name, d, arms, level = 0.95) {
        }),
        brant = brant_glm(d, arms))
 }
-brant_glm <- function(d, arms) {
-  # Brant (1990): separate binary logits for each cut y > c_j, their joint
-  # covariance from the fitted probabilities, and a Wald test that the arm
-  # coefficients are equal across cuts.
-  cats <- sort(unique(d$AVAL)); J <- length(cats)
-  X <- model.matrix(~ ARM, d); p <- ncol(X) - 1
-  fits <- lapply(cats[-J], function(cj) glm(I(d$AVAL > cj) ~ X - 1, family = binomial))
-  pis <- sapply(fits, fitted)
-  info <- function(w) crossprod(X * w, X)
-  K <- J - 1
-  V <- matrix(0, K * p, K * p)
-  for (j in 1:K) for (l in j:K) {
-    # cut l is higher, so {y > c_l} is inside {y > c_j}: Cov = pi_l - pi_j pi_l
-    Vjl <- solve(info(pis[, j] * (1 - pis[, j]))) %*% info(pis[, l] - pis[, j] * pis[, l]) %*%
-           solve(info(pis[, l] * (1 - pis[, l])))
-    V[(j - 1) * p + 1:p, (l - 1) * p + 1:p] <- Vjl[-1, -1]
-    V[(l - 1) * p + 1:p, (j - 1) * p + 1:p] <- t(Vjl[-1, -1])
-  }
-  beta <- as.vector(sapply(fits, function(f) coef(f)[-1]))
-  D <- matrix(0, (K - 1) * p, K * p)
-  for (j in 1:(K - 1)) {
-    D[(j - 1) * p + 1:p, 1:p] <- diag(p)
-    D[(j - 1) * p + 1:p, j * p + 1:p] <- -diag(p)
-  }
-  Db <- D %*% beta
-  chi2 <- as.numeric(t(Db) %*% solve(D %*% V %*% t(D), Db))
-  df <- (K - 1) * p
-  list(statistic = chi2, df = df, p_value = pchisq(chi2, df, lower.tail = FALSE),
-       cut_coefficients = unname(lapply(fits, function(f) num(coef(f)[-1]))))
-}
 ordinal_po <- list(clm_case("three_arm", whod, arms3), clm_case("two_arm", whod, arms3[c(1, 3)]),
                    clm_case("three_arm_90", whod, arms3, 0.90))
 
@@ -303,8 +251,7 @@ mmrm_case <- function(name, covariance, covariates = character(0)) {
   # opt = "optim" with msTol = 1e-12 converges the REML fit to ~1e-9 in logLik
   # (nlminb stops near 1e-7); for ar1 optim steps outside (-1, 1), nlminb is fine.
   fit_with <- function(min_abs) {
-    ctl <- glsControl(natural = FALSE, opt = if (covariance == "ar1") "nlminb" else "optim", msTol = 1e-12, tolerance = 1e-10,
-                      maxIter = 200, msMaxIter = 500, minAbsParApVar = min_abs)
+    ctl <- mmrm_control(covariance, min_abs)
     # the formula is spliced into the call: emmeans re-evaluates call$model
     switch(covariance,
       unstructured = eval(bquote(gls(.(form), data = d, correlation = corSymm(form = ~ VIS | USUBJID),

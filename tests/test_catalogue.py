@@ -1,0 +1,606 @@
+"""Issue 10: a catalogue of bad inputs, each run through the command line.
+
+ONE table, CASES: each case copies the toy trial (tests/data/toy with its
+sap.toml), corrupts it one way, runs one command (validate, derive, analyze or
+report) through click's CliRunner and checks
+
+- the exit code (1: the data or the SAP is wrong; 0: the input is legitimate),
+- the message fragments: the file and the column (or the SAP key path) and the fix,
+- no "Traceback" and no exception other than SystemExit,
+- on failure, no output file and no temporary file left behind,
+- for legitimate inputs: the conversion or warning is in the data-quality output,
+  and, where marked, the endpoints equal those of the clean trial.
+
+tests/test_validate.py (loader, through the library) and tests/test_plan.py (SAP)
+hold the finer cases; this table is what the user sees at the command line.
+
+Security:
+- The SAP is parsed, never evaluated: test_sap_text_is_never_evaluated below
+  (tests/test_plan.py checks the package has no eval/exec).
+- Text from the data is escaped in the PDF: tests/test_report.py::
+  test_subject_ids_from_the_data_print_literally (a USUBJID "<b>&x" prints literally);
+  not repeated here.
+- Paths from the SAP: no SAP key takes a path (mscstats/plan.py: STUDY_KEYS,
+  DATA_KEYS, ENDPOINT_KEYS, CONDITION_KEYS, ANALYSIS_KEYS and the analysis
+  options are names, numbers and choices), so nothing in a SAP can reach outside
+  the trial directory. test_no_sap_key_takes_a_path keeps it so: a new path key
+  must come with a test that "../" escapes are refused.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from collections.abc import Callable
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from mscstats import plan
+from mscstats.cli import main
+
+TOY = Path(__file__).parent / "data" / "toy"
+
+
+# --------------------------------------------------------------------------
+# Ways to corrupt a copy of the toy trial (each returns a function of the directory)
+# --------------------------------------------------------------------------
+
+def _read(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def edit(file: str, change: Callable[[pd.DataFrame], pd.DataFrame | None]):
+    """Change the table (a DataFrame of text; change returns it) and write it back as CSV."""
+    def corrupt(trial: Path) -> None:
+        frame = change(_read(trial / file))
+        frame.to_csv(trial / file, index=False, lineterminator="\n")
+    return corrupt
+
+
+def cell(file: str, row: int, column: str, value: str):
+    """Set one cell; row is the 1-based data row (as messages count it)."""
+    def change(frame):
+        frame.loc[row - 1, column] = value
+        return frame
+    return edit(file, change)
+
+
+def where(file: str, column: str, value: str, **match):
+    """Set column to value on every row matching the given cells (e.g. PARAMCD="FIO2")."""
+    def change(frame):
+        rows = pd.Series(True, index=frame.index)
+        for name, wanted in match.items():
+            rows &= frame[name] == wanted
+        assert rows.any(), match
+        frame.loc[rows, column] = value
+        return frame
+    return edit(file, change)
+
+
+def scale(param: str, factor: float, unit: str | None = None, digits: int = 2):
+    """Multiply every value of a parameter (and optionally set its AVALU)."""
+    def change(frame):
+        rows = frame["PARAMCD"] == param
+        frame.loc[rows, "AVAL"] = [f"{float(v) * factor:.{digits}f}"
+                                   for v in frame.loc[rows, "AVAL"]]
+        if unit is not None:
+            frame.loc[rows, "AVALU"] = unit
+        return frame
+    return edit("visits.csv", change)
+
+
+def add_row(file: str, **cells):
+    def change(frame):
+        row = {c: "" for c in frame.columns}
+        row.update(cells)
+        return pd.concat([frame, pd.DataFrame([row])], ignore_index=True)
+    return edit(file, change)
+
+
+def write(file: str, text: str | bytes):
+    def corrupt(trial: Path) -> None:
+        target = trial / file
+        target.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
+    return corrupt
+
+
+def header_only(file: str):
+    def corrupt(trial: Path) -> None:
+        first = (trial / file).read_text("utf-8").splitlines()[0]
+        (trial / file).write_text(first + "\n", "utf-8")
+    return corrupt
+
+
+def remove(file: str):
+    return lambda trial: (trial / file).unlink()
+
+
+def recode(transform: Callable[[bytes], bytes], files=("adsl.csv", "visits.csv", "adae.csv",
+                                                        "ex.csv")):
+    def corrupt(trial: Path) -> None:
+        for name in files:
+            (trial / name).write_bytes(transform((trial / name).read_bytes()))
+    return corrupt
+
+
+def crlf(data: bytes) -> bytes:
+    return data.replace(b"\n", b"\r\n")
+
+
+def bom(data: bytes) -> bytes:
+    return b"\xef\xbb\xbf" + data
+
+
+def semicolons(file: str, decimal_comma: bool = False):
+    def corrupt(trial: Path) -> None:
+        frame = _read(trial / file)
+        if decimal_comma and "AVAL" in frame.columns:
+            frame["AVAL"] = frame["AVAL"].str.replace(".", ",", regex=False)
+        frame.to_csv(trial / file, sep=";", index=False, lineterminator="\n")
+    return corrupt
+
+
+def non_ascii_ids(trial: Path) -> None:
+    for name in ("adsl.csv", "visits.csv", "adae.csv", "ex.csv"):
+        edit(name, lambda f: f.assign(USUBJID=f["USUBJID"].str.replace("S0", "Ñü-é")))(trial)
+
+
+def wide_visits(extra: dict[str, str] | None = None):
+    """The numeric visits as one column per parameter (OXYDEV left out), plus extra columns."""
+    def corrupt(trial: Path) -> None:
+        long = _read(trial / "visits.csv")
+        long = long[long["PARAMCD"] != "OXYDEV"]
+        wide = long.pivot_table(index=["USUBJID", "ADY", "ATM"], columns="PARAMCD",
+                                values="AVAL", aggfunc="first").reset_index()
+        for name, value in (extra or {}).items():
+            wide[name] = value
+        wide.to_csv(trial / "visits.csv", index=False, lineterminator="\n")
+    return corrupt
+
+
+def sap(old: str, new: str):
+    """Replace text in sap.toml (which must contain it)."""
+    def corrupt(trial: Path) -> None:
+        text = (trial / "sap.toml").read_text("utf-8")
+        assert old in text, old
+        (trial / "sap.toml").write_text(text.replace(old, new, 1), "utf-8")
+    return corrupt
+
+
+def analyses(text: str, endpoints: str = ""):
+    """Replace the SAP's analyses by text (and add endpoints before them)."""
+    def corrupt(trial: Path) -> None:
+        head = (trial / "sap.toml").read_text("utf-8").split("[[analysis]]")[0]
+        (trial / "sap.toml").write_text(head + endpoints + text, "utf-8")
+    return corrupt
+
+
+def both(*corruptions):
+    def corrupt(trial: Path) -> None:
+        for c in corruptions:
+            c(trial)
+    return corrupt
+
+
+def analysis(id_: str, endpoint: str, method: str, **options) -> str:
+    lines = ["[[analysis]]", f'id = "{id_}"', f'endpoint = "{endpoint}"', f'method = "{method}"']
+    lines += [f"{k} = {json.dumps(v)}" for k, v in options.items()]
+    return "\n".join(lines) + "\n\n"
+
+
+NEVER = ('[[endpoint]]\nid = "never"\nkind = "time_to_event"\nhorizon = 28\n'
+         'event.any = [ { param = "SPO2", op = ">=", value = 100 } ]\n\n')
+MORTALITY = ('[[endpoint]]\nid = "death"\nkind = "time_to_event"\nhorizon = 28\n'
+             'event.any = [ { state = "dead" } ]\n\n')
+ALIVE = edit("adsl.csv", lambda f: f.assign(DTHDY="", LSTALVDY="28"))
+
+
+# --------------------------------------------------------------------------
+# Checks on a command's output file (legitimate inputs)
+# --------------------------------------------------------------------------
+
+def _analysis(out: Path, analysis_id: str) -> dict:
+    results = json.loads(out.read_text())
+    return next(a for a in results["analyses"] if a["id"] == analysis_id)
+
+
+def no_test(analysis_id: str, test: str = "logrank"):
+    """The test is reported as not computable (null), with a note saying why."""
+    def check(out: Path) -> None:
+        result = _analysis(out, analysis_id)
+        [found] = [t for t in result["tests"] if t["name"] == test]
+        assert found["statistic"] is None and found["p_value"] is None
+        assert any("no log-rank test" in n or "cannot be fitted" in n for n in result["notes"])
+    return check
+
+
+def risk_difference_zero(out: Path) -> None:
+    result = _analysis(out, "x")
+    assert all(arm["events"] == 0 for arm in result["by_arm"].values())
+    rd = next(c for c in result["comparisons"] if c["estimand"] == "risk_difference")
+    assert rd["estimate"] == 0.0 and rd["p_value"] == 1.0
+
+
+def hazard_ratio_not_estimable(out: Path) -> None:
+    result = _analysis(out, "x")
+    assert result["comparisons"][0]["estimate"] is None
+    assert any("not estimable" in n for n in result["notes"])
+
+
+def converted_in_results(rule: str):
+    """results.json's data_quality lists the conversion with its rule."""
+    def check(out: Path) -> None:
+        converted = json.loads(out.read_text())["data_quality"]["converted"]
+        assert any(rule in entry["rule"] for entry in converted), converted
+    return check
+
+
+def endpoint_rows_with(text: str):
+    def check(out: Path) -> None:
+        assert text in out.read_text("utf-8")
+    return check
+
+
+# --------------------------------------------------------------------------
+# The catalogue
+# --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    corrupt: Callable[[Path], None]
+    command: str                      # validate | validate+sap | derive | analyze | report
+    exit: int
+    expect: tuple[str, ...] = ()      # fragments of the output (file, column / key, fix)
+    same_as_clean: bool = False       # derive: endpoints equal to those of the clean toy
+    check: Callable[[Path], None] | None = field(default=None)   # on the output file
+
+
+FIX = "Fix:"
+CASES = [
+    # ---- loading: units and ranges --------------------------------------------------
+    Case("pao2-kpa-without-unit", scale("PAO2", 1 / 7.50062), "validate", 1,
+         ("visits.csv", "column AVALU", "plausible only in kPa", "Fix: set AVALU to kPa")),
+    Case("pao2-kpa-without-a-unit-column",
+         both(scale("PAO2", 1 / 7.50062), edit("visits.csv", lambda f: f.drop(columns="AVALU"))),
+         "derive", 1, ("visits.csv", "column AVALU", "PAO2 without a unit has median",
+                       "plausible only in kPa", "Fix: set AVALU to kPa")),
+    Case("pao2-kpa-with-unit", scale("PAO2", 1 / 7.50062, "kPa", digits=6), "validate", 0,
+         ("conversions:", "visits.csv, column AVALU: PAO2 kPa x 7.50062 -> mmHg")),
+    Case("pao2-unknown-unit", where("visits.csv", "AVALU", "psi", PARAMCD="PAO2", USUBJID="S01"),
+         "validate", 1, ("visits.csv row 3, column AVALU", "PAO2: unit not known",
+                         "use one of: mmHg, torr, kpa")),
+    Case("fio2-zero", cell("visits.csv", 2, "AVAL", "0"), "validate", 1,
+         ("visits.csv row 2, column AVAL", "FIO2 outside the possible range 0.21-1", FIX)),
+    Case("fio2-150", cell("visits.csv", 2, "AVAL", "150"), "validate", 1,
+         ("visits.csv row 2, column AVAL", "FIO2 outside the possible range", "unit (AVALU)")),
+    Case("fio2-150-percent", both(cell("visits.csv", 2, "AVAL", "150"),
+                                  cell("visits.csv", 2, "AVALU", "%")), "validate", 1,
+         ("visits.csv row 2, column AVAL", "FIO2 outside the possible range")),
+    Case("fio2-between-1-and-21", cell("visits.csv", 2, "AVAL", "5"), "validate", 1,
+         ("visits.csv row 2, column AVAL", "FIO2 between 1 and 21", "AVALU %")),
+    Case("fio2-percent-without-unit", scale("FIO2", 100, digits=0), "derive", 0,
+         ("wrote",), same_as_clean=True),
+    Case("fio2-percent-in-results-json", scale("FIO2", 100, digits=0), "analyze", 0,
+         ("wrote 2 analyses",), check=converted_in_results("FIO2 without unit, 21-100 read as "
+                                                           "percent")),
+    Case("fio2-percent-logged", scale("FIO2", 100, digits=0), "validate", 0,
+         ("FIO2 without unit, 21-100 read as percent x 0.01 -> fraction",)),
+    Case("fio2-percent-with-unit", scale("FIO2", 100, "%", digits=0), "validate", 0,
+         ("visits.csv, column AVALU: FIO2 % x 0.01 -> fraction",)),
+    Case("il6-negative", cell("visits.csv", 6, "AVAL", "-5"), "validate", 1,
+         ("visits.csv row 6, column AVAL", "IL6 outside the possible range >= 0", FIX)),
+    Case("tnfa-negative", add_row("visits.csv", USUBJID="S01", ADY="1", PARAMCD="TNFA",
+                                  AVAL="-3"), "validate", 1,
+         ("visits.csv row 85, column AVAL", "TNFA outside the possible range >= 0")),
+    Case("lloq-negative", cell("visits.csv", 6, "LLOQ", "-1"), "validate", 1,
+         ("visits.csv row 6, column LLOQ", "the LLOQ is negative", FIX)),
+    Case("il6-below-lloq-loads", cell("visits.csv", 6, "AVAL", "<1.5"), "validate", 0,
+         ("visits.csv, column AVALC: IL6 below the LLOQ: set to LLOQ/2",)),
+    Case("pao2-below-limit-is-an-error", cell("visits.csv", 3, "AVAL", "<20"), "validate", 1,
+         ("visits.csv row 3, column AVAL", "PAO2: the value is not a number", FIX)),
+    Case("spo2-implausible-kept-with-warning", cell("visits.csv", 5, "AVAL", "45"), "validate", 0,
+         ("visits.csv, column AVAL: SPO2 outside the plausible range 50-100 %: kept",)),
+    Case("whocps-11", cell("visits.csv", 4, "AVAL", "11"), "validate", 1,
+         ("visits.csv row 4, column AVAL", "WHOCPS outside the possible range 0-10")),
+    Case("whocps-fraction", cell("visits.csv", 4, "AVAL", "5.5"), "validate", 1,
+         ("visits.csv row 4, column AVAL", "WHOCPS is not a whole number", "integer score")),
+    Case("oxydev-unknown", cell("visits.csv", 1, "AVALC", "balloon"), "validate", 1,
+         ("visits.csv row 1, column AVALC", "OXYDEV value not recognised", "room air")),
+    Case("oxydev-spelling-mapped", cell("visits.csv", 16, "AVALC", "room air"), "validate", 0,
+         ("visits.csv, column AVALC: OXYDEV 'room air' -> RA",)),
+    # ---- loading: text in numeric columns ------------------------------------------
+    Case("aval-text", cell("visits.csv", 4, "AVAL", "six"), "derive", 1,
+         ("visits.csv row 4, column AVAL", "WHOCPS: the value is not a number", "AVALC")),
+    Case("ady-text", cell("visits.csv", 4, "ADY", "day 1"), "validate", 1,
+         ("visits.csv row 4, column ADY", "ADY is not a number", FIX)),
+    Case("ady-zero", cell("visits.csv", 4, "ADY", "0"), "validate", 1,
+         ("visits.csv row 4, column ADY", "there is no day 0")),
+    Case("age-text", cell("adsl.csv", 1, "AGE", "fifty"), "validate", 1,
+         ("adsl.csv row 1, column AGE", "AGE is not a number", FIX)),
+    Case("lstalvdy-text", cell("adsl.csv", 1, "LSTALVDY", "end"), "analyze", 1,
+         ("adsl.csv row 1, column LSTALVDY", "not a number")),
+    Case("exdose-text", cell("ex.csv", 1, "EXDOSE", "one"), "validate", 1,
+         ("ex.csv row 1, column EXDOSE", "EXDOSE is not a number", FIX)),
+    Case("aetoxgr-text", cell("adae.csv", 1, "AETOXGR", "severe"), "validate", 1,
+         ("adae.csv row 1, column AETOXGR",)),
+    Case("aeser-not-yes-no", cell("adae.csv", 1, "AESER", "maybe"), "validate", 1,
+         ("adae.csv row 1, column AESER", "must be one of Y, N")),
+    Case("atm-not-a-clock", cell("visits.csv", 1, "ATM", "25:99"), "validate", 1,
+         ("visits.csv row 1, column ATM", "not a clock time", "HH:MM")),
+    # ---- loading: files -----------------------------------------------------------
+    Case("empty-adsl", write("adsl.csv", b""), "validate", 1,
+         ("adsl.csv", "the file is empty", FIX)),
+    Case("empty-visits", write("visits.csv", b""), "derive", 1,
+         ("visits.csv", "the file is empty", FIX)),
+    Case("header-only-adsl", header_only("adsl.csv"), "validate", 1,
+         ("adsl.csv, column USUBJID", "adsl has no subjects (only a header)", FIX)),
+    Case("header-only-visits", header_only("visits.csv"), "derive", 1,
+         ("sap.toml: endpoint[pf_d7]", "reads parameter PF, which the data lack (visits has: "
+          "nothing)", FIX)),
+    Case("blank-header-line", recode(lambda b: b"\n" + b, ("visits.csv",)), "validate", 1,
+         ("visits.csv", "the first line (the header) is empty", FIX)),
+    Case("crlf-line-endings", recode(crlf), "derive", 0, ("wrote",), same_as_clean=True),
+    Case("utf8-byte-order-mark", recode(bom), "derive", 0, ("wrote",), same_as_clean=True),
+    Case("bom-and-crlf", recode(lambda b: bom(crlf(b))), "validate", 0,
+         ("6 subjects", "visits.csv         84        84       0")),
+    Case("semicolon-separated", semicolons("adsl.csv"), "validate", 0, ("6 subjects",)),
+    Case("semicolons-and-decimal-commas", both(semicolons("visits.csv", decimal_comma=True),
+                                               semicolons("adsl.csv")),
+         "derive", 0, ("wrote",), same_as_clean=True),
+    Case("latin1-not-utf8", write("adsl.csv", "USUBJID,ARM,SEX,LSTALVDY\nS01,control,é,28\n"
+                                  .encode("latin-1")), "validate", 1,
+         ("adsl.csv", "UTF-8", FIX)),
+    Case("ragged-row", recode(lambda b: b + b"S06,28,,WHOCPS,4,,,,extra,fields\n",
+                              ("visits.csv",)), "validate", 1,
+         ("visits.csv", "cannot read the file", "as many fields as the header")),
+    Case("column-twice", write("adsl.csv", "USUBJID,ARM,AGE,age,LSTALVDY\nS01,control,5,5,28\n"),
+         "validate", 1, ("adsl.csv, column AGE", "column names appear twice", FIX)),
+    Case("missing-required-column", edit("adsl.csv", lambda f: f.drop(columns="LSTALVDY")),
+         "validate", 1, ("adsl.csv, column LSTALVDY", "required column LSTALVDY is missing",
+                         FIX)),
+    Case("missing-adsl", remove("adsl.csv"), "validate", 1, ("no adsl table", "add adsl.csv")),
+    Case("two-files-for-adsl", lambda t: _read(t / "adsl.csv").to_parquet(t / "adsl.parquet"),
+         "validate", 1, ("two files for the adsl table: adsl.csv, adsl.parquet", FIX)),
+    Case("damaged-parquet", both(remove("visits.csv"), write("visits.parquet", b"PAR1 not")),
+         "validate", 1, ("visits.parquet", "cannot read the Parquet file", FIX)),
+    Case("damaged-xpt", both(remove("ex.csv"), write("ex.xpt", b"HEADER RECORD?")), "validate", 1,
+         ("ex.xpt", "cannot read the SAS transport file", FIX)),
+    Case("adae-without-grade-or-severity", edit("adae.csv", lambda f: f.drop(columns="AETOXGR")),
+         "validate", 1, ("adae.csv, column AETOXGR", "adae needs AETOXGR", FIX)),
+    Case("ittfl-not-yes-no", edit("adsl.csv", lambda f: f.assign(ITTFL=["Y", "Y", "1", "Y", "Y",
+                                                                       "Y"])),
+         "analyze", 1, ("adsl.csv row 3, column ITTFL", "ITTFL must be one of Y, N", FIX)),
+    Case("missing-directory", lambda t: shutil.rmtree(t), "validate", 1,
+         ("the trial directory does not exist", FIX)),
+    Case("wide-visits-load", wide_visits(), "validate", 0,
+         ("visits.csv is wide (one column per parameter",)),
+    Case("wide-visits-unknown-text-column", wide_visits({"COMMENT": "ok"}), "validate", 1,
+         ("visits.csv row 1, column COMMENT", "every column of a wide visits file",
+          "remove the column if it is not a parameter")),
+    # ---- loading: subjects and the course of the trial ------------------------------
+    Case("duplicate-subject", cell("adsl.csv", 2, "USUBJID", "S01"), "validate", 1,
+         ("adsl.csv row 1, column USUBJID", "duplicate USUBJID", "USUBJID must be unique")),
+    Case("subject-in-two-arms", cell("adsl.csv", 4, "USUBJID", "S01"), "validate", 1,
+         ("adsl.csv row 1, column ARM", "a subject is in two arms", FIX)),
+    Case("subject-in-two-arms-across-files",
+         edit("visits.csv", lambda f: f.assign(ARM=["MSC" if s == "S01" else "" for s in
+                                                    f["USUBJID"]])), "validate", 1,
+         ("visits.csv row 1, column ARM", "a subject is in two arms: ARM here differs from "
+          "adsl.csv", FIX)),
+    Case("empty-usubjid", cell("adsl.csv", 3, "USUBJID", " "), "validate", 1,
+         ("adsl.csv row 3, column USUBJID", "USUBJID is empty")),
+    Case("visit-after-death", add_row("visits.csv", USUBJID="S02", ADY="12", PARAMCD="WHOCPS",
+                                      AVAL="7"), "derive", 1,
+         ("visits.csv row 85, column ADY", "a visit after the subject's death day", FIX)),
+    Case("adverse-event-after-death", cell("adae.csv", 4, "AESTDY", "25"), "validate", 1,
+         ("adae.csv row 4, column AESTDY", "after the subject's death day")),
+    Case("dose-after-death", add_row("ex.csv", USUBJID="S06", EXDOSNO="3", EXSTDY="21"),
+         "validate", 1, ("ex.csv row 7, column EXSTDY", "a dose after the subject's death day")),
+    Case("visits-of-unknown-subject", cell("visits.csv", 1, "USUBJID", "S99"), "validate", 1,
+         ("visits.csv row 1, column USUBJID", "subject not in adsl.csv", FIX)),
+    Case("death-before-discharge", cell("adsl.csv", 1, "DTHDY", "5"), "validate", 1,
+         ("adsl.csv row 1, column DTHDY", "DTHDY is before DSCHDY")),
+    Case("last-alive-unknown", cell("adsl.csv", 3, "LSTALVDY", ""), "validate", 1,
+         ("adsl.csv row 3, column LSTALVDY", "LSTALVDY (last day known alive) is empty", FIX)),
+    Case("non-ascii-subject-ids", non_ascii_ids, "derive", 0, ("wrote",),
+         check=endpoint_rows_with("Ñü-é1,control,pf_d7,")),
+    Case("duplicate-records-aggregated",
+         add_row("visits.csv", USUBJID="S01", ADY="3", PARAMCD="PAO2", AVAL="95"), "validate", 0,
+         ("visits.csv, column PARAMCD: duplicate records", "'worst' rule")),
+    # ---- the SAP -----------------------------------------------------------------
+    Case("sap-key-typo", sap("horizon = 14", "horizn = 14"), "derive", 1,
+         ("sap.toml: endpoint[ra_spo2].horizn: unknown key.", "Fix: did you mean 'horizon'?")),
+    Case("sap-parameter-the-data-lack", sap('param = "IL6"', 'param = "DDIMER"'), "derive", 1,
+         ("sap.toml: endpoint[il6_d7]: reads parameter DDIMER, which the data lack", FIX)),
+    Case("arm-not-in-the-sap", sap('arms = ["control", "MSC"]', 'arms = ["control", "UC-MSC"]'),
+         "validate+sap", 1, ("adsl.csv row 4, column ARM", "not one of the SAP's arms",
+                             "'UC-MSC'")),
+    Case("sap-not-toml", sap("[study]", "[study"), "analyze", 1,
+         ("sap.toml: file: is not valid TOML", FIX)),
+    Case("sap-not-utf8", write("sap.toml", '[study]\nid = "é"\n'.encode("latin-1")), "derive", 1,
+         ("sap.toml: file: is not UTF-8 text.", "Fix: save the SAP as UTF-8.")),
+    Case("sap-unknown-method", sap('method = "welch"', 'method = "welsh"'), "analyze", 1,
+         ("sap.toml: analysis[pf_welch].method: 'welsh' is not allowed.", "did you mean 'welch'")),
+    Case("sap-method-does-not-fit-endpoint", sap('method = "welch"', 'method = "logrank"'),
+         "analyze", 1, ("sap.toml: analysis[pf_welch].method: logrank does not fit the change "
+                        "endpoint 'pf_d7'.", "Fix: for change endpoints use one of")),
+    Case("sap-option-of-another-method", sap('method = "welch"', 'method = "welch"\ntau = 7'),
+         "analyze", 1, ("sap.toml: analysis[pf_welch].tau: is not an option of method welch.",)),
+    Case("sap-undeclared-endpoint", sap('endpoint = "pf_d7"', 'endpoint = "pf_d8"'), "analyze", 1,
+         ("sap.toml: analysis[pf_welch].endpoint: names 'pf_d8', which no [[endpoint]] "
+          "declares.", "Fix: use one of")),
+    Case("sap-day-zero", sap("day = 14", "day = 0"), "derive", 1,
+         ("sap.toml: endpoint[who_d14].day: there is no day 0", FIX)),
+    Case("sap-text-for-a-number", sap("horizon = 14", 'horizon = "14"'), "derive", 1,
+         ("sap.toml: endpoint[ra_spo2].horizon: must be an integer, not '14'.",
+          "Fix: write a whole number without quotes")),
+    Case("sap-family-unknown", lambda t: (t / "sap.toml").write_text(
+        (t / "sap.toml").read_text() + '\n[multiplicity]\nmethod = "holm"\n'
+                                       'family = ["pf_welch", "primary"]\n'), "analyze", 1,
+         ("sap.toml: multiplicity.family[1]: names 'primary', which no [[analysis]] declares.",)),
+    Case("sap-covariate-the-data-lack",
+         analyses(analysis("x", "pf_d7", "ancova", covariates=["BASE", "BMI"])), "analyze", 1,
+         ("sap.toml: analysis[x]: names covariate or stratum BMI, which adsl lacks.", FIX)),
+    Case("sap-stratum-the-data-lack",
+         analyses(analysis("x", "ttci", "logrank", strata=["SITE"])), "report", 1,
+         ("sap.toml: analysis[x]: names covariate or stratum SITE, which adsl lacks.", FIX)),
+    Case("sap-alpha-out-of-range", sap("seed = 7", "seed = 7\nalpha = 0.5"), "validate+sap", 1,
+         ("sap.toml: study.alpha: 0.5 is not a two-sided level in (0, 0.5).", FIX)),
+    Case("sap-mmrm-needs-repeated-endpoint", sap('method = "welch"', 'method = "mmrm"'),
+         "analyze", 1, ("sap.toml: analysis[pf_welch].method: mmrm needs a repeated endpoint",
+                        "Fix: add days = [...]")),
+    Case("sap-tau-beyond-horizon", analyses(analysis("x", "ra_spo2", "rmst", tau=20)),
+         "analyze", 1, ("sap.toml: analysis[x].tau: 20.0 is beyond the endpoint's horizon 14.",
+                        "Fix: choose tau <= horizon.")),
+    Case("sap-cuminc-without-competing-death", analyses(analysis("x", "ttci", "cuminc")),
+         "analyze", 1, ("sap.toml: analysis[x].method: cuminc needs death as a competing event",
+                        FIX)),
+    Case("sap-option-missing", analyses(analysis("x", "ttci", "rmst")), "analyze", 1,
+         ("sap.toml: analysis[x].tau: is required by method rmst.", FIX)),
+    # ---- derivation and analysis -------------------------------------------------------
+    # No events / all censored: R's survdiff reports chisq 0 ("No test, actually") and
+    # stops with "system is exactly singular" when the variance is singular (every
+    # stratum one subject); mscstats reports the test as null with a note saying why.
+    Case("arm-with-no-subjects", edit("adsl.csv", lambda f: f.assign(ARM="control")),
+         "analyze", 1, ("analysis pf_welch: arm 'MSC' has no subjects in the ITT population.",
+                        "Fix: check the ARM values in adsl")),
+    Case("arm-with-no-subjects-warned", edit("adsl.csv", lambda f: f.assign(ARM="control")),
+         "validate+sap", 0, ("adsl.csv, column ARM: arm 'MSC' of the SAP has no subjects",)),
+    Case("arm-with-no-subjects-report", edit("adsl.csv", lambda f: f.assign(ARM="control")),
+         "report", 1, ("arm 'MSC' has no subjects",)),
+    Case("no-subject-with-a-value",
+         analyses(analysis("x", "pf20", "welch"),
+                  '[[endpoint]]\nid = "pf20"\nkind = "change"\nparam = "PF"\nday = 20\n'
+                  'window = 0\n\n'), "analyze", 1,
+         ("analysis x: arm(s) ['control', 'MSC'] have no subject with a value of the endpoint.",
+          FIX)),
+    Case("binary-endpoint-with-no-events",
+         both(ALIVE, analyses(analysis("x", "mort28", "binary"))), "analyze", 0,
+         ("wrote 1 analyses",), check=risk_difference_zero),
+    Case("logrank-endpoint-with-no-events", analyses(analysis("x", "never", "logrank"), NEVER),
+         "analyze", 0, ("wrote 1 analyses",), check=no_test("x")),
+    Case("cox-endpoint-with-no-events", analyses(analysis("x", "never", "cox"), NEVER),
+         "analyze", 0, ("wrote 1 analyses",), check=no_test("x", "wald")),
+    Case("all-censored",
+         both(edit("adsl.csv", lambda f: f.assign(DSCHDY="")),
+              where("visits.csv", "AVAL", "6", PARAMCD="WHOCPS"),
+              analyses(analysis("x", "ttci", "logrank") + analysis("km", "ttci", "km")
+                       + analysis("rmst", "ttci", "rmst", tau=20))),
+         "analyze", 0, ("wrote 3 analyses",), check=no_test("x")),
+    Case("events-in-one-arm-only",
+         both(where("adsl.csv", "DTHDY", "", USUBJID="S06"),
+              where("adsl.csv", "LSTALVDY", "28", USUBJID="S06"),
+              analyses(analysis("x", "death", "logrank"), MORTALITY)),
+         "analyze", 0, ("wrote 1 analyses",), check=hazard_ratio_not_estimable),
+    Case("strata-of-single-subjects",
+         both(edit("adsl.csv", lambda f: f.assign(STRATUM=list("ABCDEF"))),
+              analyses(analysis("x", "ttci", "logrank", strata=["STRATUM"]))),
+         "analyze", 0, ("wrote 1 analyses",), check=no_test("x")),
+    Case("report-with-bad-data-writes-nothing", cell("visits.csv", 2, "AVAL", "150"), "report", 1,
+         ("visits.csv row 2, column AVAL", "FIO2 outside the possible range")),
+]
+
+
+def test_the_catalogue_is_large_and_covers_every_stage():
+    assert len(CASES) >= 40
+    assert len({c.id for c in CASES}) == len(CASES)
+    assert {c.command for c in CASES} >= {"validate", "validate+sap", "derive", "analyze",
+                                          "report"}
+
+
+# --------------------------------------------------------------------------
+# Running a case
+# --------------------------------------------------------------------------
+
+OUTPUTS = {"derive": "endpoints.csv", "analyze": "results.json", "report": "report.pdf"}
+
+
+def _command(command: str, trial: Path, out: Path) -> list[str]:
+    sap_path = str(trial.parent / "sap.toml")
+    if command == "validate":
+        return ["validate", str(trial)]
+    if command == "validate+sap":
+        return ["validate", str(trial), "--sap", sap_path]
+    return [command, str(trial), "--sap", sap_path, "-o", str(out)]
+
+
+def _prepare(tmp_path: Path, corrupt=None) -> Path:
+    """The toy trial copied to tmp_path/trial, its SAP moved beside it (so a SAP
+    corruption and a data corruption touch different files)."""
+    trial = tmp_path / "trial"
+    shutil.copytree(TOY, trial, ignore=shutil.ignore_patterns("expected_endpoints.csv"))
+    if corrupt is not None:
+        corrupt(trial)
+    if (trial / "sap.toml").exists():
+        shutil.move(trial / "sap.toml", tmp_path / "sap.toml")
+    return trial
+
+
+def _run(args: list[str]):
+    return CliRunner().invoke(main, args)
+
+
+@pytest.fixture(scope="module")
+def clean_endpoints(tmp_path_factory) -> str:
+    tmp = tmp_path_factory.mktemp("clean")
+    trial = _prepare(tmp)
+    out = tmp / "out" / "endpoints.csv"
+    result = _run(_command("derive", trial, out))
+    assert result.exit_code == 0, result.output
+    return out.read_text("utf-8")
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_catalogue(case: Case, tmp_path, request):
+    trial = _prepare(tmp_path, case.corrupt)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    out = out_dir / OUTPUTS.get(case.command.split("+")[0], "none")
+    result = _run(_command(case.command, trial, out))
+    output = result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), \
+        f"{type(result.exception).__name__}: {result.exception}\n{output}"
+    assert "Traceback" not in output
+    assert result.exit_code == case.exit, output
+    for fragment in case.expect:
+        assert fragment in output, f"{fragment!r} not in:\n{output}"
+    written = sorted(p.name for p in out_dir.iterdir())
+    if case.exit != 0:
+        assert output.startswith("error: ") or "\nerror: " in output, output
+        assert FIX in output or "no adsl table" in output, output
+        assert written == [], written      # nothing half-written, no temporary file
+        return
+    if case.command in OUTPUTS:
+        assert written == [out.name]
+    if case.same_as_clean:
+        assert out.read_text("utf-8") == request.getfixturevalue("clean_endpoints")
+    if case.check is not None:
+        case.check(out)
+
+
+# --------------------------------------------------------------------------
+# Security
+# --------------------------------------------------------------------------
+
+def test_sap_text_is_never_evaluated(tmp_path):
+    marker = tmp_path / "pwned"
+    payload = f"__import__('os').system('touch {marker}')"
+    trial = _prepare(tmp_path, sap('id = "TOY-1"\ntitle = "Six-subject toy trial"',
+                                   f'id = "{payload}"\ntitle = "{payload}"'))
+    out = tmp_path / "results.json"
+    result = _run(_command("analyze", trial, out))
+    assert result.exit_code == 0, result.output
+    assert not marker.exists()
+    assert json.loads(out.read_text())["manifest"]["study"] == payload   # kept as text
+
+
+def test_no_sap_key_takes_a_path():
+    """If a SAP key ever takes a file path, it needs a test that "../" is refused."""
+    keys = (*plan.STUDY_KEYS, *plan.DATA_KEYS, *plan.ENDPOINT_KEYS, *plan.CONDITION_KEYS,
+            *plan.ANALYSIS_KEYS, *plan.ANALYSIS_OPTIONS, *plan.MULTIPLICITY_KEYS)
+    assert not [k for k in keys if any(w in k for w in ("path", "file", "dir", "output"))]
