@@ -8,7 +8,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "load", "read_sap", "derive", "analyze"]
+__all__ = ["__version__", "load", "read_sap", "endpoints", "analyze"]
 
 
 def load(directory, sap=None):
@@ -23,8 +23,10 @@ def read_sap(path):
     return _read_sap(path)
 
 
-def derive(trial, sap):
-    """The endpoints table (one row per subject and endpoint, as endpoints.csv)."""
+# Not named `derive`: the module mscstats.derive would replace it as the package
+# attribute as soon as anything imports that module.
+def endpoints(trial, sap):
+    """The derived endpoints table (one row per subject and endpoint, as endpoints.csv)."""
     from .pipeline import derive as _derive
     return _derive(trial, sap)
 

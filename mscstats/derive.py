@@ -7,8 +7,6 @@ reason; nothing is dropped.
 
 from __future__ import annotations
 
-import sys
-import types
 from dataclasses import dataclass
 
 import numpy as np
@@ -271,16 +269,3 @@ def _derive_free_days(endpoint: Endpoint, ctx: EventContext) -> pd.DataFrame:
 _DERIVERS = {"change": _derive_measure, "value": _derive_measure, "ordinal": _derive_ordinal,
              "time_to_event": _derive_time_to_event, "binary": _derive_binary,
              "free_days": _derive_free_days}
-
-
-class _CallableModule(types.ModuleType):
-    """Importing this module sets the attribute ``mscstats.derive`` to the module,
-    hiding the package's ``mscstats.derive(trial, sap)`` function; calling the
-    module calls that function, so ``mscstats.derive(trial, sap)`` works either way."""
-
-    def __call__(self, trial: Trial, sap) -> pd.DataFrame:
-        from .pipeline import derive as derive_table
-        return derive_table(trial, sap)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -82,12 +82,12 @@ trial.adsl.groupby("ARM")[["AGE", "BMI"]].agg(["count", "mean"]).round(1)
 # %% [markdown]
 # ## Derived endpoints
 #
-# `mscstats.derive` gives `endpoints.csv` as a DataFrame: one row per subject and
+# `mscstats.endpoints` gives `endpoints.csv` as a DataFrame: one row per subject and
 # endpoint (per day for repeated endpoints), with AVAL, BASE, CHG, CNSR and
 # EVNTCD as [docs/derivation.md](../docs/derivation.md) defines them.
 
 # %%
-endpoints = mscstats.derive(trial, sap)
+endpoints = mscstats.endpoints(trial, sap)
 endpoints[endpoints["ENDPOINT"] == "ttci"].head()
 
 # %%

@@ -97,7 +97,7 @@ results = mscstats.analyze(trial, sap)
 # censored at day 28; with `competing` their time is the death day and EVNTCD = 2.
 
 # %%
-endpoints = mscstats.derive(trial, sap)
+endpoints = mscstats.endpoints(trial, sap)
 wide = endpoints.pivot(index=["USUBJID", "ARM"], columns="ENDPOINT",
                        values=["AVAL", "CNSR", "EVNTCD"])
 wide.columns = [f"{value}_{endpoint}" for value, endpoint in wide.columns]
