@@ -123,3 +123,13 @@ def test_missing_directory_is_a_clear_error(tmp_path):
     result = _run("validate", tmp_path / "nowhere")
     assert result.exit_code == 1
     assert "nowhere" in result.output and "Traceback" not in result.output
+
+
+def test_outputs_get_the_usual_file_mode(toy, tmp_path):
+    import os
+    out = tmp_path / "endpoints.csv"
+    result = _run("derive", toy, "--sap", toy / "sap.toml", "-o", out)
+    assert result.exit_code == 0, result.output
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask
