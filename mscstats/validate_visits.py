@@ -140,6 +140,8 @@ class _VisitValues:
     # -- one parameter ----------------------------------------------------
     def read(self, param: str, idx: np.ndarray) -> None:
         spec = schema.PARAMS.get(param)
+        if spec is None:
+            self._unknown_parameter(param, idx)
         if param in _CHARACTER:
             self._character(param, idx)
         else:
@@ -153,6 +155,17 @@ class _VisitValues:
         if spec is not None and not spec.character:
             self._ranges(param, spec, idx)
         self._impute_below(param, idx)
+
+    def _unknown_parameter(self, param: str, idx: np.ndarray) -> None:
+        """Other laboratory values (CRP, ferritin...) pass through; one spelled like a
+        parameter mscstats knows is probably that parameter misspelled: say so."""
+        import difflib
+        close = difflib.get_close_matches(param, list(schema.PARAMS), n=1, cutoff=0.8)
+        if close:
+            self.chk.log.warn(self.table.file, f"{param} is not a parameter mscstats knows "
+                              f"(kept as another laboratory value): did you mean {close[0]}? "
+                              f"If so, rename it to {close[0]}", self.rows[idx],
+                              self.column(param, "PARAMCD"))
 
     def _numeric(self, param: str, spec: schema.Param | None, idx: np.ndarray) -> None:
         laboratory = spec is None or spec.cytokine        # "<x" results accepted

@@ -613,3 +613,19 @@ def test_unknown_rule_names_are_rejected(tmp_path):
         load_trial(directory, daily_rule="median")
     with pytest.raises(ValueError, match="below_lloq"):
         load_trial(directory, below_lloq="drop")
+
+
+def test_a_parameter_spelled_like_a_known_one_is_flagged(tmp_path):
+    tables = trial_tables()
+    v = tables["visits"]
+    rows = v.index[v["PARAMCD"] == "SPO2"]
+    v.loc[rows, "PARAMCD"] = "SPO"
+    v.loc[len(v)] = {**v.loc[0].to_dict(), "PARAMCD": "CRP", "AVAL": "12", "AVALC": ""}
+    trial = load_trial(write_trial(tmp_path, tables))
+    warned = [w for w in trial.quality.warnings if "did you mean" in w["message"]]
+    assert len(warned) == 1, trial.quality.warnings
+    assert warned[0]["message"].startswith("SPO is not a parameter mscstats knows")
+    assert "did you mean SPO2? If so, rename it to SPO2" in warned[0]["message"]
+    assert warned[0]["n"] == len(rows) and warned[0]["column"] == "PARAMCD"
+    # the records are kept (a warning, not a drop): every row is accounted for
+    assert (trial.visits["PARAMCD"] == "SPO").sum() == len(rows)
