@@ -186,14 +186,37 @@ def _course_figures(trial: Trial, sap: Sap, daily, subjects) -> list[Figure]:
     return out
 
 
-def _forest_figures(results: TrialResults) -> list[Figure]:
+def _endpoint_unit(sap: Sap, endpoint_id: str) -> str:
+    """The unit a difference of the endpoint is in (forest panels never mix units)."""
+    endpoint = sap.endpoint(endpoint_id)
+    if endpoint.kind in ("free_days", "time_to_event"):
+        return "days"
+    code = endpoint.param or ""
+    param = schema.PARAMS.get(code) or schema.DERIVED_PARAMS.get(code)
+    return param.unit if param is not None else ""
+
+
+_ESTIMAND_PLURAL = {"hodges_lehmann_shift": "Hodges-Lehmann shifts",
+                    "rmst_difference": "differences in restricted mean time"}
+
+
+def _forest_figures(sap: Sap, results: TrialResults) -> list[Figure]:
     pairs = [(a, c) for a, c in comparisons_of(results.analyses) if c.reference]
-    groups: dict[str, list] = {}
+    groups: dict[tuple[str, str], list] = {}
     for a, c in pairs:
-        groups.setdefault("ratio" if tables.is_ratio(c.estimand) else c.estimand, []).append((a, c))
+        if tables.is_ratio(c.estimand):
+            key = ("ratio", "")
+        elif c.estimand in ("risk_difference",):
+            key = (c.estimand, "")
+        else:
+            key = (c.estimand, _endpoint_unit(sap, a.endpoint))
+        groups.setdefault(key, []).append((a, c))
     out = []
-    for key, group in groups.items():
-        what = "ratios" if key == "ratio" else key.replace("_", " ") + "s"
+    for (estimand, unit), group in groups.items():
+        what = "ratios" if estimand == "ratio" else _ESTIMAND_PLURAL.get(
+            estimand, estimand.replace("_", " ") + "s")
+        if unit:
+            what += f", {unit}"
         out.append(_figure(f"Forest plot of the comparisons ({what}) with 95% CI.",
                            figures.plot_forest(group)))
     return out
@@ -280,7 +303,7 @@ def report_content(trial: Trial, sap: Sap, results: TrialResults,
         sections = [_subjects_section(trial, sap, daily), _endpoint_section(sap, results)]
         step("figures")
         shown = (_curve_figures(sap, results) + _course_figures(trial, sap, daily, subjects)
-                 + _forest_figures(results))
+                 + _forest_figures(sap, results))
         sections.append(Section("Figures", tuple(shown)))
         step("safety")
         sections.append(_safety_section(trial, sap))

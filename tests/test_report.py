@@ -192,3 +192,11 @@ def test_cli_demo_default_design(tmp_path):
     result = CliRunner().invoke(main, ["report", "--demo", "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert "NCT05689008" in _text(out.read_bytes())
+
+
+def test_forest_panels_never_mix_units(reports):
+    text = reports["refractory-hypoxia"][2]
+    captions = re.findall(r"Forest plot of the comparisons \(([^)]*)\)", text)
+    assert captions == ["mean differences, mmHg", "ratios",
+                        "differences in restricted mean time, days", "risk differences",
+                        "Hodges-Lehmann shifts, days"]
