@@ -151,6 +151,11 @@ def baseline_table(variables: Sequence[BaselineVariable], arms: Sequence[str],
 # Endpoints
 # --------------------------------------------------------------------------
 
+def analysis_name(result) -> str:
+    """The SAP's `title` of an analysis where it gives one, else its id."""
+    return str((result.options or {}).get("title") or result.id)
+
+
 def endpoint_table(results: TrialResults, labels: Mapping[str, str]) -> Table:
     """One row per comparison of every analysis: estimate (CI), p and adjusted p."""
     rows = []
@@ -159,7 +164,7 @@ def endpoint_table(results: TrialResults, labels: Mapping[str, str]) -> Table:
         for c in a.comparisons:
             level = level or c.ci_level
             versus = f"{c.arm} vs {c.reference}" if c.reference else c.arm
-            rows.append((a.id, labels.get(a.endpoint, a.endpoint), a.method, versus,
+            rows.append((analysis_name(a), labels.get(a.endpoint, a.endpoint), a.method, versus,
                          _label(c.estimand), estimate_with_ci(c), fmt_p(c.p_value),
                          fmt_p(c.p_adjusted) if c.p_adjusted is not None else ""))
     ci = f"{100 * (level or 0.95):.0f}% CI"
@@ -173,7 +178,8 @@ def tests_table(results: TrialResults) -> Table:
     for a in results.analyses:
         for t in a.tests:
             df = "" if t.df is None else fmt_estimate(t.df)
-            rows.append((a.id, _label(t.name), fmt_estimate(t.statistic), df, fmt_p(t.p_value)))
+            rows.append((analysis_name(a), _label(t.name), fmt_estimate(t.statistic), df,
+                         fmt_p(t.p_value)))
     return Table("Hypothesis tests", ("Analysis", "Test", "Statistic", "df", "p"), tuple(rows))
 
 

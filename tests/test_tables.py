@@ -115,3 +115,12 @@ def test_quality_tables_list_every_entry():
     assert out[0].rows[-2:] == (("Total read", "12"), ("Total used", "11"))
     assert out[2].rows == (("visits.csv", "", "blank", "1", "7"),)
     assert out[3].rows[0][3] == "<b>&x"
+
+
+def test_an_analysis_title_names_its_rows():
+    import dataclasses
+    results = _results()
+    titled = dataclasses.replace(results.analyses[0], options={"title": "P/F day 7 (ANCOVA)"})
+    results = dataclasses.replace(results, analyses=(titled, results.analyses[1]))
+    assert [r[0] for r in tables.endpoint_table(results, {}).rows] == ["P/F day 7 (ANCOVA)", "mort"]
+    assert tables.tests_table(results).rows[0][0] == "P/F day 7 (ANCOVA)"
