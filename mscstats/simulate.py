@@ -46,13 +46,16 @@ class Rate:
     mean_estimate: float | None
 
     @property
-    def rate(self) -> float:
-        return self.rejections / self.n_sims
+    def rate(self) -> float | None:
+        """None when no replicate had a p-value: an estimate without a test (e.g. a
+        single-arm proportion), whose 'power' would read as a misleading 0."""
+        return self.rejections / self.n_sims if self.n_estimable else None
 
     @property
-    def mc_se(self) -> float:
+    def mc_se(self) -> float | None:
         """Monte Carlo standard error of the rate: sqrt(p (1 - p) / N)."""
-        return math.sqrt(self.rate * (1.0 - self.rate) / self.n_sims)
+        rate = self.rate
+        return None if rate is None else math.sqrt(rate * (1.0 - rate) / self.n_sims)
 
     def to_dict(self) -> dict:
         return {"n": self.n, "analysis": self.analysis, "arm": self.arm,
@@ -93,9 +96,10 @@ class OperatingCharacteristics:
                  f"{self.alpha:g}, effect {dict(self.effect)}"]
         for r in self.rates:
             est = "NA" if r.mean_estimate is None else f"{r.mean_estimate:.4g}"
+            rejects = ("no p-value (an estimate without a test)" if r.rate is None else
+                       f"rejects {r.rate:.3f} (MC SE {r.mc_se:.3f}) of {r.n_sims}")
             lines.append(f"  n = {r.n:>4}  {r.analysis:<18} {r.arm:<10} {r.estimand:<28} "
-                         f"rejects {r.rate:.3f} (MC SE {r.mc_se:.3f}) of {r.n_sims}; "
-                         f"mean estimate {est}")
+                         f"{rejects}; mean estimate {est}")
         return "\n".join(lines)
 
 

@@ -124,3 +124,14 @@ def test_dask_scheduler_gives_the_local_result(sap):
                                   dashboard_address=None) as cluster:
         remote = simulate(KEY, sap, [20], CHUNK + 3, scheduler=cluster.scheduler_address, **args)
     assert remote.to_json() == local.to_json()
+
+
+def test_an_estimate_without_a_test_has_no_rejection_rate():
+    sap = template("single-arm-bm-msc")
+    oc = simulate("single-arm-bm-msc", sap, [10], 3, analyses=["ae_any", "pf_change"], seed=1)
+    proportion, change = oc.rates
+    assert proportion.estimand == "proportion" and proportion.n_estimable == 0
+    assert proportion.rate is None and proportion.mc_se is None
+    assert proportion.to_dict()["rejection_rate"] is None
+    assert change.n_estimable == 3 and change.rate is not None
+    assert "ae_any" in str(oc) and "no p-value (an estimate without a test)" in str(oc)
