@@ -169,15 +169,16 @@ def _chunk_seed(seed: int, n: int, chunk: int) -> int:
     return int(np.random.SeedSequence([seed, n, chunk]).generate_state(1, dtype=np.uint64)[0])
 
 
-def _replicate_inputs(trial: Trial, sap: Sap, endpoints: Endpoints, analysis):
+def _replicate_inputs(trial: Trial, sap: Sap, endpoints: Endpoints, analysis,
+                      replicate: pd.Series):
     """(replicate, AnalysisInput) for each replicate with rows for the analysis.
 
     The chunk's input is built once (population, covariates, merges) and split by
-    replicate: per-replicate pandas work would cost more than the statistics.
+    replicate (``replicate``: USUBJID -> replicate): per-replicate pandas work would
+    cost more than the statistics.
     """
     from .pipeline import analysis_input
     whole = analysis_input(trial, sap, endpoints, analysis)
-    replicate = trial.adsl.set_index("USUBJID")["REPLICATE"]
     groups = pd.Series(np.arange(len(whole.data))).groupby(
         whole.data["USUBJID"].map(replicate).to_numpy()).indices
     for r in sorted(groups):
@@ -185,18 +186,12 @@ def _replicate_inputs(trial: Trial, sap: Sap, endpoints: Endpoints, analysis):
 
 
 def _primary_comparisons(results) -> list[tuple[str, str, str, float | None, float | None]]:
-    """(analysis, arm, estimand, p, estimate): each arm's first comparison, adjusted p
+    """(analysis, arm, estimand, p, estimate) of each arm's hypothesis, the adjusted p
     where the SAP's family applies."""
-    out = []
-    for result in results:
-        seen = set()
-        for c in result.comparisons:
-            if c.arm in seen:
-                continue
-            seen.add(c.arm)
-            p = c.p_adjusted if c.p_adjusted is not None else c.p_value
-            out.append((result.id, c.arm, c.estimand, p, c.estimate))
-    return out
+    from .analysis.multiplicity import primary_comparisons
+    return [(result.id, c.arm, c.estimand,
+             c.p_adjusted if c.p_adjusted is not None else c.p_value, c.estimate)
+            for result in results for c in primary_comparisons(result)]
 
 
 def run_chunk(key: str, sap: Sap, n: int, chunk: int, replicates: int, seed: int,
@@ -212,10 +207,11 @@ def run_chunk(key: str, sap: Sap, n: int, chunk: int, replicates: int, seed: int
     trial = load_frames(frames, name=key, arms=sap.study.arms, daily_rule=sap.data.daily,
                         below_lloq=sap.data.below_lloq, fio2_from_flow=sap.data.fio2_from_flow)
     endpoints = derive(trial, sap)
+    replicate = trial.adsl.set_index("USUBJID")["REPLICATE"]
     by_replicate: dict[int, list] = {r: [] for r in range(replicates)}
     for analysis in sap.analyses:
         try:
-            inputs = list(_replicate_inputs(trial, sap, endpoints, analysis))
+            inputs = list(_replicate_inputs(trial, sap, endpoints, analysis, replicate))
         except MscstatsError:
             continue  # e.g. an arm empty in the whole chunk: not estimable anywhere
         for r, inp in inputs:

@@ -21,10 +21,10 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import SapError
-from ..results import AnalysisResult
+from ..results import AnalysisResult, Comparison
 from ..schema import MULTIPLICITY_METHODS
 
-__all__ = ["adjust", "adjust_family"]
+__all__ = ["adjust", "adjust_family", "primary_comparisons"]
 
 
 def adjust(p_values: Sequence[float | None], method: str) -> tuple[float | None, ...]:
@@ -55,23 +55,25 @@ def _adjust_present(p: np.ndarray, method: str) -> np.ndarray:
     return out
 
 
+def primary_comparisons(result: AnalysisResult) -> list[Comparison]:
+    """Each arm's first comparison: the arm's hypothesis (for logrank its p is the
+    pairwise log-rank p of the arm against the reference, by the runner contract)."""
+    first: dict[str, Comparison] = {}
+    for c in result.comparisons:
+        first.setdefault(c.arm, c)
+    return list(first.values())
+
+
 def _family_members(result: AnalysisResult) -> list[tuple[float | None, list[int]]]:
     """(p-value, indices of the comparisons that carry its adjusted value) per hypothesis.
 
-    One hypothesis per treated arm: its first comparison's p (for logrank that is
-    the pairwise log-rank p of the arm against the reference, by the runner
-    contract), shared by the arm's other comparisons reporting the same test
-    (risk difference, risk ratio and odds ratio under one Fisher p).
+    One hypothesis per arm (``primary_comparisons``), its p shared by the arm's
+    other comparisons reporting the same test (risk difference, risk ratio and
+    odds ratio under one Fisher p).
     """
-    members, seen = [], set()
-    for c in result.comparisons:
-        if c.arm in seen:
-            continue
-        seen.add(c.arm)
-        same_test = [j for j, d in enumerate(result.comparisons)
-                     if d.arm == c.arm and d.p_value == c.p_value]
-        members.append((c.p_value, same_test))
-    return members
+    return [(c.p_value, [j for j, d in enumerate(result.comparisons)
+                         if d.arm == c.arm and d.p_value == c.p_value])
+            for c in primary_comparisons(result)]
 
 
 def adjust_family(results: Sequence[AnalysisResult], family: Sequence[str],
