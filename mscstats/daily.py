@@ -65,7 +65,7 @@ def worst_direction(code: str) -> str:
     Parameters the schema does not know (CRP, ferritin, D-dimer...) take 'max':
     for most inflammatory markers higher is worse.
     """
-    param = schema.PARAMS.get(code) or schema.DERIVED_PARAMS.get(code)
+    param = schema.find_param(code)
     return param.worst if param is not None else "max"
 
 

@@ -63,7 +63,7 @@ def continuous_summary(values) -> ContinuousSummary:
 
 def param_label(code: str) -> str:
     """'PaO2/FiO2 (mmHg)': the parameter's label with its unit, for axes and tables."""
-    param = schema.PARAMS.get(code) or schema.DERIVED_PARAMS.get(code)
+    param = schema.find_param(code)
     if param is None:
         return code
     return f"{param.label} ({param.unit})" if param.unit else param.label

@@ -191,8 +191,7 @@ def _endpoint_unit(sap: Sap, endpoint_id: str) -> str:
     endpoint = sap.endpoint(endpoint_id)
     if endpoint.kind in ("free_days", "time_to_event"):
         return "days"
-    code = endpoint.param or ""
-    param = schema.PARAMS.get(code) or schema.DERIVED_PARAMS.get(code)
+    param = schema.find_param(endpoint.param or "")
     return param.unit if param is not None else ""
 
 

@@ -122,6 +122,11 @@ DERIVED_PARAMS: Mapping[str, Param] = MappingProxyType({
     "BERLIN": Param("BERLIN", "ARDS severity (Berlin)", "", None, character=True),
 })
 
+
+def find_param(code: str) -> Param | None:
+    """A recorded or derived parameter by code; None for one the schema does not know."""
+    return PARAMS.get(code) or DERIVED_PARAMS.get(code)
+
 # Oxygen support, ordered from least to most support.
 OXYDEV_CODES = ("RA", "NC", "MASK", "HFNC", "NIV", "IMV", "ECMO")
 OXYDEV_RANK = MappingProxyType({c: i for i, c in enumerate(OXYDEV_CODES)})
