@@ -51,28 +51,41 @@ def trial(seed: int = 2024):
     return day, event, treated, y, covariates
 
 
-def main() -> None:
-    day, event, treated, y, covariates = trial()
-    print(f"mscstats permutation engine benchmark: n = {N}, B = {B:,}, numpy {np.__version__}")
-
+def time_engine(day, event, treated):
+    """(median seconds, result) of the engine's B-permutation log-rank test."""
     def engine():
         return permutation_test(lambda labels: batch.logrank_batch(day, event, labels).chi2,
                                 treated, B, analysis_rng(1, "bench"))
     result = engine()
-    t_engine = median_seconds(engine)
+    return median_seconds(engine), result
+
+
+def time_lifelines_loop(day, event, labels, repeats: int = 3):
+    """(seconds for B replicates, chi2 per replicate) of a Python loop over lifelines'
+    logrank_test, timed on the first LIFELINES_REPLICATES rows of labels and
+    extrapolated to B."""
+    from lifelines.statistics import logrank_test
+    subset = labels[:LIFELINES_REPLICATES]
+
+    def lifelines_loop():
+        return [logrank_test(day[a], day[~a], event[a], event[~a]).test_statistic for a in subset]
+    chi2 = np.array(lifelines_loop())
+    return median_seconds(lifelines_loop, repeats=repeats) * B / len(subset), chi2
+
+
+def main() -> None:
+    day, event, treated, y, covariates = trial()
+    print(f"mscstats permutation engine benchmark: n = {N}, B = {B:,}, numpy {np.__version__}")
+
+    t_engine, result = time_engine(day, event, treated)
     print(f"\n1. engine, {B:,}-permutation log-rank test:      {t_engine:8.3f} s   "
           f"(p = {result.p_value:.4f})")
 
     rng = np.random.default_rng(7)
     labels = rng.permuted(np.broadcast_to(treated, (B, N)), axis=1)
 
-    from lifelines.statistics import logrank_test
+    t_lifelines, reference = time_lifelines_loop(day, event, labels)
     subset = labels[:LIFELINES_REPLICATES]
-
-    def lifelines_loop():
-        return [logrank_test(day[a], day[~a], event[a], event[~a]).test_statistic for a in subset]
-    reference = np.array(lifelines_loop())
-    t_lifelines = median_seconds(lifelines_loop, repeats=3) * B / LIFELINES_REPLICATES
     agree = np.max(np.abs(reference - batch.logrank_batch(day, event, subset).chi2))
     print(f"2. Python loop over lifelines logrank_test:   {t_lifelines:8.3f} s   "
           f"(EXTRAPOLATED from {LIFELINES_REPLICATES} replicates; max |chi2 difference| "
