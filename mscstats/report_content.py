@@ -205,8 +205,6 @@ def _forest_figures(sap: Sap, results: TrialResults) -> list[Figure]:
     for a, c in pairs:
         if tables.is_ratio(c.estimand):
             key = ("ratio", "")
-        elif c.estimand in ("risk_difference",):
-            key = (c.estimand, "")
         else:
             key = (c.estimand, _endpoint_unit(sap, a.endpoint))
         groups.setdefault(key, []).append((a, c))
