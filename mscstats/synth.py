@@ -67,11 +67,12 @@ from typing import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from .derive_grid import DailyGrid
 from .schema import OXYDEV_CODES
 from .synth_designs import (BACKGROUND_AES, DESIGNS, DOSE_AES, FATAL_AES, LEVEL_LOWER_PF,
                             NULL_EFFECT, SEVERE_AE_FACTOR, AETerm, Design, Effect, get_design)
 
-__all__ = ["make_trial", "write_trial", "Effect", "NULL_EFFECT", "DESIGNS", "Design", "get_design",
+__all__ = ["make_trial", "make_batch", "make_grid", "write_trial", "Effect", "NULL_EFFECT", "DESIGNS", "Design", "get_design",
            "LLOQ", "TABLE_ORDER", "PARAM_ORDER", "severinghaus_spo2"]
 
 DAYS = 28
@@ -129,7 +130,7 @@ def make_trial(key: str, n: int | None = None, seed: int | None = None,
     course = _course(design, cohort, rng["course"])
     out = {"adsl": _adsl(design, cohort, course)}
     if "visits" in wanted:
-        days = np.array(([-1] if design.screening else []) + list(range(1, DAYS + 1)))
+        days = _record_days(design)
         measured = _measure(design, cohort, course, days, rng["measure"])
         out["visits"] = _visits_long(design, cohort, days, measured)
     if wanted & {"adae", "ex"}:
@@ -151,18 +152,13 @@ def make_batch(key: str, n: int, replicates: int, seed: int,
     batch costs about what one trial of n x replicates subjects costs. For
     simulation: the same (seed, replicates) always gives the same batch.
     """
-    design = get_design(key)
-    if n < 1 or replicates < 1:
-        raise ValueError(f"n and replicates must be at least 1, got {n} and {replicates}")
+    design, cohort, course, rng = _batch_course(key, n, replicates, seed, effect, ids=True)
     wanted = set(tables)
-    rng = _streams(int(seed))
-    cohort = _enrol(design, int(n), _arm_effects(design, effect), rng["enrol"], int(replicates))
-    course = _course(design, cohort, rng["course"])
     adsl = _adsl(design, cohort, course)
     adsl["REPLICATE"] = np.repeat(np.arange(replicates), n)
     out = {"adsl": adsl}
     if "visits" in wanted:
-        days = np.array(([-1] if design.screening else []) + list(range(1, DAYS + 1)))
+        days = _record_days(design)
         out["visits"] = _visits_long(design, cohort, days,
                                      _measure(design, cohort, course, days, rng["measure"]))
     if wanted & {"adae", "ex"}:
@@ -170,6 +166,43 @@ def make_batch(key: str, n: int, replicates: int, seed: int,
         if "adae" in wanted:
             out["adae"] = _adverse_events(design, cohort, course, doses, rng["aes"])
     return {name: out[name] for name in TABLE_ORDER if name in out}
+
+
+def make_grid(key: str, n: int, replicates: int, seed: int,
+              effect: Effect | Mapping[str, Effect] | None = None) -> DailyGrid:
+    """The trials of ``make_batch`` (same arguments, same numbers) as a DailyGrid:
+    one (subject x day) array per parameter instead of visit records, for
+    simulate's fast path (derive_grid.py)."""
+    design, c, course, rng = _batch_course(key, n, replicates, seed, effect, ids=False)
+    days = _record_days(design)
+    values, masks, _ = _measure(design, c, course, days, rng["measure"])
+    has_drug = np.array([a in design.dosing for a in design.arms])[c.arm]
+    # Trial.dosed: a dose record, or an arm where nobody has one (no study drug)
+    arms_with_doses = np.unique(c.arm[c.dosed])
+    adsl = {"AGE": c.age, "BMI": c.bmi,
+            "SEX": np.array(["M", "F"], dtype=object)[c.female.astype(int)],
+            "STRATUM": _stratum(design, c).astype(object),
+            "DTHDY": course.death_day, "DSCHDY": course.discharge_day,
+            "LSTALVDY": course.last_alive,
+            "ITTFL": np.ones(len(c.arm), dtype=bool), "SAFFL": c.dosed | ~has_drug,
+            "DOSED": c.dosed | ~np.isin(c.arm, arms_with_doses)}
+    return DailyGrid(days, {p: np.where(masks[p], values[p], np.nan) for p in PARAM_ORDER},
+                     dict(LLOQ), c.arm, int(n), adsl)
+
+
+def _batch_course(key, n, replicates, seed, effect, ids: bool):
+    """Design, cohort, daily course and random streams of a batch of trials."""
+    design = get_design(key)
+    if n < 1 or replicates < 1:
+        raise ValueError(f"n and replicates must be at least 1, got {n} and {replicates}")
+    rng = _streams(int(seed))
+    cohort = _enrol(design, int(n), _arm_effects(design, effect), rng["enrol"], int(replicates),
+                    ids=ids)
+    return design, cohort, _course(design, cohort, rng["course"]), rng
+
+
+def _record_days(design: Design) -> np.ndarray:
+    return np.array(([-1] if design.screening else []) + list(range(1, DAYS + 1)))
 
 
 def write_trial(key: str, directory, n: int | None = None, seed: int | None = None,
@@ -230,7 +263,7 @@ def _arm_effects(design: Design, effect) -> np.ndarray:
 @dataclass(frozen=True)
 class _Cohort:
     """Per-subject baseline and constants (arrays of length n)."""
-    ids: np.ndarray
+    ids: np.ndarray | None   # None where the caller needs no identifiers
     arm: np.ndarray           # index into design.arms
     age: np.ndarray
     female: np.ndarray
@@ -289,11 +322,12 @@ def _subject_ids(design: Design, n: int, replicates: int) -> np.ndarray:
 
 
 def _enrol(design: Design, n: int, arm_effects: np.ndarray, rng,
-           replicates: int = 1) -> _Cohort:
+           replicates: int = 1, ids: bool = True) -> _Cohort:
     """n subjects per trial, for `replicates` trials at once (one cohort of n x replicates:
     subjects are independent given their arm, so a batch of trials is one big cohort)."""
     arm = _randomize(design, n, rng, replicates)
-    ids = _subject_ids(design, n, replicates)
+    # identifiers cost more than the numbers; the grid path has no use for them
+    ids = _subject_ids(design, n, replicates) if ids else None
     n = n * replicates
     age = np.round(_beta_range(rng, design.age[0], design.age[1], design.age[2], n))
     pf0 = _baseline_pf(design, n, rng)
