@@ -103,7 +103,6 @@ def _endpoint_unsupported(endpoint: Endpoint) -> list[str]:
     elif endpoint.kind == "time_to_event":
         leaves = endpoint.event.leaves()
         out += ["an adverse-event condition" for c in leaves if c.ae is not None]
-        out += ["an `on` (support) condition" for c in leaves if c.on is not None]
     else:
         out.append(f"endpoint kind {endpoint.kind}")
     return out
@@ -265,7 +264,19 @@ class GridDerivation:
         if rule.chg is not None:
             observed, threshold = observed - self.baseline(rule.param)[:, None], rule.chg
         with np.errstate(invalid="ignore"):
-            return _OPS[rule.op](observed, threshold) & ~np.isnan(observed) & (days >= 2)
+            holds = _OPS[rule.op](observed, threshold) & ~np.isnan(observed) & (days >= 2)
+        if rule.on is not None:
+            holds &= self._support_carried_forward() == schema.OXYDEV_RANK[rule.on]
+        return holds
+
+    def _support_carried_forward(self) -> np.ndarray:
+        """Oxygen support rank on each day, the last record carried forward
+        (events._support_on_day); NaN before the first record."""
+        device = self.grid.values["OXYDEV"]
+        columns = np.arange(device.shape[1])
+        last = np.maximum.accumulate(np.where(np.isnan(device), -1, columns), axis=1)
+        carried = device[np.arange(len(device))[:, None], np.maximum(last, 0)]
+        return np.where(last >= 0, carried, np.nan)
 
     def _state_start(self, state: str) -> np.ndarray:
         adsl = self.grid.adsl

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ScoreTest", "RankSum", "TStatistic", "logrank_batch", "cox_score_batch",
+__all__ = ["ScoreTest", "RankSum", "TStatistic", "CoxArm", "logrank_batch", "cox_score_batch",
+           "cox_batch",
            "wilcoxon_batch", "mean_difference_batch", "risk_difference_batch",
            "welch_t_batch", "ancova_batch", "hodges_lehmann"]
 
@@ -128,7 +129,7 @@ class _RiskSets:
     d1: np.ndarray
 
 
-def _risk_sets(time, event, t, strata) -> _RiskSets:
+def _risk_sets(time, event, t, strata, weight=None) -> _RiskSets:
     keys = [time] if strata is None else [time, strata]
     keys = np.broadcast_arrays(*keys) if len(keys) > 1 else keys
     # one sort shared by every replicate when times (and strata) are shared
@@ -145,7 +146,12 @@ def _risk_sets(time, event, t, strata) -> _RiskSets:
         c = np.cumsum(x, axis=-1)
         return (c if hi is None else _take(c, hi)) - _take(c, lo) + _take(x, lo)
 
-    n_risk = (stratum_end - start + 1).astype(np.float64)    # everyone with time >= t
+    if weight is None:
+        n_risk = (stratum_end - start + 1).astype(np.float64)    # everyone with time >= t
+    else:                                 # subjects left out of a replicate weigh 0
+        w_s = _take(np.broadcast_to(weight, ev_s.shape), order)
+        ev_s, t_s = ev_s * w_s, t_s * w_s
+        n_risk = run_sum(w_s, start, stratum_end)
     n1 = run_sum(t_s, start, stratum_end)
     deaths = run_sum(ev_s, start)          # the run's deaths, complete at its last position
     deaths1 = run_sum(ev_s * t_s, start)
@@ -156,17 +162,26 @@ def _risk_sets(time, event, t, strata) -> _RiskSets:
     return _RiskSets(n_risk, n1, np.where(keep, deaths, 0.0), np.where(keep, deaths1, 0.0))
 
 
-def _survival_inputs(time, event, treated, strata):
+def _survival_inputs(time, event, treated, strata, included=None):
+    """Risk sets of (n,) or (B, n) inputs; ``included`` (B, n) marks the subjects each
+    replicate analyses (the others, whatever their values, count for nothing)."""
     arrays = [time, event, treated] + ([] if strata is None else [strata])
+    arrays += [] if included is None else [included]
     arrays, batched = _as_batch(*arrays)
     time, event, treated = arrays[:3]
+    strata = arrays[3] if strata is not None else None
+    weight = None
+    if included is not None:
+        weight = arrays[-1].astype(np.float64)
+        time = np.where(weight > 0, time, 0.0)
+        event = np.where(weight > 0, event, 0)
+        treated = np.where(weight > 0, treated, 0)
     if not np.isfinite(time).all():
         raise ValueError("survival times must be finite")
     if event.dtype != bool and not ((event == 0) | (event == 1)).all():
         raise ValueError("event indicators must be 0 (censored) or 1 (event)")
-    strata = arrays[3] if strata is not None else None
     return _risk_sets(time.astype(np.float64), event.astype(np.float64), _labels(treated),
-                      strata), batched
+                      strata, weight), batched
 
 
 def _score_test(score, variance, batched) -> ScoreTest:
@@ -175,16 +190,18 @@ def _score_test(score, variance, batched) -> ScoreTest:
     return ScoreTest(_result(chi2, batched), _result(score, batched), _result(variance, batched))
 
 
-def logrank_batch(time, event, treated, strata=None) -> ScoreTest:
+def logrank_batch(time, event, treated, strata=None, included=None) -> ScoreTest:
     """The two-sample log-rank test as survival::survdiff, per replicate.
 
-    time, event (1 = event, 0 = censored), treated, strata: (n,) or (B, n).
+    time, event (1 = event, 0 = censored), treated, strata: (n,) or (B, n);
+    included: (B, n) booleans, the subjects of each replicate (default all).
     score = O - E of the treated arm; variance = the hypergeometric variance
     sum d (n1/n) (1 - n1/n) (n - d) / (n - 1); chi2 = score**2 / variance.
     With strata, per-stratum O - E and variances are summed.
     """
-    rs, batched = _survival_inputs(time, event, treated, strata)
-    p = rs.n1 / rs.n
+    rs, batched = _survival_inputs(time, event, treated, strata, included)
+    with np.errstate(divide="ignore", invalid="ignore"):   # empty risk sets carry no deaths
+        p = np.where(rs.n > 0, rs.n1 / rs.n, 0.0)
     score = (rs.d1 - rs.d * p).sum(axis=-1)
     tie = (rs.n - rs.d) / np.maximum(rs.n - 1, 1)
     variance = (rs.d * p * (1 - p) * tie).sum(axis=-1)
@@ -223,6 +240,78 @@ def _efron_score(rs: _RiskSets) -> tuple[np.ndarray, np.ndarray]:
         score = score - p_k.sum(axis=-1)
         variance = variance + (p_k * (1 - p_k)).sum(axis=-1)
     return score, variance
+
+
+@dataclass(frozen=True)
+class CoxArm:
+    """coxph(Surv(time, event) ~ arm) per replicate: the arm's log hazard ratio and SE.
+
+    reliable is False where the fit could not be completed as cox.cox_fit does it
+    without special cases (no information, no convergence in 30 iterations, or a
+    coefficient coxph would call possibly infinite); those replicates need cox_fit.
+    """
+    coef: np.ndarray
+    se: np.ndarray
+    reliable: np.ndarray
+
+
+_COX_EPS = 1e-9                           # cox.py: coxph.control(eps), toler.inf = sqrt(eps)
+
+
+def cox_batch(time, event, treated, strata=None, included=None) -> CoxArm:
+    """Newton-Raphson of the Efron partial likelihood of one 0/1 covariate, every
+    replicate at once, with cox.cox_fit's start, step halving and stopping rule.
+
+    With a binary covariate the likelihood depends on the data only through the
+    risk sets (at risk n0, n1 and deaths d0, d1 at each event time), which
+    logrank_batch builds anyway; the k-th of d tied deaths sees the risk set less
+    k/d of the deaths (Efron).
+    """
+    rs, batched = _survival_inputs(time, event, treated, strata, included)
+    n1, n0 = rs.n1[..., None], (rs.n - rs.n1)[..., None]
+    d1, d = rs.d1[..., None], rs.d[..., None]
+    k = np.arange(int(rs.d.max(initial=0)))
+    active = k < d                                           # (B, T, K)
+    f = np.where(active, k / np.where(d > 0, d, 1.0), 0.0)
+    deaths1 = rs.d1.sum(axis=-1)
+
+    def evaluate(beta):
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            e = np.exp(beta)[:, None, None]
+            s1 = e * (n1 - f * d1)
+            s0 = n0 + s1 - f * (d - d1)
+            p = np.where(active, s1 / np.where(active, s0, 1.0), 0.0)
+            loglik = deaths1 * beta - np.where(active, np.log(np.where(active, s0, 1.0)),
+                                               0.0).sum(axis=(-1, -2))
+            return loglik, deaths1 - p.sum(axis=(-1, -2)), (p * (1 - p)).sum(axis=(-1, -2))
+
+    beta = np.zeros(rs.n.shape[0])
+    loglik, score, info = evaluate(beta)
+    reliable = info > 0
+    done = ~reliable
+    for _ in range(30):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = np.where(done, 0.0, score / info)
+        for _ in range(30):                                  # halve while the likelihood falls
+            new = evaluate(beta + step)
+            falls = ~done & ~(np.isfinite(new[0]) & (new[0] >= loglik))
+            if not falls.any():
+                break
+            step = np.where(falls, step / 2, step)
+        converged = np.abs(new[0] - loglik) <= _COX_EPS * np.abs(new[0])
+        beta = np.where(done, beta, beta + step)
+        loglik, score, info = (np.where(done, old, fresh) for old, fresh in
+                               zip((loglik, score, info), new))
+        reliable &= done | (info > 0)
+        done = done | converged | ~reliable
+        if done.all():
+            break
+    with np.errstate(divide="ignore", invalid="ignore"):
+        var = 1.0 / info
+        flag = np.abs(score * var)
+    infinite = (flag > _COX_EPS) & (flag > np.sqrt(_COX_EPS) * np.abs(beta))
+    reliable &= done & ~infinite & np.isfinite(beta) & (info > 0)
+    return CoxArm(*(_result(x, batched) for x in (beta, np.sqrt(var), reliable)))
 
 
 # ---------------------------------------------------------------- ranks
@@ -312,16 +401,19 @@ def welch_t_batch(y, treated) -> TStatistic:
 
 # ---------------------------------------------------------------- ANCOVA
 
-def _covariate_basis(covariates, n: int) -> np.ndarray:
-    """Orthonormal basis of [1, covariates]: (n, q) shared, or (B, n, q)."""
-    if covariates is None:
+def _covariate_basis(covariates, n: int, weight=None) -> np.ndarray:
+    """Orthonormal basis of [1, covariates]: (n, q) shared, or (B, n, q). With
+    ``weight`` (B, n) of 0/1, the rows of left-out subjects are zero."""
+    if covariates is None and weight is None:
         return np.full((n, 1), 1 / np.sqrt(n))
-    z = np.asarray(covariates, dtype=np.float64)
+    z = np.zeros((n, 0)) if covariates is None else np.asarray(covariates, dtype=np.float64)
     if z.ndim == 1:
         z = z[:, None]
     if z.ndim not in (2, 3) or z.shape[-2] != n:
         raise ValueError(f"covariates must be (n, k) or (B, n, k) with n = {n}; got {z.shape}")
     design = np.concatenate([np.ones(z.shape[:-1] + (1,)), z], axis=-1)
+    if weight is not None:
+        design = np.where(weight[..., None] > 0, design, 0.0)
     q, r = np.linalg.qr(design)
     diag = np.abs(np.diagonal(r, axis1=-2, axis2=-1))
     if (diag <= 1e-10 * diag.max(axis=-1, keepdims=True)).any():
@@ -336,30 +428,43 @@ def _residualize(v: np.ndarray, q: np.ndarray) -> np.ndarray:
     return v - (coef @ np.swapaxes(q, -1, -2))[..., 0, :]
 
 
-def ancova_batch(y, treated, covariates=None) -> TStatistic:
+def ancova_batch(y, treated, covariates=None, included=None) -> TStatistic:
     """The arm's coefficient, SE and t in lm(y ~ arm + covariates), per replicate.
 
-    y, treated: (n,) or (B, n); covariates: None, (n, k) shared or (B, n, k).
+    y, treated: (n,) or (B, n); covariates: None, (n, k) shared or (B, n, k);
+    included: (B, n) booleans, the subjects each replicate's model uses (their
+    residual df is counted per replicate; left-out values may be NaN).
     By Frisch-Waugh-Lovell: residualize y and the arm on [1, covariates] (one QR,
     shared by every replicate when the covariates are), then regress residual on
     residual. A replicate whose arm is collinear with the covariates gets nan.
     """
+    weight = None
+    if included is not None:
+        (y, treated, included), _ = _as_batch(y, treated, included)
+        weight = included.astype(np.float64)
+        y = np.where(included, y, 0.0)
+        treated = np.where(included, treated, 0)
+        if covariates is not None:
+            covariates = np.asarray(covariates, dtype=np.float64)
+            mask = included if covariates.ndim == 2 else included[..., None]
+            covariates = np.where(mask, covariates, 0.0)
     (y, treated), batched = _as_batch(y, treated)
     n = y.shape[-1]
-    q = _covariate_basis(covariates, n)
+    q = _covariate_basis(covariates, n, weight)
     batched = batched or q.ndim == 3
     y_res = _residualize(y.astype(np.float64), q)
     a_res = _residualize(_labels(treated), q)
     saa = (a_res * a_res).sum(axis=-1)
-    df = np.float64(n - q.shape[-1] - 1)
-    if df < 1:
-        raise ValueError(f"{n} subjects leave no residual degrees of freedom for the arm "
-                         f"and {q.shape[-1] - 1} covariate column(s)")
+    used = np.float64(n) if weight is None else weight.sum(axis=-1)
+    df = used - q.shape[-1] - 1
+    if np.any(df < 1):
+        raise ValueError(f"{int(np.min(used))} subjects leave no residual degrees of freedom "
+                         f"for the arm and {q.shape[-1] - 1} covariate column(s)")
     with np.errstate(divide="ignore", invalid="ignore"):
-        saa = np.where(saa > 1e-12 * n, saa, np.nan)       # arm explained by covariates
+        saa = np.where(saa > 1e-12 * used, saa, np.nan)    # arm explained by covariates
         beta = (a_res * y_res).sum(axis=-1) / saa
         resid = y_res - beta[:, None] * a_res
         se = np.sqrt((resid * resid).sum(axis=-1) / df / saa)
         stat = beta / se
-    df = np.full_like(beta, df)
+    df = np.broadcast_to(df, beta.shape).astype(np.float64)
     return TStatistic(*(_result(x, batched) for x in (beta, se, stat, df)))

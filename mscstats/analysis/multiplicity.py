@@ -24,34 +24,36 @@ from ..errors import SapError
 from ..results import AnalysisResult, Comparison
 from ..schema import MULTIPLICITY_METHODS
 
-__all__ = ["adjust", "adjust_family", "primary_comparisons"]
+__all__ = ["adjust", "adjust_rows", "adjust_family", "primary_comparisons"]
 
 
 def adjust(p_values: Sequence[float | None], method: str) -> tuple[float | None, ...]:
     """Adjusted p-values in the input order; None (or NaN) entries stay None and do not count."""
+    p = np.array([[np.nan if v is None else float(v) for v in p_values]], dtype=float)
+    return tuple(None if math.isnan(v) else float(v) for v in adjust_rows(p, method)[0])
+
+
+def adjust_rows(p: np.ndarray, method: str) -> np.ndarray:
+    """``adjust`` of every row of a (B, m) array at once (one family per row; NaN
+    entries are not hypotheses and stay NaN), as simulation needs it."""
     if method not in MULTIPLICITY_METHODS:
         raise ValueError(f"unknown multiplicity method {method!r}; use one of {MULTIPLICITY_METHODS}")
-    p = np.array([np.nan if v is None else float(v) for v in p_values], dtype=float)
-    present = ~np.isnan(p)
-    out = p.copy()
-    out[present] = _adjust_present(p[present], method)
-    return tuple(None if math.isnan(v) else float(v) for v in out)
-
-
-def _adjust_present(p: np.ndarray, method: str) -> np.ndarray:
-    m = len(p)
-    if m == 0 or method == "none":
-        return p
+    p = np.asarray(p, dtype=float)
+    if method == "none" or p.shape[1] == 0:
+        return p.copy()
+    m = (~np.isnan(p)).sum(axis=1, keepdims=True)        # hypotheses in each row
     if method == "bonferroni":
         return np.minimum(1.0, m * p)
+    rank = np.arange(p.shape[1])
+    # NaN sorts last either way, after the row's m hypotheses
     if method == "holm":                 # step-down: (m - i + 1) p_(i), running maximum
-        order = np.argsort(p, kind="mergesort")
-        steps = np.maximum.accumulate((m - np.arange(m)) * p[order])
+        order = np.argsort(p, axis=1, kind="mergesort")
+        steps = np.maximum.accumulate((m - rank) * np.take_along_axis(p, order, axis=1), axis=1)
     else:                                # hochberg, step-up: running minimum from the largest
-        order = np.argsort(-p, kind="mergesort")
-        steps = np.minimum.accumulate((np.arange(m) + 1) * p[order])
-    out = np.empty(m)
-    out[order] = np.minimum(1.0, steps)
+        order = np.argsort(np.where(np.isnan(p), np.nan, -p), axis=1, kind="mergesort")
+        steps = np.minimum.accumulate((rank + 1) * np.take_along_axis(p, order, axis=1), axis=1)
+    out = np.empty_like(p)
+    np.put_along_axis(out, order, np.minimum(1.0, steps), axis=1)
     return out
 
 

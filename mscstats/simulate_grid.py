@@ -1,0 +1,237 @@
+"""Simulate's fast path: a chunk of simulated trials analysed on the daily grid.
+
+The exact path (simulate.run_chunk) builds visit records, validates them,
+derives the endpoints and runs each replicate's analyses one by one: about
+26 ms a trial. Here the generator's arrays are derived on the grid
+(derive_grid.py) and each analysis runs for every replicate at once with the
+batch statistics of analysis/batch.py (ANCOVA by Frisch-Waugh-Lovell, the
+log-rank test, the Cox hazard ratio), which agree with the scalar cores to
+1e-10. A replicate where the batch formula could differ from the runner (an
+arm without values, no baseline, a singular model, no events, a Cox fit that
+needs step halving to its limit or may be infinite) is run by the runner
+itself on its grid-derived rows, so every replicate gets the runner's answer.
+
+Output: the rows run_chunk gives for the same chunk, in the same order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .derive_grid import DailyGrid, GridDerivation, GridEndpoint
+from .errors import MscstatsError
+from .plan import Analysis, Endpoint, Sap
+
+__all__ = ["analyse_grid"]
+
+
+@dataclass
+class _Outcome:
+    """One analysis over B replicates: per treated arm (columns) the p-value and the
+    estimate of the arm's hypothesis; ``raised``: the runner would stop (no result)."""
+    estimands: list[str]
+    p: np.ndarray             # (B, arms - 1), NaN where no p-value
+    estimate: np.ndarray      # (B, arms - 1), NaN where none
+    raised: np.ndarray        # (B,)
+    needs_runner: np.ndarray  # (B,) replicates the batch cannot answer as the runner would
+
+
+def analyse_grid(grid: DailyGrid, sap: Sap, runner_only: bool = False) -> list[tuple]:
+    """(analysis, arm, estimand, p, estimate) per replicate and hypothesis, as
+    simulate.run_chunk. runner_only: every replicate through the runner (tests)."""
+    derivation = GridDerivation(grid, sap.data)
+    outcomes = {}
+    for analysis in sap.analyses:
+        endpoint = sap.endpoint(analysis.endpoint)
+        values = derivation.endpoint(endpoint)
+        included = grid.population(sap.analysis_population(analysis))
+        outcome = _BATCH[analysis.method](analysis, endpoint, values, grid, included, sap)
+        if runner_only or len(sap.study.arms) < 2:     # one arm: the runner says why not
+            outcome.needs_runner[:] = True
+            outcome.needs_runner[:] = True
+        for r in np.flatnonzero(outcome.needs_runner):
+            _run_replicate(outcome, r, analysis, endpoint, values, grid, included, sap)
+        outcomes[analysis.id] = outcome
+    return _rows(outcomes, sap, grid.replicates)
+
+
+# ------------------------------------------------------------------ shared
+
+def _by_replicate(grid: DailyGrid, *arrays: np.ndarray) -> list[np.ndarray]:
+    return [a.reshape(grid.replicates, grid.n) for a in arrays]
+
+
+def _outcome(grid: DailyGrid, estimands: list[str]) -> _Outcome:
+    shape = (grid.replicates, len(estimands))
+    return _Outcome(estimands, np.full(shape, np.nan), np.full(shape, np.nan),
+                    np.zeros(shape[0], dtype=bool), np.zeros(shape[0], dtype=bool))
+
+
+def _arm_dummies(arm: np.ndarray, arms: int) -> list[np.ndarray]:
+    return [(arm == j).astype(np.float64) for j in range(1, arms)]
+
+
+def _t_p(t: np.ndarray, df: np.ndarray) -> np.ndarray:
+    from scipy import stats
+    return 2 * stats.t.sf(np.abs(t), df)
+
+
+# ------------------------------------------------------------------ ANCOVA
+
+def _ancova(analysis: Analysis, endpoint: Endpoint, values: GridEndpoint, grid: DailyGrid,
+            included: np.ndarray, sap: Sap) -> _Outcome:
+    """models.run_ancova: lm(y ~ ARM + BASE + covariates) on complete rows; one model
+    for all arms, each arm's coefficient by Frisch-Waugh-Lovell."""
+    arms = len(sap.study.arms)
+    log = endpoint.transform == "log"
+    out = _outcome(grid, ["geometric_mean_ratio" if log else "mean_difference"] * (arms - 1))
+    response = values.chg if endpoint.kind == "change" else values.aval
+    y, base, arm, pop = _by_replicate(grid, response, values.base, grid.arm, included)
+    extra = [grid.adsl[c].reshape(arm.shape) for c in analysis.options.get("covariates", ())
+             if c != "BASE"]
+    has_base = (pop & ~np.isnan(base)).any(axis=1)
+    covariates = [base, *extra]
+    complete = pop & ~np.isnan(y)
+    for z in covariates:
+        complete &= ~np.isnan(z)
+    with_values = [(pop & ~np.isnan(y) & (arm == j)).any(axis=1) for j in range(arms)]
+    with_complete = [(complete & (arm == j)).sum(axis=1) for j in range(arms)]
+    used = complete.sum(axis=1)
+    out.needs_runner |= ~has_base | ~np.logical_and.reduce(with_values)
+    out.needs_runner |= (np.min(with_complete, axis=0) == 0) | (used - arms - len(covariates) < 1)
+    for z in covariates:                       # a constant covariate: lm drops it
+        spread = np.where(complete, z, np.nan)
+        with np.errstate(invalid="ignore"):
+            out.needs_runner |= ~(np.nanmax(spread, axis=1) > np.nanmin(spread, axis=1))
+    batch = ~out.needs_runner
+    if batch.any():
+        _ancova_arms(out, batch, y, arm, complete, covariates, arms, log)
+    return out
+
+
+def _ancova_arms(out, batch, y, arm, complete, covariates, arms, log):
+    from .analysis.batch import ancova_batch
+    dummies = _arm_dummies(arm[batch], arms)
+    for j in range(1, arms):
+        others = [d for k, d in enumerate(dummies, start=1) if k != j]
+        z = np.stack(others + [c[batch] for c in covariates], axis=-1)
+        try:
+            fit = ancova_batch(y[batch], dummies[j - 1], z, complete[batch])
+        except ValueError:                     # collinear in some replicate: runner for all
+            out.needs_runner |= batch
+            return
+        p = _t_p(fit.t, fit.df)
+        out.p[batch, j - 1] = p
+        out.estimate[batch, j - 1] = np.exp(fit.estimate) if log else fit.estimate
+        out.needs_runner[np.flatnonzero(batch)[~np.isfinite(p)]] = True
+
+
+# ------------------------------------------------------------------ log-rank
+
+def _logrank(analysis: Analysis, endpoint: Endpoint, values: GridEndpoint, grid: DailyGrid,
+             included: np.ndarray, sap: Sap) -> _Outcome:
+    """survival.run_logrank: per treated arm, the log-rank p of the arm against the
+    reference and the Cox hazard ratio (Efron ties), both stratified as the SAP asks."""
+    from scipy import stats
+
+    from .analysis.batch import cox_batch, logrank_batch
+    arms = len(sap.study.arms)
+    out = _outcome(grid, ["hazard_ratio"] * (arms - 1))
+    event = (values.cnsr == 0) & (values.evntcd != 2)
+    time, event, arm, pop = _by_replicate(grid, values.aval, event, grid.arm, included)
+    strata = _strata_codes(grid, analysis.options.get("strata", ()))
+    strata = None if strata is None else strata.reshape(arm.shape)
+    present = [(pop & (arm == j)).any(axis=1) for j in range(arms)]
+    out.needs_runner |= ~np.logical_and.reduce(present)
+    for j in range(1, arms):
+        pair = pop & ((arm == 0) | (arm == j))
+        test = logrank_batch(time, event, arm == j, strata, pair)
+        fit = cox_batch(time, event, arm == j, strata, pair)
+        out.p[:, j - 1] = stats.chi2.sf(test.chi2, 1)
+        out.estimate[:, j - 1] = np.exp(fit.coef)
+        out.needs_runner |= ~(test.variance > 0) | ~fit.reliable
+    return out
+
+
+def _strata_codes(grid: DailyGrid, names) -> np.ndarray | None:
+    """One integer per combination of the strata columns (survival._stratum_key)."""
+    if not names:
+        return None
+    key = np.zeros(len(grid.arm), dtype=np.int64)
+    for name in names:
+        levels, codes = np.unique(grid.adsl[name].astype(str), return_inverse=True)
+        key = key * len(levels) + codes
+    return key
+
+
+_BATCH = {"ancova": _ancova, "logrank": _logrank}
+
+
+# ------------------------------------------------------------------ the runner, one replicate
+
+def _run_replicate(out: _Outcome, r: int, analysis: Analysis, endpoint: Endpoint,
+                   values: GridEndpoint, grid: DailyGrid, included: np.ndarray,
+                   sap: Sap) -> None:
+    """The analysis's runner on replicate r's grid-derived rows (as run_chunk runs it)."""
+    from .analysis import AnalysisInput, run
+    from .analysis.multiplicity import primary_comparisons
+    rows = np.arange(r * grid.n, (r + 1) * grid.n)
+    rows = rows[included[rows]]
+    arms = np.array(sap.study.arms, dtype=object)
+    data = pd.DataFrame({
+        "USUBJID": [f"S{i:04d}" for i in rows - r * grid.n], "ARM": arms[grid.arm[rows]],
+        "DAY": np.nan, "AVAL": values.aval[rows], "BASE": values.base[rows],
+        "CHG": values.chg[rows], "CNSR": values.cnsr[rows], "EVNTCD": values.evntcd[rows],
+        **{c: grid.adsl[c][rows] for c in ("AGE", "SEX", "BMI", "STRATUM")}})
+    inp = AnalysisInput(id=analysis.id, endpoint=endpoint.id, endpoint_kind=endpoint.kind,
+                        method=analysis.method, data=data, arms=tuple(sap.study.arms),
+                        options=dict(analysis.options), alpha=sap.study.alpha,
+                        seed=sap.study.seed, transform=endpoint.transform,
+                        target_day=endpoint.day, horizon=endpoint.horizon)
+    out.p[r], out.estimate[r], out.raised[r] = np.nan, np.nan, False
+    try:
+        result = run(inp)
+    except MscstatsError:
+        out.raised[r] = True
+        return
+    for c in primary_comparisons(result):
+        j = sap.study.arms.index(c.arm) - 1
+        out.p[r, j] = np.nan if c.p_value is None else c.p_value
+        out.estimate[r, j] = np.nan if c.estimate is None else c.estimate
+
+
+# ------------------------------------------------------------------ multiplicity and rows
+
+def _rows(outcomes: dict[str, _Outcome], sap: Sap, replicates: int) -> list[tuple]:
+    """run_chunk's rows: replicate by replicate, analyses in SAP order; the family's p
+    adjusted where every member has a result, the family left out where one has none."""
+    from .analysis.multiplicity import adjust_rows
+    family = [a.id for a in sap.analyses if a.id in set(sap.multiplicity.family)]
+    dropped = np.zeros(replicates, dtype=bool)
+    for member in family:
+        dropped |= outcomes[member].raised
+    reported = {aid: o.p.copy() for aid, o in outcomes.items()}
+    if family and sap.multiplicity.method != "none":
+        adjusted = adjust_rows(np.hstack([outcomes[f].p for f in family]),
+                               sap.multiplicity.method)
+        start = 0
+        for member in family:
+            width = outcomes[member].p.shape[1]
+            reported[member] = adjusted[:, start:start + width]
+            start += width
+    arms = sap.study.arms[1:]
+    rows = []
+    for r in range(replicates):
+        for analysis in sap.analyses:
+            o = outcomes[analysis.id]
+            if o.raised[r] or (dropped[r] and analysis.id in family):
+                continue
+            for j, arm in enumerate(arms):
+                p, estimate = reported[analysis.id][r, j], o.estimate[r, j]
+                rows.append((analysis.id, arm, o.estimands[j],
+                             None if np.isnan(p) else float(p),
+                             None if np.isnan(estimate) else float(estimate)))
+    return rows
