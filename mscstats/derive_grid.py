@@ -21,7 +21,7 @@ import numpy as np
 from . import schema
 from .plan import Condition, DataRules, Endpoint, EventRule, Sap
 
-__all__ = ["DailyGrid", "GridEndpoint", "GridDerivation", "unsupported"]
+__all__ = ["DailyGrid", "GridEndpoint", "GridDerivation", "unsupported", "endpoint_unsupported"]
 
 _OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
         "==": operator.eq, "!=": operator.ne}
@@ -91,11 +91,11 @@ def unsupported(sap: Sap) -> list[str]:
             reasons.append(f"{where}: covariates or Fleming-Harrington weights")
         if analysis.method == "logrank" and set(options.get("strata", ())) - set(_CATEGORICAL_ADSL):
             reasons.append(f"{where}: strata other than SEX and STRATUM")
-        reasons += [f"{where}: {why}" for why in _endpoint_unsupported(endpoint)]
+        reasons += [f"{where}: {why}" for why in endpoint_unsupported(endpoint)]
     return reasons
 
 
-def _endpoint_unsupported(endpoint: Endpoint) -> list[str]:
+def endpoint_unsupported(endpoint: Endpoint) -> list[str]:
     out = [f"parameter {p}" for p in endpoint.params if p not in GRID_PARAMS]
     if endpoint.kind in ("change", "value"):
         if endpoint.repeated and endpoint.day not in endpoint.days:

@@ -175,7 +175,7 @@ def make_grid(key: str, n: int, replicates: int, seed: int,
     simulate's fast path (derive_grid.py)."""
     design, c, course, rng = _batch_course(key, n, replicates, seed, effect, ids=False)
     days = _record_days(design)
-    values, masks, _ = _measure(design, c, course, days, rng["measure"])
+    values, masks, _ = _measure(design, c, course, days, rng["measure"], clock=False)
     has_drug = np.array([a in design.dosing for a in design.arms])[c.arm]
     # Trial.dosed: a dose record, or an arm where nobody has one (no study drug)
     arms_with_doses = np.unique(c.arm[c.dosed])
@@ -496,8 +496,10 @@ def _support(level, f_needed, c: _Cohort):
     return device, fio2, flow
 
 
-def _measure(design: Design, c: _Cohort, course: _Course, days: np.ndarray, rng):
-    """Values of every parameter on every (subject, day), and which are recorded."""
+def _measure(design: Design, c: _Cohort, course: _Course, days: np.ndarray, rng,
+             clock: bool = True):
+    """Values of every parameter on every (subject, day), which are recorded, and the
+    minute of each day's assessment (None without ``clock``: the last draw, skipped)."""
     x, level = course.x, course.level
     n, width = len(c.arm), len(days)
     if design.screening:     # day -1: the same state, measured a day earlier
@@ -543,6 +545,8 @@ def _measure(design: Design, c: _Cohort, course: _Course, days: np.ndarray, rng)
         "IL6": recorded & np.isin(days, design.cytokine_days) & keep[4],
         "TNFA": recorded & np.isin(days, design.cytokine_days) & keep[4],
     }
+    if not clock:
+        return values, masks, None
     start = np.where(days < 0, 600, 360)
     minutes = start[None, :] + rng.integers(0, 150, (n, width)) * np.where(days < 0, 3, 1)
     return values, masks, minutes
