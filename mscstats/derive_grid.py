@@ -21,7 +21,8 @@ import numpy as np
 from . import schema
 from .plan import Condition, DataRules, Endpoint, EventRule, Sap
 
-__all__ = ["DailyGrid", "GridEndpoint", "GridDerivation", "unsupported", "endpoint_unsupported"]
+__all__ = ["DailyGrid", "GridEndpoint", "GridDerivation", "unsupported", "endpoint_unsupported",
+           "grid_params"]
 
 _OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
         "==": operator.eq, "!=": operator.ne}
@@ -40,13 +41,16 @@ class DailyGrid:
     days: (W,) study days of the columns, ascending. values: PARAMCD -> (N, W)
     float array, NaN where nothing was recorded; OXYDEV holds its support rank;
     results below the LLOQ are raw values (``lloq`` gives each one's LLOQ, and
-    the SAP's below_lloq rule applies, as validation would). Subjects are held
+    the SAP's below_lloq rule applies, as validation would). recorded: PARAMCD ->
+    (N, W) booleans for every parameter, also those without values (a simulation
+    computes only the values its SAP reads: ``grid_params``). Subjects are held
     replicate by replicate, ``n`` each. adsl: subject-level arrays (N,) of AGE,
     BMI, SEX, STRATUM, DTHDY, DSCHDY, LSTALVDY (NaN when none) and the booleans
     ITTFL, SAFFL and DOSED (mITT: at least one dose, or an arm without study drug).
     """
     days: np.ndarray
     values: Mapping[str, np.ndarray]
+    recorded: Mapping[str, np.ndarray]
     lloq: Mapping[str, float]
     arm: np.ndarray
     n: int
@@ -93,6 +97,20 @@ def unsupported(sap: Sap) -> list[str]:
             reasons.append(f"{where}: strata other than SEX and STRATUM")
         reasons += [f"{where}: {why}" for why in endpoint_unsupported(endpoint)]
     return reasons
+
+
+# the recorded parameters each daily parameter is computed from
+_SOURCES = {"PF": ("PAO2", "FIO2", "OXYDEV", "O2FLOW"), "SF": ("SPO2", "FIO2", "OXYDEV", "O2FLOW"),
+            "FIO2": ("FIO2", "OXYDEV", "O2FLOW"), "WHOCPS": ("WHOCPS", "OXYDEV")}
+
+
+def grid_params(sap: Sap) -> frozenset[str]:
+    """The recorded parameters whose values the SAP's endpoints need on the grid."""
+    needed = {"OXYDEV"}                                # support: WHO, states, `on`
+    for endpoint in sap.endpoints:
+        for param in endpoint.params:
+            needed.update(_SOURCES.get(param, (param,)))
+    return frozenset(needed)
 
 
 def endpoint_unsupported(endpoint: Endpoint) -> list[str]:
@@ -145,7 +163,8 @@ class GridDerivation:
         0.21 + 0.04 x L/min on a nasal cannula when the SAP asks (fio2_from_flow)."""
         values = self.grid.values
         fio2 = values["FIO2"]
-        needs = np.isnan(fio2) & ~(np.isnan(values["PAO2"]) & np.isnan(values["SPO2"]))
+        recorded = self.grid.recorded
+        needs = np.isnan(fio2) & (recorded["PAO2"] | recorded["SPO2"])
         device = values["OXYDEV"]
         out = np.where(needs & (device == schema.OXYDEV_RANK["RA"]), schema.FIO2_ROOM_AIR, fio2)
         if self.rules.fio2_from_flow:

@@ -169,13 +169,17 @@ def make_batch(key: str, n: int, replicates: int, seed: int,
 
 
 def make_grid(key: str, n: int, replicates: int, seed: int,
-              effect: Effect | Mapping[str, Effect] | None = None) -> DailyGrid:
+              effect: Effect | Mapping[str, Effect] | None = None,
+              params: Iterable[str] = PARAM_ORDER) -> DailyGrid:
     """The trials of ``make_batch`` (same arguments, same numbers) as a DailyGrid:
     one (subject x day) array per parameter instead of visit records, for
-    simulate's fast path (derive_grid.py)."""
+    simulate's fast path (derive_grid.py). Values are computed for ``params``
+    only (derive_grid.grid_params says which a SAP reads); which parameters
+    were recorded is kept for all."""
     design, c, course, rng = _batch_course(key, n, replicates, seed, effect, ids=False)
     days = _record_days(design)
-    values, masks, _ = _measure(design, c, course, days, rng["measure"], clock=False)
+    values, masks, _ = _measure(design, c, course, days, rng["measure"], clock=False,
+                                wanted=params)
     has_drug = np.array([a in design.dosing for a in design.arms])[c.arm]
     # Trial.dosed: a dose record, or an arm where nobody has one (no study drug)
     arms_with_doses = np.unique(c.arm[c.dosed])
@@ -186,8 +190,8 @@ def make_grid(key: str, n: int, replicates: int, seed: int,
             "LSTALVDY": course.last_alive,
             "ITTFL": np.ones(len(c.arm), dtype=bool), "SAFFL": c.dosed | ~has_drug,
             "DOSED": c.dosed | ~np.isin(c.arm, arms_with_doses)}
-    return DailyGrid(days, {p: np.where(masks[p], values[p], np.nan) for p in PARAM_ORDER},
-                     dict(LLOQ), c.arm, int(n), adsl)
+    return DailyGrid(days, {p: np.where(masks[p], v, np.nan) for p, v in values.items()},
+                     masks, dict(LLOQ), c.arm, int(n), adsl)
 
 
 def _batch_course(key, n, replicates, seed, effect, ids: bool):
@@ -497,9 +501,12 @@ def _support(level, f_needed, c: _Cohort):
 
 
 def _measure(design: Design, c: _Cohort, course: _Course, days: np.ndarray, rng,
-             clock: bool = True):
-    """Values of every parameter on every (subject, day), which are recorded, and the
-    minute of each day's assessment (None without ``clock``: the last draw, skipped)."""
+             clock: bool = True, wanted: Iterable[str] = PARAM_ORDER):
+    """Values of the ``wanted`` parameters on every (subject, day), which parameters
+    are recorded, and the minute of each day's assessment (None without ``clock``:
+    the last draw, skipped). Every random number is drawn whatever is wanted, so
+    the values do not depend on it; leaving parameters out only saves arithmetic."""
+    wanted = set(wanted)
     x, level = course.x, course.level
     n, width = len(c.arm), len(days)
     if design.screening:     # day -1: the same state, measured a day earlier
@@ -509,23 +516,22 @@ def _measure(design: Design, c: _Cohort, course: _Course, days: np.ndarray, rng,
     device, fio2, flow = _support(level, rng.normal(75.0, 8.0, x.shape).clip(60, 95) / pf, c)
     pao2_true = pf * fio2
     baseline = days <= 1
-    spo2 = severinghaus_spo2(pao2_true * np.exp(rng.normal(0.0, 0.03, x.shape)))
-    spo2 = np.clip(np.round(spo2 + rng.normal(0.0, 0.7, x.shape)), 50, 100)
-    spo2 = np.where(baseline, np.maximum(spo2, design.min_baseline_spo2), spo2)
-    ventilated = level >= 4
-    rr = np.where(ventilated, 18.0 + 4.0 * np.maximum(0.0, np.log(200.0 / pf)),
-                  16.0 + 17.0 * np.maximum(0.0, np.log(420.0 / pf)))
-    who = _WHO_BY_DEVICE[device] + ((device == 5) & (pf < 150.0))
-    values = {
-        "OXYDEV": device.astype(float),
-        "WHOCPS": who.astype(float),
-        "SPO2": spo2,
-        "RR": np.clip(np.round(rr + rng.normal(0.0, 2.2, x.shape)), 8, 50),
-        "O2FLOW": flow,
-        "FIO2": fio2,
-        "PAO2": np.round(np.clip(pao2_true * np.exp(rng.normal(0.0, 0.05, x.shape)), 25, 600), 1),
-    }
-    values.update(_cytokines(design, c, x, days, rng))
+    noise = {name: rng.normal(0.0, sd, x.shape)       # in the order they were always drawn
+             for name, sd in (("spo2", 0.03), ("spo2_read", 0.7), ("rr", 2.2), ("pao2", 0.05))}
+    values = {"OXYDEV": device.astype(float),
+              "WHOCPS": (_WHO_BY_DEVICE[device] + ((device == 5) & (pf < 150.0))).astype(float),
+              "O2FLOW": flow, "FIO2": fio2}
+    if "SPO2" in wanted:
+        spo2 = severinghaus_spo2(pao2_true * np.exp(noise["spo2"]))
+        spo2 = np.clip(np.round(spo2 + noise["spo2_read"]), 50, 100)
+        values["SPO2"] = np.where(baseline, np.maximum(spo2, design.min_baseline_spo2), spo2)
+    if "RR" in wanted:
+        rr = np.where(level >= 4, 18.0 + 4.0 * np.maximum(0.0, np.log(200.0 / pf)),
+                      16.0 + 17.0 * np.maximum(0.0, np.log(420.0 / pf)))
+        values["RR"] = np.clip(np.round(rr + noise["rr"]), 8, 50)
+    if "PAO2" in wanted:
+        values["PAO2"] = np.round(np.clip(pao2_true * np.exp(noise["pao2"]), 25, 600), 1)
+    values.update(_cytokines(design, c, x, days, rng, wanted))
     recorded = days[None, :] <= course.last_record[:, None]
     keep = rng.random((5, n, width)) >= 0.03
     keep |= baseline[None, None, :]            # baseline is never missing
@@ -534,6 +540,7 @@ def _measure(design: Design, c: _Cohort, course: _Course, days: np.ndarray, rng,
     unsure = rng.random(x.shape)
     nc_unknown = (device == 1) & (unsure < 0.2)      # FiO2 on a cannula is a guess
     ra_written = (level == 0) & (unsure < 0.5)       # 0.21 written on half the room-air gases
+    cytokine_day = recorded & np.isin(days, design.cytokine_days) & keep[4]
     masks = {
         "OXYDEV": recorded,
         "WHOCPS": recorded,
@@ -542,8 +549,8 @@ def _measure(design: Design, c: _Cohort, course: _Course, days: np.ndarray, rng,
         "O2FLOW": recorded & ~np.isnan(flow),
         "FIO2": recorded & (((level > 0) & ~nc_unknown) | (abg & keep[2] & ra_written)),
         "PAO2": abg & keep[3],
-        "IL6": recorded & np.isin(days, design.cytokine_days) & keep[4],
-        "TNFA": recorded & np.isin(days, design.cytokine_days) & keep[4],
+        "IL6": cytokine_day,
+        "TNFA": cytokine_day,
     }
     if not clock:
         return values, masks, None
@@ -552,7 +559,8 @@ def _measure(design: Design, c: _Cohort, course: _Course, days: np.ndarray, rng,
     return values, masks, minutes
 
 
-def _cytokines(design: Design, c: _Cohort, x: np.ndarray, days: np.ndarray, rng):
+def _cytokines(design: Design, c: _Cohort, x: np.ndarray, days: np.ndarray, rng,
+               wanted: Iterable[str] = ("IL6", "TNFA")):
     """IL-6 and TNF-alpha (pg/mL): log-normal, tracking the latent P/F."""
     n = len(c.arm)
     x1 = np.log(c.pf0)[:, None]
@@ -565,9 +573,11 @@ def _cytokines(design: Design, c: _Cohort, x: np.ndarray, days: np.ndarray, rng)
     for code, median, slope, spread, decay, power in (
             ("IL6", design.il6_median, 0.8, 0.7, 0.05, 1.0),
             ("TNFA", design.tnfa_median, 0.3, 0.5, 0.02, 0.8)):
-        log_value = (np.log(median) + slope * (centre - x1) + spread * rng.normal(0, 1, (n, 1))
-                     - slope * 1.2 * (x - x1) - decay * since + power * log_ratio
-                     + rng.normal(0.0, 0.3, x.shape))
+        subject_noise, day_noise = rng.normal(0, 1, (n, 1)), rng.normal(0.0, 0.3, x.shape)
+        if code not in wanted:
+            continue
+        log_value = (np.log(median) + slope * (centre - x1) + spread * subject_noise
+                     - slope * 1.2 * (x - x1) - decay * since + power * log_ratio + day_noise)
         out[code] = np.round(np.exp(log_value), 1)
     return out
 
