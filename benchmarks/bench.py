@@ -124,8 +124,8 @@ def case_simulate(quick: bool, sims: int | None) -> None:
           f"{jobs} processes")
     for r in oc.rates:
         print(f"  {r.analysis:<14} power {r.rate:.3f} (MC SE {r.mc_se:.3f})")
-    print(f"  on the first {exact_sims} trials the two engines reject "
-          f"{'the same' if agree else 'DIFFERENT'} replicates' hypotheses: "
+    print(f"  on the first {exact_sims} trials the engines have "
+          f"{'the same' if agree else 'DIFFERENT'} counts of estimable and rejected: "
           + ", ".join(f"{e.analysis} {e.rejections}" for e in oc_exact.rates))
     line(f"{sims:,} trials, grid vs exact engine", t_grid, t_exact, "exact engine",
          f"(exact: {exact_sims} trials, extrapolated)")

@@ -6,7 +6,7 @@ of the SAP as written. Two engines give the same rows:
 
 * exact: a chunk of replicates is generated as one cohort, validated and
   derived in one vectorized pass as a real trial would be, then each
-  replicate's analyses run on its rows (about 26 ms a trial);
+  replicate's analyses run on its rows (about 30 ms a trial);
 * grid (simulate_grid.py): the generator's (subject x day) arrays are derived
   as arrays and each analysis runs on every replicate at once (under 1 ms a
   trial). It covers ANCOVA and log-rank analyses of measured and time-to-event

@@ -2,7 +2,7 @@
 
 The exact path (simulate.run_chunk) builds visit records, validates them,
 derives the endpoints and runs each replicate's analyses one by one: about
-26 ms a trial. Here the generator's arrays are derived on the grid
+30 ms a trial. Here the generator's arrays are derived on the grid
 (derive_grid.py) and each analysis runs for every replicate at once with the
 batch statistics of analysis/batch.py (ANCOVA by Frisch-Waugh-Lovell, the
 log-rank test, the Cox hazard ratio), which agree with the scalar cores to

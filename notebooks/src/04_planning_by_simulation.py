@@ -8,7 +8,7 @@
 # type I error), with its Monte Carlo standard error sqrt(p (1 - p) / N).
 #
 # Two engines give the same results. `exact` validates, derives and analyses each
-# trial as a real one (about 26 ms a trial); `grid` derives the endpoints on the
+# trial as a real one (about 30 ms a trial); `grid` derives the endpoints on the
 # generator's (subject x day) arrays and runs each analysis on all trials of a
 # chunk at once (under 1 ms a trial). The default, `auto`, uses `grid` whenever
 # the SAP's analyses are ANCOVA and log-rank analyses, as here.
