@@ -29,7 +29,7 @@ _OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge
 _LLOQ_FACTOR = {"half": 0.5, "lloq": 1.0, "zero": 0.0}      # validate_cells._LLOQ_RULES
 _RECORDED = ("OXYDEV", "WHOCPS", "SPO2", "RR", "O2FLOW", "FIO2", "PAO2", "IL6", "TNFA")
 GRID_PARAMS = frozenset(_RECORDED) | {"PF", "SF"}
-GRID_METHODS = frozenset({"ancova", "logrank"})
+GRID_METHODS = frozenset({"ancova", "logrank", "binary"})
 _NUMERIC_ADSL = ("AGE", "BMI")
 _CATEGORICAL_ADSL = ("SEX", "STRATUM")
 
@@ -95,6 +95,8 @@ def unsupported(sap: Sap) -> list[str]:
             reasons.append(f"{where}: covariates or Fleming-Harrington weights")
         if analysis.method == "logrank" and set(options.get("strata", ())) - set(_CATEGORICAL_ADSL):
             reasons.append(f"{where}: strata other than SEX and STRATUM")
+        if analysis.method == "binary" and options.get("test", "fisher") != "fisher":
+            reasons.append(f"{where}: a test other than Fisher's")
         reasons += [f"{where}: {why}" for why in endpoint_unsupported(endpoint)]
     return reasons
 
@@ -118,7 +120,7 @@ def endpoint_unsupported(endpoint: Endpoint) -> list[str]:
     if endpoint.kind in ("change", "value"):
         if endpoint.repeated and endpoint.day not in endpoint.days:
             out.append("a repeated endpoint whose day is not among its days")
-    elif endpoint.kind == "time_to_event":
+    elif endpoint.kind in ("time_to_event", "binary"):
         leaves = endpoint.event.leaves()
         out += ["an adverse-event condition" for c in leaves if c.ae is not None]
     else:
@@ -197,6 +199,8 @@ class GridDerivation:
         if endpoint.kind == "time_to_event":
             aval, cnsr, evntcd = self._time_to_event(endpoint)
             return GridEndpoint(aval, nan, nan, cnsr, evntcd)
+        if endpoint.kind == "binary":
+            return GridEndpoint(self._binary(endpoint), nan, nan, nan, nan)
         aval, base = self._value_at(endpoint.param, endpoint.day, endpoint.window), \
             self.baseline(endpoint.param)
         if endpoint.transform == "log":
@@ -225,20 +229,27 @@ class GridDerivation:
             out = np.where(np.isnan(column), out, column)
         return out
 
-    def _time_to_event(self, endpoint: Endpoint):
-        """derive._derive_time_to_event on the grid."""
-        adsl, horizon = self.grid.adsl, endpoint.horizon
+    def _event_timing(self, endpoint: Endpoint):
+        """derive._event_timing: first event day (<= horizon), follow-up end, died first."""
+        horizon = endpoint.horizon
         event_day = self._first_event_day(endpoint.event, horizon)
         last = np.full(len(event_day), np.nan)
         for param in endpoint.params:
             present = ~np.isnan(self.daily(param))
             day = np.where(present, self.grid.days[None, :], -np.inf).max(axis=1)
             last = np.fmax(last, np.where(np.isfinite(day), day, np.nan))
-        follow_up = np.fmax(last, adsl["LSTALVDY"])
-        death = adsl["DTHDY"]
-        has_event = ~np.isnan(event_day)
+        follow_up = np.fmax(last, self.grid.adsl["LSTALVDY"])
+        death = self.grid.adsl["DTHDY"]
         with np.errstate(invalid="ignore"):
-            died = (death <= horizon) & ~(event_day <= death) & ~has_event
+            died_first = (death <= horizon) & ~(event_day <= death)
+        return event_day, follow_up, died_first
+
+    def _time_to_event(self, endpoint: Endpoint):
+        """derive._derive_time_to_event on the grid."""
+        horizon, death = endpoint.horizon, self.grid.adsl["DTHDY"]
+        event_day, follow_up, died_first = self._event_timing(endpoint)
+        has_event = ~np.isnan(event_day)
+        died = died_first & ~has_event
         aval = np.where(has_event, event_day, np.minimum(horizon, follow_up))
         evntcd = np.where(has_event, 1, 0)
         rule = endpoint.death
@@ -251,6 +262,17 @@ class GridDerivation:
             aval = np.where(died, death, aval)
         aval = np.maximum(aval, 1.0)
         return aval, np.where(evntcd == 1, 0.0, 1.0), evntcd.astype(float)
+
+    def _binary(self, endpoint: Endpoint) -> np.ndarray:
+        """derive._derive_binary on the grid (no adverse-event conditions)."""
+        event_day, follow_up, died = self._event_timing(endpoint)
+        event = ~np.isnan(event_day)
+        observed = event | died | (follow_up >= endpoint.horizon)
+        aval = np.where(event, 1.0, 0.0)
+        if endpoint.missing == "exclude":
+            return np.where(observed, aval, np.nan)
+        failure = 1.0 if any(c.state == "dead" for c in endpoint.event.leaves()) else 0.0
+        return np.where(observed, aval, failure if endpoint.missing == "failure" else 1.0 - failure)
 
     def _first_event_day(self, rule: EventRule, horizon: int) -> np.ndarray:
         """events.first_event_day: the rule is evaluated on the days where one of its

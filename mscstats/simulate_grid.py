@@ -6,7 +6,7 @@ derives the endpoints and runs each replicate's analyses one by one: about
 (derive_grid.py) and each analysis runs for every replicate at once with the
 batch statistics of analysis/batch.py (ANCOVA by Frisch-Waugh-Lovell, the
 log-rank test, the Cox hazard ratio), which agree with the scalar cores to
-1e-10. A replicate where the batch formula could differ from the runner (an
+1e-10, and Fisher's exact test from proportions.py once per distinct table. A replicate where the batch formula could differ from the runner (an
 arm without values, no baseline, a singular model, no events, a Cox fit that
 needs step halving to its limit or may be infinite) is run by the runner
 itself on its grid-derived rows, so every replicate gets the runner's answer.
@@ -49,7 +49,8 @@ def analyse_grid(grid: DailyGrid, sap: Sap, runner_only: bool = False) -> list[t
         values = derivation.endpoint(endpoint)
         included = grid.population(sap.analysis_population(analysis))
         outcome = _BATCH[analysis.method](analysis, endpoint, values, grid, included, sap)
-        if runner_only or len(sap.study.arms) < 2:     # one arm: the runner says why not
+        # one arm: the runner says why a comparison method cannot run
+        if runner_only or (len(sap.study.arms) < 2 and analysis.method != "binary"):
             outcome.needs_runner[:] = True
             outcome.needs_runner[:] = True
         for r in np.flatnonzero(outcome.needs_runner):
@@ -171,7 +172,37 @@ def _strata_codes(grid: DailyGrid, names) -> np.ndarray | None:
     return key
 
 
-_BATCH = {"ancova": _ancova, "logrank": _logrank}
+# ------------------------------------------------------------------ proportions
+
+def _binary(analysis: Analysis, endpoint: Endpoint, values: GridEndpoint, grid: DailyGrid,
+            included: np.ndarray, sap: Sap) -> _Outcome:
+    """compare.run_binary: per treated arm the risk difference with Fisher's exact p
+    (each distinct table's p computed once); one arm: the proportion, no test."""
+    from .analysis.proportions import fisher_exact_p
+    arms = len(sap.study.arms)
+    y, arm, pop = _by_replicate(grid, values.aval, grid.arm, included)
+    known = pop & ~np.isnan(y)
+    events = np.stack([(known & (arm == j) & (y == 1)).sum(axis=1) for j in range(arms)], 1)
+    sizes = np.stack([(known & (arm == j)).sum(axis=1) for j in range(arms)], axis=1)
+    if arms == 1:
+        out = _outcome(grid, ["proportion"])
+        out.estimate[:, 0] = events[:, 0] / np.where(sizes[:, 0] > 0, sizes[:, 0], 1)
+    else:
+        out = _outcome(grid, ["risk_difference"] * (arms - 1))
+    out.raised |= (sizes == 0).any(axis=1)             # require_arms: an arm without values
+    p_of_table: dict[tuple, float] = {}
+    for r in np.flatnonzero(~out.raised):
+        for j in range(1, arms):
+            table = (int(events[r, j]), int(sizes[r, j]), int(events[r, 0]), int(sizes[r, 0]))
+            if table not in p_of_table:
+                p_of_table[table] = fisher_exact_p(*table)
+            out.p[r, j - 1] = p_of_table[table]
+            out.estimate[r, j - 1] = table[0] / table[1] - table[2] / table[3]
+    out.estimate[out.raised] = np.nan
+    return out
+
+
+_BATCH = {"ancova": _ancova, "logrank": _logrank, "binary": _binary}
 
 
 # ------------------------------------------------------------------ the runner, one replicate
@@ -226,7 +257,7 @@ def _rows(outcomes: dict[str, _Outcome], sap: Sap, replicates: int) -> list[tupl
             width = outcomes[member].p.shape[1]
             reported[member] = adjusted[:, start:start + width]
             start += width
-    arms = sap.study.arms[1:]
+    arms = sap.study.arms[1:] or sap.study.arms[:1]      # one arm: its proportion
     rows = []
     for r in range(replicates):
         for analysis in sap.analyses:

@@ -228,6 +228,9 @@ def test_auto_engine_is_grid_only_where_the_sap_allows():
     with pytest.raises(SapError, match="pf_mmrm: method mmrm"):
         choose_engine(rh, "grid")
     assert choose_engine(template("single-arm-bm-msc")) == "exact"
+    assert choose_engine(restrict_sap(template("prevent-progression"), ["primary"])) == "grid"
+    with pytest.raises(SapError, match="ae_any: an adverse-event condition"):
+        choose_engine(restrict_sap(template("prevent-progression"), ["ae_any"]), "grid")
 
 
 def test_engines_give_the_same_operating_characteristics():

@@ -158,12 +158,18 @@ def fisher_exact(x1: int, n1: int, x2: int, n2: int, level: float = 0.95) -> Fis
     0 or Inf with a zero cell, and R reports 0 with CI (0, Inf) when the
     margins allow one table only (no events, or only events).
     """
+    h = _Hypergeometric(x1, n1, x2, n2)
+    return FisherResult(fisher_exact_p(x1, n1, x2, n2, h), _conditional_mle(h),
+                        _exact_odds_interval(h, level))
+
+
+def fisher_exact_p(x1: int, n1: int, x2: int, n2: int, h: _Hypergeometric | None = None) -> float:
+    """The two-sided p-value of ``fisher_exact`` alone (simulation needs nothing else)."""
     _check(x1, n1)
     _check(x2, n2)
-    h = _Hypergeometric(x1, n1, x2, n2)
+    h = h or _Hypergeometric(x1, n1, x2, n2)
     d = h.density(1.0)
-    p = float(min(1.0, np.sum(d[d <= d[x1 - h.lo] * _FISHER_REL_ERR])))
-    return FisherResult(p, _conditional_mle(h), _exact_odds_interval(h, level))
+    return float(min(1.0, np.sum(d[d <= d[x1 - h.lo] * _FISHER_REL_ERR])))
 
 
 def _conditional_mle(h: _Hypergeometric) -> float:
