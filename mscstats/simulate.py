@@ -22,16 +22,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
-import pandas as pd
 
 from . import __version__
-from .derive import Endpoints, derive
 from .errors import MscstatsError, SapError
 from .plan import Multiplicity, Sap
-from .quality import Trial
+
+if TYPE_CHECKING:   # pandas and the visit-level modules load only where used: grid workers
+    import pandas as pd       # start without them
+
+    from .derive import Endpoints
+    from .quality import Trial
 
 __all__ = ["CHUNK", "ENGINES", "Rate", "OperatingCharacteristics", "simulate", "restrict_sap",
            "parse_effects", "choose_engine", "run_chunk"]
@@ -96,6 +99,7 @@ class OperatingCharacteristics:
         return dumps_json(self.to_dict())
 
     def to_frame(self) -> pd.DataFrame:
+        import pandas as pd
         return pd.DataFrame([r.to_dict() for r in self.rates])
 
     def __str__(self) -> str:
@@ -184,6 +188,8 @@ def _replicate_inputs(trial: Trial, sap: Sap, endpoints: Endpoints, analysis,
     replicate (``replicate``: USUBJID -> replicate): per-replicate pandas work would
     cost more than the statistics.
     """
+    import pandas as pd
+
     from .pipeline import analysis_input
     whole = analysis_input(trial, sap, endpoints, analysis)
     groups = pd.Series(np.arange(len(whole.data))).groupby(
@@ -217,6 +223,7 @@ def run_chunk(key: str, sap: Sap, n: int, chunk: int, replicates: int, seed: int
         return analyse_grid(make_grid(key, n, replicates, _chunk_seed(seed, n, chunk), effect,
                                       grid_params(sap)), sap)
     from .analysis import run
+    from .derive import derive
     from .pipeline import apply_multiplicity
     from .synth import make_batch
     from .validate import load_frames
@@ -252,6 +259,7 @@ def run_chunk(key: str, sap: Sap, n: int, chunk: int, replicates: int, seed: int
 
 
 def _summarise(n: int, n_sims: int, rows: list[tuple], alpha: float) -> list[Rate]:
+    import pandas as pd
     frame = pd.DataFrame(rows, columns=["analysis", "arm", "estimand", "p", "estimate"])
     rates = []
     for (analysis, arm, estimand), g in frame.groupby(["analysis", "arm", "estimand"],

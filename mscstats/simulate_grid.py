@@ -19,7 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from .derive_grid import DailyGrid, GridDerivation, GridEndpoint
 from .errors import MscstatsError
@@ -211,6 +210,8 @@ def _run_replicate(out: _Outcome, r: int, analysis: Analysis, endpoint: Endpoint
                    values: GridEndpoint, grid: DailyGrid, included: np.ndarray,
                    sap: Sap) -> None:
     """The analysis's runner on replicate r's grid-derived rows (as run_chunk runs it)."""
+    import pandas as pd
+
     from .analysis import AnalysisInput, run
     from .analysis.multiplicity import primary_comparisons
     rows = np.arange(r * grid.n, (r + 1) * grid.n)

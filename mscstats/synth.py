@@ -62,18 +62,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable, Mapping
 
 import numpy as np
-import pandas as pd
 
 from .derive_grid import DailyGrid
 from .schema import OXYDEV_CODES
 from .synth_designs import (BACKGROUND_AES, DESIGNS, DOSE_AES, FATAL_AES, LEVEL_LOWER_PF,
                             NULL_EFFECT, SEVERE_AE_FACTOR, AETerm, Design, Effect, get_design)
 
-__all__ = ["make_trial", "make_batch", "make_grid", "write_trial", "Effect", "NULL_EFFECT", "DESIGNS", "Design", "get_design",
-           "LLOQ", "TABLE_ORDER", "PARAM_ORDER", "severinghaus_spo2"]
+if TYPE_CHECKING:          # pandas is imported where tables are built: the grid needs none
+    import pandas as pd
+
+__all__ = ["make_trial", "make_batch", "make_grid", "write_trial", "Effect", "NULL_EFFECT",
+           "DESIGNS", "Design", "get_design", "LLOQ", "TABLE_ORDER", "PARAM_ORDER",
+           "severinghaus_spo2"]
 
 DAYS = 28
 TABLE_ORDER = ("adsl", "visits", "adae", "ex")
@@ -584,6 +587,7 @@ def _cytokines(design: Design, c: _Cohort, x: np.ndarray, days: np.ndarray, rng,
 
 def _visits_long(design: Design, c: _Cohort, days: np.ndarray, measured) -> pd.DataFrame:
     """One row per recorded (subject, day, parameter), sorted by subject, day, PARAM_ORDER."""
+    import pandas as pd
     values, masks, minutes = measured
     # (subject, day, parameter) cubes: nonzero() walks them in the row order we want
     recorded = np.stack([masks[p] for p in PARAM_ORDER], axis=-1)
@@ -614,6 +618,7 @@ def _visits_long(design: Design, c: _Cohort, days: np.ndarray, measured) -> pd.D
 
 def _exposure(design: Design, c: _Cohort, course: _Course, rng):
     """ex table, and the administrations as arrays (subj, arm, dosno, day, minute)."""
+    import pandas as pd
     parts = []
     for a, arm in enumerate(design.arms):
         dosing = design.dosing.get(arm)
@@ -668,6 +673,7 @@ def _stratum(design: Design, c: _Cohort) -> np.ndarray:
 
 
 def _adsl(design: Design, c: _Cohort, course: _Course) -> pd.DataFrame:
+    import pandas as pd
     has_drug = np.array([a in design.dosing for a in design.arms])[c.arm]
     yes_no = np.array(["N", "Y"], dtype=object)
     return pd.DataFrame({
@@ -783,6 +789,7 @@ def _fatal_aes(course: _Course, rng) -> dict:
 
 
 def _adverse_events(design: Design, c: _Cohort, course: _Course, doses, rng) -> pd.DataFrame:
+    import pandas as pd
     parts = [_background_aes(design, c, course, rng), *_dose_aes(design, doses, rng),
              _fatal_aes(course, rng)]
     ev = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
@@ -884,6 +891,7 @@ def _duplicate(table: pd.DataFrame, rng) -> pd.DataFrame:
 
 def _interleave(table: pd.DataFrame, extra: pd.DataFrame, after: np.ndarray) -> pd.DataFrame:
     """Insert the rows of ``extra`` right after the rows ``after`` of ``table``."""
+    import pandas as pd
     position = np.concatenate([np.arange(len(table)), after]).astype(float)
     position[len(table):] += 0.5
     both = pd.concat([table, extra], ignore_index=True)

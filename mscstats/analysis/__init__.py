@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from ..results import AnalysisResult
+
+if TYPE_CHECKING:          # simulation workers run without pandas until a runner needs it
+    import pandas as pd
 
 __all__ = ["AnalysisInput", "registry", "run"]
 
