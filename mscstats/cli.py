@@ -250,9 +250,9 @@ def _sample_sizes(ctx, param, value):
               help="Run on a dask.distributed cluster (pip install 'mscstats[dask]').")
 @click.option("--engine", type=click.Choice(["auto", "grid", "exact"]), default="auto",
               show_default=True,
-              help="grid: derive and analyse the trials as arrays (ANCOVA, log-rank and "
-                   "Fisher analyses; same results, ~40x faster); exact: validate, derive and analyse "
-                   "each trial as a real one; auto: grid where the SAP allows.")
+              help="grid: derive and analyse the trials as arrays (ANCOVA, Welch, log-rank "
+                   "and Fisher analyses; same results, ~40x faster); exact: validate, derive "
+                   "and analyse each trial as a real one; auto: grid where the SAP allows.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Where to write the operating characteristics (JSON).")
 @_user_errors

@@ -29,7 +29,7 @@ _OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge
 _LLOQ_FACTOR = {"half": 0.5, "lloq": 1.0, "zero": 0.0}      # validate_cells._LLOQ_RULES
 _RECORDED = ("OXYDEV", "WHOCPS", "SPO2", "RR", "O2FLOW", "FIO2", "PAO2", "IL6", "TNFA")
 GRID_PARAMS = frozenset(_RECORDED) | {"PF", "SF"}
-GRID_METHODS = frozenset({"ancova", "logrank", "binary"})
+GRID_METHODS = frozenset({"ancova", "welch", "logrank", "binary"})
 _NUMERIC_ADSL = ("AGE", "BMI")
 _CATEGORICAL_ADSL = ("SEX", "STRATUM")
 

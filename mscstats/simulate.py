@@ -9,7 +9,7 @@ of the SAP as written. Two engines give the same rows:
   replicate's analyses run on its rows (about 30 ms a trial);
 * grid (simulate_grid.py): the generator's (subject x day) arrays are derived
   as arrays and each analysis runs on every replicate at once (under 1 ms a
-  trial). It covers ANCOVA, log-rank and Fisher (binary) analyses of measured,
+  trial). It covers ANCOVA, Welch, log-rank and Fisher analyses of measured,
   time-to-event and binary endpoints; "auto" picks it whenever the SAP's
   analyses are all of those.
 

@@ -5,7 +5,7 @@ derives the endpoints and runs each replicate's analyses one by one: about
 30 ms a trial. Here the generator's arrays are derived on the grid
 (derive_grid.py) and each analysis runs for every replicate at once with the
 batch statistics of analysis/batch.py (ANCOVA by Frisch-Waugh-Lovell, the
-log-rank test, the Cox hazard ratio), which agree with the scalar cores to
+log-rank test, the Cox hazard ratio) and Welch's t, which agree with the scalar cores to
 1e-10, and Fisher's exact test from proportions.py once per distinct table. A replicate where the batch formula could differ from the runner (an
 arm without values, no baseline, a singular model, no events, a Cox fit that
 needs step halving to its limit or may be infinite) is run by the runner
@@ -135,6 +135,40 @@ def _ancova_arms(out, batch, y, arm, complete, covariates, arms, log):
         out.needs_runner[np.flatnonzero(batch)[~np.isfinite(p)]] = True
 
 
+# ------------------------------------------------------------------ Welch
+
+def _welch(analysis: Analysis, endpoint: Endpoint, values: GridEndpoint, grid: DailyGrid,
+           included: np.ndarray, sap: Sap) -> _Outcome:
+    """compare.run_welch: each treated arm against the reference by Welch's t."""
+    arms = len(sap.study.arms)
+    log = endpoint.transform == "log"
+    out = _outcome(grid, ["geometric_mean_ratio" if log else "mean_difference"] * (arms - 1))
+    response = values.chg if endpoint.kind == "change" else values.aval
+    y, arm, pop = _by_replicate(grid, response, grid.arm, included)
+    known = pop & ~np.isnan(y)
+    moments = []
+    for j in range(arms):                      # n, mean, variance / n of each arm
+        mask = known & (arm == j)
+        n = mask.sum(axis=1)
+        safe = np.maximum(n, 1)
+        mean = np.where(mask, y, 0.0).sum(axis=1) / safe
+        squares = np.where(mask, (y - mean[:, None]) ** 2, 0.0).sum(axis=1)
+        moments.append((n, mean, squares / np.maximum(n - 1, 1) / safe))
+    sizes = np.stack([m[0] for m in moments], axis=1)
+    out.needs_runner |= (sizes < 2).any(axis=1)        # no values, or too few for a variance
+    n0, mean0, v0 = moments[0]
+    for j in range(1, arms):
+        n1, mean1, v1 = moments[j]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            se = np.sqrt(v1 + v0)
+            df = (v1 + v0) ** 2 / (v1 ** 2 / (n1 - 1) + v0 ** 2 / (n0 - 1))
+            estimate = mean1 - mean0
+            out.p[:, j - 1] = _t_p(estimate / se, df)
+        out.estimate[:, j - 1] = np.exp(estimate) if log else estimate
+        out.needs_runner |= ~(se > 0)
+    return out
+
+
 # ------------------------------------------------------------------ log-rank
 
 def _logrank(analysis: Analysis, endpoint: Endpoint, values: GridEndpoint, grid: DailyGrid,
@@ -201,7 +235,7 @@ def _binary(analysis: Analysis, endpoint: Endpoint, values: GridEndpoint, grid: 
     return out
 
 
-_BATCH = {"ancova": _ancova, "logrank": _logrank, "binary": _binary}
+_BATCH = {"ancova": _ancova, "welch": _welch, "logrank": _logrank, "binary": _binary}
 
 
 # ------------------------------------------------------------------ the runner, one replicate

@@ -11,7 +11,7 @@
 # trial as a real one (about 30 ms a trial); `grid` derives the endpoints on the
 # generator's (subject x day) arrays and runs each analysis on all trials of a
 # chunk at once (under 1 ms a trial). The default, `auto`, uses `grid` whenever
-# the SAP's analyses are ANCOVA, log-rank and Fisher (binary) analyses, as here.
+# every analysis of the SAP is one the grid covers (docs/cli.md), as here.
 #
 # The same runs from the command line:
 #
