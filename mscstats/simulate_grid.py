@@ -51,7 +51,6 @@ def analyse_grid(grid: DailyGrid, sap: Sap, runner_only: bool = False) -> list[t
         # one arm: the runner says why a comparison method cannot run
         if runner_only or (len(sap.study.arms) < 2 and analysis.method != "binary"):
             outcome.needs_runner[:] = True
-            outcome.needs_runner[:] = True
         for r in np.flatnonzero(outcome.needs_runner):
             _run_replicate(outcome, r, analysis, endpoint, values, grid, included, sap)
         outcomes[analysis.id] = outcome
