@@ -14,6 +14,7 @@ import pandas as pd
 
 from . import schema
 from .daily import DailyValues, concat_rows, daily_values
+from .endpoint_rules import binary_values, event_timing, time_to_event_values
 from .errors import SapError
 from .events import EventContext, baseline, first_event_day, last_assessment_day
 from .plan import Endpoint, Sap
@@ -177,62 +178,34 @@ def _derive_ordinal(endpoint: Endpoint, ctx: EventContext) -> pd.DataFrame:
 def _event_timing(endpoint: Endpoint, ctx: EventContext) -> pd.DataFrame:
     """Per subject: first event day (<= horizon), death day, follow-up end."""
     subjects = _subjects(ctx)
-    horizon = endpoint.horizon
-    event_day = first_event_day(endpoint.event, ctx, horizon).to_numpy()
+    event_day = first_event_day(endpoint.event, ctx, endpoint.horizon).to_numpy()
     params = endpoint.params
     last = subjects["USUBJID"].map(last_assessment_day(ctx.daily, params)) if params else \
         pd.Series(np.nan, index=subjects.index)
-    follow_up = np.fmax(last.to_numpy(dtype=float), subjects["LSTALVDY"].to_numpy(dtype=float))
-    death = subjects["DTHDY"].to_numpy(dtype=float)
-    with np.errstate(invalid="ignore"):
-        died_first = (death <= horizon) & ~(event_day <= death)
+    follow_up, died_first = event_timing(event_day, last.to_numpy(dtype=float),
+                                         subjects["LSTALVDY"].to_numpy(dtype=float),
+                                         subjects["DTHDY"].to_numpy(dtype=float),
+                                         endpoint.horizon)
     return subjects.assign(EVENT_DAY=event_day, FOLLOW_UP=follow_up, DIED_FIRST=died_first)
 
 
 def _derive_time_to_event(endpoint: Endpoint, ctx: EventContext) -> pd.DataFrame:
     t = _event_timing(endpoint, ctx)
-    horizon = endpoint.horizon
-    has_event = ~np.isnan(t["EVENT_DAY"].to_numpy())
-    aval = np.where(has_event, t["EVENT_DAY"], np.minimum(horizon, t["FOLLOW_UP"]))
-    evntcd = np.where(has_event, 1, 0)
-    died = t["DIED_FIRST"].to_numpy() & ~has_event
-    death_day = t["DTHDY"].to_numpy(dtype=float)
-    rule = endpoint.death
-    if rule == "censor_at_horizon":     # the dead never improve and stay in the risk set
-        aval = np.where(died, horizon, aval)
-    elif rule == "competing":
-        aval, evntcd = np.where(died, death_day, aval), np.where(died, 2, evntcd)
-    elif rule == "event":
-        aval, evntcd = np.where(died, death_day, aval), np.where(died, 1, evntcd)
-    else:  # censor at death
-        aval = np.where(died, death_day, aval)
-    aval = np.maximum(aval, 1.0)  # day 1 counts as 1 even for those censored on day 1
+    aval, evntcd = time_to_event_values(endpoint, t["EVENT_DAY"].to_numpy(),
+                                        t["FOLLOW_UP"].to_numpy(), t["DIED_FIRST"].to_numpy(),
+                                        t["DTHDY"].to_numpy(dtype=float))
     return pd.DataFrame({"USUBJID": t["USUBJID"], "DAY": np.nan, "AVAL": aval,
                          "CNSR": np.where(evntcd == 1, 0, 1), "EVNTCD": evntcd, "REASON": ""})
 
 
 def _derive_binary(endpoint: Endpoint, ctx: EventContext) -> pd.DataFrame:
-    """1: event on or before the horizon; 0: none and followed to the horizon, or
-    died first (death is a failure unless death is itself the event); otherwise
-    missing unless missing = failure/success. Adverse-event endpoints count every
-    subject as followed: AEs are reported over the whole study period."""
+    """endpoint_rules.binary_values, with the reason a value is missing."""
     t = _event_timing(endpoint, ctx)
-    horizon = endpoint.horizon
-    event = ~np.isnan(t["EVENT_DAY"].to_numpy())
-    died = t["DIED_FIRST"].to_numpy()
-    followed = t["FOLLOW_UP"].to_numpy() >= horizon
-    leaves = endpoint.event.leaves()
-    adverse_only = all(c.ae is not None for c in leaves)
-    death_is_event = any(c.state == "dead" for c in leaves)
-    observed = event | died | followed | adverse_only
-    aval = np.where(event, 1.0, 0.0)
-    aval[~observed] = np.nan
-    reason = np.where(observed, "", f"lost to follow-up before day {horizon} without the event")
-    if endpoint.missing != "exclude":
-        # failure = what a death would score: 1 when the event is bad enough to include death
-        failure = 1.0 if death_is_event else 0.0
-        aval[~observed] = failure if endpoint.missing == "failure" else 1.0 - failure
-        reason = np.full(len(aval), "", dtype=object)
+    aval = binary_values(endpoint, t["EVENT_DAY"].to_numpy(), t["FOLLOW_UP"].to_numpy(),
+                         t["DIED_FIRST"].to_numpy())
+    # missing only where the subject was lost and the SAP excludes the missing
+    reason = np.where(np.isnan(aval), f"lost to follow-up before day {endpoint.horizon} "
+                      "without the event", "")
     return pd.DataFrame({"USUBJID": t["USUBJID"], "DAY": np.nan, "AVAL": aval,
                          "REASON": reason})
 

@@ -12,21 +12,18 @@ derive.py on simulated trials of every design is tested value by value
 
 from __future__ import annotations
 
-import operator
 from dataclasses import dataclass, field
 from typing import Mapping
 
 import numpy as np
 
 from . import schema
+from .endpoint_rules import COMPARE, binary_values, event_timing, time_to_event_values
 from .plan import Condition, DataRules, Endpoint, EventRule, Sap
 
 __all__ = ["DailyGrid", "GridEndpoint", "GridDerivation", "unsupported", "endpoint_unsupported",
            "grid_params"]
 
-_OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
-        "==": operator.eq, "!=": operator.ne}
-_LLOQ_FACTOR = {"half": 0.5, "lloq": 1.0, "zero": 0.0}      # validate_cells._LLOQ_RULES
 _RECORDED = ("OXYDEV", "WHOCPS", "SPO2", "RR", "O2FLOW", "FIO2", "PAO2", "IL6", "TNFA")
 GRID_PARAMS = frozenset(_RECORDED) | {"PF", "SF"}
 GRID_METHODS = frozenset({"ancova", "welch", "logrank", "binary"})
@@ -157,7 +154,7 @@ class GridDerivation:
         raw = values[code]
         if code in self.grid.lloq:
             lloq = self.grid.lloq[code]
-            raw = np.where(raw < lloq, lloq * _LLOQ_FACTOR[self.rules.below_lloq], raw)
+            raw = np.where(raw < lloq, lloq * schema.BELOW_LLOQ_FACTOR[self.rules.below_lloq], raw)
         return raw
 
     def _fio2(self) -> np.ndarray:
@@ -231,48 +228,24 @@ class GridDerivation:
 
     def _event_timing(self, endpoint: Endpoint):
         """derive._event_timing: first event day (<= horizon), follow-up end, died first."""
-        horizon = endpoint.horizon
-        event_day = self._first_event_day(endpoint.event, horizon)
+        event_day = self._first_event_day(endpoint.event, endpoint.horizon)
         last = np.full(len(event_day), np.nan)
         for param in endpoint.params:
             present = ~np.isnan(self.daily(param))
             day = np.where(present, self.grid.days[None, :], -np.inf).max(axis=1)
             last = np.fmax(last, np.where(np.isfinite(day), day, np.nan))
-        follow_up = np.fmax(last, self.grid.adsl["LSTALVDY"])
-        death = self.grid.adsl["DTHDY"]
-        with np.errstate(invalid="ignore"):
-            died_first = (death <= horizon) & ~(event_day <= death)
+        adsl = self.grid.adsl
+        follow_up, died_first = event_timing(event_day, last, adsl["LSTALVDY"], adsl["DTHDY"],
+                                             endpoint.horizon)
         return event_day, follow_up, died_first
 
     def _time_to_event(self, endpoint: Endpoint):
-        """derive._derive_time_to_event on the grid."""
-        horizon, death = endpoint.horizon, self.grid.adsl["DTHDY"]
-        event_day, follow_up, died_first = self._event_timing(endpoint)
-        has_event = ~np.isnan(event_day)
-        died = died_first & ~has_event
-        aval = np.where(has_event, event_day, np.minimum(horizon, follow_up))
-        evntcd = np.where(has_event, 1, 0)
-        rule = endpoint.death
-        if rule == "censor_at_horizon":
-            aval = np.where(died, horizon, aval)
-        elif rule in ("competing", "event"):
-            aval, evntcd = np.where(died, death, aval), np.where(died, 2 if rule == "competing"
-                                                                  else 1, evntcd)
-        else:
-            aval = np.where(died, death, aval)
-        aval = np.maximum(aval, 1.0)
+        aval, evntcd = time_to_event_values(endpoint, *self._event_timing(endpoint),
+                                            self.grid.adsl["DTHDY"])
         return aval, np.where(evntcd == 1, 0.0, 1.0), evntcd.astype(float)
 
     def _binary(self, endpoint: Endpoint) -> np.ndarray:
-        """derive._derive_binary on the grid (no adverse-event conditions)."""
-        event_day, follow_up, died = self._event_timing(endpoint)
-        event = ~np.isnan(event_day)
-        observed = event | died | (follow_up >= endpoint.horizon)
-        aval = np.where(event, 1.0, 0.0)
-        if endpoint.missing == "exclude":
-            return np.where(observed, aval, np.nan)
-        failure = 1.0 if any(c.state == "dead" for c in endpoint.event.leaves()) else 0.0
-        return np.where(observed, aval, failure if endpoint.missing == "failure" else 1.0 - failure)
+        return binary_values(endpoint, *self._event_timing(endpoint))
 
     def _first_event_day(self, rule: EventRule, horizon: int) -> np.ndarray:
         """events.first_event_day: the rule is evaluated on the days where one of its
@@ -305,7 +278,7 @@ class GridDerivation:
         if rule.chg is not None:
             observed, threshold = observed - self.baseline(rule.param)[:, None], rule.chg
         with np.errstate(invalid="ignore"):
-            holds = _OPS[rule.op](observed, threshold) & ~np.isnan(observed) & (days >= 2)
+            holds = COMPARE[rule.op](observed, threshold) & ~np.isnan(observed) & (days >= 2)
         if rule.on is not None:
             holds &= self._support_carried_forward() == schema.OXYDEV_RANK[rule.on]
         return holds

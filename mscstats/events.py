@@ -8,7 +8,6 @@ treatment).
 
 from __future__ import annotations
 
-import operator
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,14 +15,13 @@ import pandas as pd
 
 from . import schema
 from .daily import DailyValues, concat_rows
+from .endpoint_rules import COMPARE
 from .plan import Condition, EventRule
 from .quality import Trial
 
 __all__ = ["EventContext", "first_event_day", "baseline", "infusion_associated",
            "last_assessment_day"]
 
-_OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
-        "==": operator.eq, "!=": operator.ne}
 INFUSION_WINDOW_MINUTES = 6 * 60
 
 
@@ -94,7 +92,7 @@ def _parameter_holds(cond: Condition, grid: pd.DataFrame, ctx: EventContext) -> 
     else:
         observed, threshold = on_day, cond.value
     with np.errstate(invalid="ignore"):
-        holds = _OPS[cond.op](observed, threshold) & ~np.isnan(observed)
+        holds = COMPARE[cond.op](observed, threshold) & ~np.isnan(observed)
     holds &= grid["ADY"].to_numpy() >= 2
     if cond.on is not None:
         holds &= _support_on_day(grid, ctx) == schema.OXYDEV_RANK[cond.on]

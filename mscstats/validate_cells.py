@@ -12,6 +12,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from . import schema
 from .errors import Problem
 from .io import ROW, RawTable
 from .quality import QualityLog
@@ -23,7 +24,8 @@ _BELOW_WORDS = frozenset({"<LLOQ", "<LOQ", "<LLQ", "<LOD", "BLQ", "BLOQ", "BLLOQ
                           "BELOW LLOQ", "BELOW LOQ"})
 _BELOW_NUMBER = re.compile(r"^<\s*=?\s*([0-9.,eE+-]+)$")
 _CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?$")
-_LLOQ_RULES = {"half": ("LLOQ/2", 0.5), "lloq": ("LLOQ", 1.0), "zero": ("0", 0.0)}
+_LLOQ_RULES = {rule: (label, schema.BELOW_LLOQ_FACTOR[rule])
+               for rule, label in (("half", "LLOQ/2"), ("lloq", "LLOQ"), ("zero", "0"))}
 _DAY_FIX = ("write the study day as a whole number: day 1 is the day of randomization, "
             "the day before it is -1 (there is no day 0).")
 
