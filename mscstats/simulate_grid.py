@@ -139,32 +139,21 @@ def _ancova_arms(out, batch, y, arm, complete, covariates, arms, log):
 def _welch(analysis: Analysis, endpoint: Endpoint, values: GridEndpoint, grid: DailyGrid,
            included: np.ndarray, sap: Sap) -> _Outcome:
     """compare.run_welch: each treated arm against the reference by Welch's t."""
+    from .analysis.batch import welch_t_batch
     arms = len(sap.study.arms)
     log = endpoint.transform == "log"
     out = _outcome(grid, ["geometric_mean_ratio" if log else "mean_difference"] * (arms - 1))
     response = values.chg if endpoint.kind == "change" else values.aval
     y, arm, pop = _by_replicate(grid, response, grid.arm, included)
     known = pop & ~np.isnan(y)
-    moments = []
-    for j in range(arms):                      # n, mean, variance / n of each arm
-        mask = known & (arm == j)
-        n = mask.sum(axis=1)
-        safe = np.maximum(n, 1)
-        mean = np.where(mask, y, 0.0).sum(axis=1) / safe
-        squares = np.where(mask, (y - mean[:, None]) ** 2, 0.0).sum(axis=1)
-        moments.append((n, mean, squares / np.maximum(n - 1, 1) / safe))
-    sizes = np.stack([m[0] for m in moments], axis=1)
-    out.needs_runner |= (sizes < 2).any(axis=1)        # no values, or too few for a variance
-    n0, mean0, v0 = moments[0]
+    # no values, or too few for a variance: the runner says which
+    out.needs_runner |= np.logical_or.reduce([(known & (arm == j)).sum(axis=1) < 2
+                                              for j in range(arms)])
     for j in range(1, arms):
-        n1, mean1, v1 = moments[j]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            se = np.sqrt(v1 + v0)
-            df = (v1 + v0) ** 2 / (v1 ** 2 / (n1 - 1) + v0 ** 2 / (n0 - 1))
-            estimate = mean1 - mean0
-            out.p[:, j - 1] = _t_p(estimate / se, df)
-        out.estimate[:, j - 1] = np.exp(estimate) if log else estimate
-        out.needs_runner |= ~(se > 0)
+        fit = welch_t_batch(y, arm == j, known & ((arm == 0) | (arm == j)))
+        out.p[:, j - 1] = _t_p(fit.t, fit.df)
+        out.estimate[:, j - 1] = np.exp(fit.estimate) if log else fit.estimate
+        out.needs_runner |= ~(fit.se > 0)
     return out
 
 

@@ -18,11 +18,12 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from mscstats.analysis.batch import ancova_batch, cox_batch, logrank_batch
+from mscstats.analysis.batch import ancova_batch, cox_batch, logrank_batch, welch_t_batch
 from mscstats.analysis.cox import cox_fit
 from mscstats.analysis.logrank import logrank_test
 from mscstats.analysis.models import least_squares
 from mscstats.analysis.multiplicity import adjust, adjust_rows
+from mscstats.analysis.ttests import welch
 from mscstats.cli import main
 from mscstats.derive import derive
 from mscstats.derive_grid import GridDerivation, endpoint_unsupported, unsupported
@@ -273,3 +274,19 @@ def test_cli_engine_option(tmp_path):
     assert refused.exit_code != 0
     assert "vfd28_wilcoxon: method wilcoxon" in refused.output
     assert "Traceback" not in refused.output
+
+
+def test_welch_batch_with_included_equals_welch():
+    rng = np.random.default_rng(15)
+    b, n = 20, 30
+    y = rng.normal(10, 3, (b, n))
+    treated = np.tile(np.arange(n) % 2, (b, 1)).astype(bool)
+    included = rng.random((b, n)) < 0.7
+    y[~included] = np.nan
+    fit = welch_t_batch(y, treated, included)
+    for r in range(b):
+        keep = included[r]
+        scalar = welch(y[r, keep & treated[r]], y[r, keep & ~treated[r]])
+        assert fit.estimate[r] == pytest.approx(scalar.estimate, rel=1e-10)
+        assert fit.t[r] == pytest.approx(scalar.statistic, rel=1e-10)
+        assert fit.df[r] == pytest.approx(scalar.df, rel=1e-10)

@@ -360,8 +360,12 @@ def _centred(y: np.ndarray) -> np.ndarray:
     return y - y.mean(axis=-1, keepdims=True)
 
 
-def _arm_means(y, t):
+def _arm_means(y, t, used=None):
+    """Each arm's mean and size; ``used``: subjects a replicate analyses (the others'
+    y and t are 0), all by default."""
     n1, n0 = _arm_sizes(t)
+    if used is not None:
+        n0 = used - n1
     s1 = _arm_sums(t, y)
     with np.errstate(divide="ignore", invalid="ignore"):
         return s1 / n1, (y.sum(axis=-1) - s1) / n0, n1, n0
@@ -382,12 +386,25 @@ def risk_difference_batch(event, treated) -> np.ndarray:
     return mean_difference_batch(event, treated)
 
 
-def welch_t_batch(y, treated) -> TStatistic:
-    """Welch's unequal-variance t (t.test(treated, reference)), per replicate."""
-    (y, treated), batched = _as_batch(y, treated)
-    y, t = _centred(y), _labels(treated)
-    m1, m0, n1, n0 = _arm_means(y, t)
-    resid = y - np.where(t > 0, m1[:, None], m0[:, None])   # two-pass variances
+def welch_t_batch(y, treated, included=None) -> TStatistic:
+    """Welch's unequal-variance t (t.test(treated, reference)), per replicate.
+
+    included: (B, n) booleans, the subjects each replicate compares (default all;
+    left-out values may be NaN)."""
+    if included is None:
+        (y, treated), batched = _as_batch(y, treated)
+        y, t = _centred(y), _labels(treated)
+        m1, m0, n1, n0 = _arm_means(y, t)
+        resid = y - np.where(t > 0, m1[:, None], m0[:, None])   # two-pass variances
+    else:
+        (y, treated, included), batched = _as_batch(y, treated, included)
+        t = _labels(np.where(included, treated, 0))
+        y = np.where(included, y, 0.0)
+        used = included.sum(axis=-1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            y = np.where(included, y - (y.sum(axis=-1) / used)[:, None], 0.0)
+        m1, m0, n1, n0 = _arm_means(y, t, used)
+        resid = np.where(included, y - np.where(t > 0, m1[:, None], m0[:, None]), 0.0)
     ss = resid * resid
     ss1 = _arm_sums(t, ss)
     ss0 = ss.sum(axis=-1) - ss1
