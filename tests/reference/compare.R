@@ -11,11 +11,7 @@ source(file.path("tests", "reference", "helpers.R"))   # num, htest, newcombe, k
 out_dir <- file.path("tests", "reference", "compare")
 dir.create(out_dir, showWarnings = FALSE, recursive = TRUE)
 
-write_data <- function(d, name) {
-  path <- file.path(out_dir, paste0(name, ".csv"))
-  write.csv(d, path, row.names = FALSE, na = "")
-  read.csv(path, stringsAsFactors = FALSE)   # analyse what Python will read
-}
+write_data <- function(d, name) write_csv_back(d, out_dir, name)
 # ---------------------------------------------------------------- data sets
 set.seed(20230115)
 arms2 <- c("placebo", "UC-MSC")

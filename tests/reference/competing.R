@@ -8,15 +8,11 @@
 #
 # Cause codes (EVNTCD): 0 censored, 1 event of interest, 2 competing.
 suppressPackageStartupMessages({ library(survival); library(cmprsk); library(jsonlite) })
+source(file.path("tests", "reference", "helpers.R"))   # num, write_csv_back
 data_dir <- file.path("tests", "reference", "data")
 dir.create(data_dir, showWarnings = FALSE, recursive = TRUE)
 
-write_data <- function(d, name) {
-  path <- file.path(data_dir, paste0(name, ".csv"))
-  write.csv(d, path, row.names = FALSE, na = "")
-  read.csv(path, stringsAsFactors = FALSE)   # analyse what Python will read
-}
-num <- function(x) unname(as.numeric(x))
+write_data <- function(d, name) write_csv_back(d, data_dir, name)
 level <- 0.95
 z <- qnorm(1 - (1 - level) / 2)
 

@@ -1,8 +1,14 @@
-# Helpers shared by tests/reference/compare.R and tests/reference/synthetic.R:
-# JSON-friendly numbers, htest results, Newcombe's method-10 risk difference,
-# Katz's risk ratio and the Brant test. Definitions only; sourcing has no effects.
+# Helpers shared by the R scripts of tests/reference/: JSON-friendly numbers, CSV
+# round trips, htest results, Newcombe's method-10 risk difference, Katz's risk
+# ratio and the Brant test. Definitions only; sourcing has no effects.
 
 num <- function(x) unname(as.numeric(x))
+# write d as <dir>/<name>.csv and read it back: R analyses the doubles Python will read
+write_csv_back <- function(d, dir, name) {
+  path <- file.path(dir, paste0(name, ".csv"))
+  write.csv(d, path, row.names = FALSE, na = "")
+  read.csv(path, stringsAsFactors = FALSE)
+}
 htest <- function(h) list(statistic = num(h$statistic),
                           df = if (is.null(h$parameter)) NULL else num(h$parameter),
                           p_value = num(h$p.value),

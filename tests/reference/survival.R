@@ -9,12 +9,12 @@
 # tests/reference/survival.json. Every statistic is computed from the CSV as read
 # back, so Python and R see the same doubles. The tests never need R.
 suppressPackageStartupMessages({ library(survival); library(jsonlite) })
+source(file.path("tests", "reference", "helpers.R"))   # num, write_csv_back
 data_dir <- file.path("tests", "reference", "data")
 dir.create(data_dir, showWarnings = FALSE, recursive = TRUE)
 
 write_data <- function(d, name) {
-  path <- file.path(data_dir, paste0(name, ".csv"))
-  write.csv(d, path, row.names = FALSE, na = "")
+  write_csv_back(d, data_dir, name)
   read_data(name)
 }
 read_data <- function(name) {
@@ -22,7 +22,6 @@ read_data <- function(name) {
   d$EVENT <- as.numeric(d$CNSR == 0 & d$EVNTCD != 2)
   d
 }
-num <- function(x) unname(as.numeric(x))
 adtte <- function(id, arm, time, event, ...) {
   data.frame(USUBJID = sprintf("%s-%04d", id, seq_along(time)), ARM = arm, AVAL = time,
              CNSR = 1 - event, EVNTCD = event, ..., stringsAsFactors = FALSE)
