@@ -24,6 +24,7 @@ from .plan import Condition, DataRules, Endpoint, EventRule, Sap
 __all__ = ["DailyGrid", "GridEndpoint", "GridDerivation", "unsupported", "endpoint_unsupported",
            "grid_params"]
 
+# what the generator records (synth.PARAM_ORDER; synth imports this module, not back)
 _RECORDED = ("OXYDEV", "WHOCPS", "SPO2", "RR", "O2FLOW", "FIO2", "PAO2", "IL6", "TNFA")
 GRID_PARAMS = frozenset(_RECORDED) | {"PF", "SF"}
 GRID_METHODS = frozenset({"ancova", "welch", "logrank", "binary"})

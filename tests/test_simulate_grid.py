@@ -92,6 +92,13 @@ def test_grid_derivation_equals_derive(key, rules):
     assert checked >= 2          # every design has a measure and a time-to-event endpoint
 
 
+def test_the_grid_knows_every_parameter_the_generator_records():
+    from mscstats.derive_grid import GRID_PARAMS
+    from mscstats.synth import PARAM_ORDER
+    assert GRID_PARAMS == frozenset(PARAM_ORDER) | {"PF", "SF"}
+    assert set(make_grid("refractory-hypoxia", 4, 1, 1).recorded) == set(PARAM_ORDER)
+
+
 def test_grid_population_flags_equal_the_trials():
     key = "nebulized-exosomes"                   # mITT: doses in both arms
     frames = make_batch(key, 40, 6, 5, tables=("adsl", "visits", "ex"))
