@@ -153,11 +153,17 @@ class AnalysisResult(_Presentable):
     curves: tuple[Curve, ...] = ()
     notes: tuple[str, ...] = ()
     options: Mapping[str, Any] = field(default_factory=dict)
+    # tipping_point only (DESIGN.md 9): the grid of completed analyses and the tipping
+    # point (binary: the boundary rows; continuous: a delta or None); absent otherwise
+    grid: tuple[Mapping[str, Any], ...] | None = None
+    tipping_point: Any = None
 
     def to_dict(self) -> dict:
         out = super().to_dict()
         if not self.curves:
             del out["curves"]
+        if self.grid is None:
+            del out["grid"], out["tipping_point"]
         return out
 
     def comparison(self, arm: str) -> Comparison:
