@@ -264,7 +264,7 @@ def _binary_tipping(inp) -> AnalysisResult:
     elif not boundary:
         notes.append("the conclusion is the same for every completed table")
     result = make_result(inp, by_arm, (), (), notes)
-    return _with_grid(result, grid, boundary)
+    return _with_grid(result, grid, tuple(boundary))
 
 
 def _continuous_tipping(inp) -> AnalysisResult:
