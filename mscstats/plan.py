@@ -552,9 +552,6 @@ class _Checker:
                 raise self.fail(f"{path}.deltas", "is required for a tipping point of a "
                                 f"{endpoint.kind} endpoint.", "add e.g. deltas = [-40, -20, 0].")
             return
-        if "deltas" in options:
-            raise self.fail(f"{path}.deltas", "applies only to method tipping_point.",
-                            "remove deltas, or set method = \"tipping_point\".")
         if mi and endpoint.kind not in ("change", "value"):
             fix = {"time_to_event": "censoring already handles incomplete follow-up: remove "
                    "missing = \"mi\".", "binary": "remove missing = \"mi\"; for the "
