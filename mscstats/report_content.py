@@ -278,6 +278,13 @@ def _methods_section(sap: Sap) -> Section:
                   METHOD_TEXT.get(m, ""), schema.METHODS[m].reference) for m in methods)
     items.append(Table("Methods", ("Method", "Analyses", "What it estimates and tests",
                                    "Reference implementation"), rows))
+    imputed = [a.id for a in sap.analyses if a.options.get("missing") == "mi"]
+    if imputed:
+        items.append(Text(f"Multiple imputation ({', '.join(imputed)}): the endpoint's visits "
+                          "imputed one after the other by normal linear regression on arm, "
+                          "baseline, covariates and earlier visits with posterior draws (mice's "
+                          "norm), each completed data set analysed by the analysis's method, "
+                          "Rubin's rules with Barnard-Rubin degrees of freedom."))
     if sap.multiplicity.method != "none" and sap.multiplicity.family:
         items.append(Text(f"Multiplicity: {sap.multiplicity.method} adjustment of the primary "
                           f"p-values of {', '.join(sap.multiplicity.family)}."))
