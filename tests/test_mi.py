@@ -400,3 +400,90 @@ def test_type_i_error_and_coverage_are_nominal():
     mc = 3 * np.sqrt(0.05 * 0.95 / 400)
     assert abs(size - 0.05) < mc
     assert abs(coverage - 0.95) < mc and abs(coverage_null - 0.95) < mc
+
+
+# ------------------------------------------------------------------ invariants and options
+
+def test_row_order_does_not_change_the_mi_result():
+    data = long_trial("visits_two_arm")
+    one = run(mi_input(data, ARMS2, seed=3, imputations=8, covariates=("BASE",)))
+    shuffled = data.sample(frac=1.0, random_state=4).reset_index(drop=True)
+    two = run(mi_input(shuffled, ARMS2, seed=3, imputations=8, covariates=("BASE",)))
+    assert one.to_dict() == two.to_dict()
+
+
+def test_complete_case_is_the_default_and_changes_nothing():
+    data = long_trial("visits_two_arm")
+    plain = run(AnalysisInput(
+        id="a", endpoint="pf", endpoint_kind="change", method="ancova", data=data, arms=ARMS2,
+        options={"covariates": ("BASE",)}, target_day=7))
+    explicit = run(AnalysisInput(id="a", endpoint="pf", endpoint_kind="change", method="ancova",
+                                 data=data, arms=ARMS2, target_day=7,
+                                 options={"covariates": ("BASE",), "missing": "complete_case"}))
+    assert plain.comparisons == explicit.comparisons
+    assert plain.by_arm["UC-MSC"]["n"] == 25                       # observed on day 7 only
+
+
+def test_mi_of_a_single_arm_paired_analysis_and_of_a_log_endpoint():
+    data = long_trial("visits_two_arm")
+    single = data[data["ARM"] == "UC-MSC"].assign(ARM="BM-MSC")
+    result = run(mi_input(single, ("BM-MSC",), method="paired", imputations=6))
+    [c] = result.comparisons
+    assert c.estimand == "mean_change" and c.reference is None and c.ci[0] < c.estimate < c.ci[1]
+    assert [t.name for t in result.tests] == ["paired_t"]
+    logs = data.assign(CHG=np.log1p(data["CHG"].abs()), BASE=np.log(data["BASE"]))
+    log_inp = AnalysisInput(id="a", endpoint="il6", endpoint_kind="change", method="welch",
+                            data=logs, arms=ARMS2, options={"missing": "mi", "imputations": 6},
+                            target_day=7, transform="log")
+    c = run(log_inp).comparisons[0]
+    assert c.estimand == "geometric_mean_ratio" and c.estimate > 0 and c.se is None
+    assert c.ci[0] < c.estimate < c.ci[1]
+
+
+def test_a_visit_with_too_few_values_is_not_estimable_with_a_note():
+    data = long_trial("visits_two_arm")
+    data.loc[(data["DAY"] == 5) & (data.index % 20 != 0), "CHG"] = np.nan   # 3 values left
+    result = run(mi_input(data, ARMS2, imputations=4, covariates=("BASE", "AGE")))
+    assert result.comparisons[0].estimate is None
+    assert any("too few for an imputation model" in n for n in result.notes)
+
+
+def test_sap_options_of_multiple_imputation_parse():
+    from mscstats.plan import parse_sap
+    sap = parse_sap("""
+[study]
+id = "T"
+arms = ["control", "MSC"]
+[[endpoint]]
+id = "pf"
+kind = "change"
+param = "PF"
+day = 7
+days = [3, 7]
+[[endpoint]]
+id = "mort"
+kind = "binary"
+horizon = 28
+event.any = [ { state = "dead" } ]
+[[analysis]]
+id = "a"
+endpoint = "pf"
+method = "welch"
+missing = "mi"
+imputations = 20
+mi_reference = "copy_reference"
+[[analysis]]
+id = "b"
+endpoint = "pf"
+method = "tipping_point"
+deltas = [0, -20.5, -10]
+[[analysis]]
+id = "c"
+endpoint = "mort"
+method = "tipping_point"
+test = "chi_square"
+""")
+    a, b, c = sap.analyses
+    assert a.options == {"missing": "mi", "imputations": 20, "mi_reference": "copy_reference"}
+    assert b.options == {"deltas": (0.0, -20.5, -10.0)}
+    assert c.options == {"test": "chi_square"}
