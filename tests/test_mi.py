@@ -37,7 +37,8 @@ def completed(name):
 
 def ancova_design(first, arms):
     dummies = [(first["ARM"] == a).to_numpy(float) for a in arms[1:]]
-    return np.column_stack([np.ones(len(first)), *dummies, first["BASE"], first["AGE"]])
+    covariates = [first[c] for c in ("BASE", "AGE") if c in first.columns]
+    return np.column_stack([np.ones(len(first)), *dummies, *covariates])
 
 
 def long_trial(name):
@@ -107,6 +108,24 @@ def test_mi_runner_equals_mice_pool_on_its_own_imputations(case):
     assert c.p_value == pytest.approx(term["p_value"], abs=P_ABS)
     assert list(c.ci) == approx(term["ci"])
     assert result.by_arm["UC-MSC"]["n_imputed"] == result.by_arm["UC-MSC"]["n_missing"] > 0
+
+
+def test_template_primary_mi_matches_mice_pool_on_its_completed_data():
+    """The refractory-hypoxia template's primary_mi, run by the pipeline on the stored
+    synthetic trial, equals mice::pool on the completed data sets it imputed."""
+    from mscstats import pipeline
+    from mscstats.derive import derive
+    from mscstats.plan import template
+    sap = template("refractory-hypoxia")
+    trial = pipeline.load(Path(__file__).parents[1] / "data" / "synthetic" / "refractory-hypoxia",
+                          sap)
+    analysis = next(a for a in sap.analyses if a.id == "primary_mi")
+    result = run(pipeline.analysis_input(trial, sap, derive(trial, sap), analysis))
+    [term] = next(c for c in REF["lm"] if c["case"] == "refractory_hypoxia_primary_mi")["terms"]
+    c = result.comparisons[0]
+    assert (c.estimate, c.se, c.df) == approx((term["estimate"], term["se"], term["df"]))
+    assert c.p_value == pytest.approx(term["p_value"], abs=P_ABS)
+    assert list(c.ci) == approx(term["ci"])
 
 
 def test_three_arm_runner_matches_mice_pool_for_each_treated_arm():

@@ -19,15 +19,16 @@ pooled_fields <- function(p) list(ubar = num(p$ubar), b = num(p$b), t = num(p$t)
                                   lambda = num(p$lambda), fmi = num(p$fmi))
 
 # ---------------------------------------------------------------- lm + mice::pool
-lm_case <- function(case, name, arms) {
+lm_case <- function(case, name, arms, formula = Y ~ ARM + BASE + AGE) {
   d <- read(name)
   d$ARM <- factor(d$ARM, levels = arms)
-  fits <- lapply(sort(unique(d$.imp)), function(i) lm(Y ~ ARM + BASE + AGE, data = d[d$.imp == i, ]))
+  fits <- lapply(sort(unique(d$.imp)), function(i) lm(formula, data = d[d$.imp == i, ]))
   p <- pool(as.mira(fits))
   s <- summary(p, conf.int = TRUE, conf.level = 0.95)
   terms <- paste0("ARM", arms[-1])
   list(case = case, data = name, arms = arms,
-       r_call = "pool(as.mira(lapply(imps, function(i) lm(Y ~ ARM + BASE + AGE, d[d$.imp == i, ])))); summary(., conf.int = TRUE)",
+       r_call = paste0("pool(as.mira(lapply(imps, function(i) lm(", deparse(formula),
+                       ", d[d$.imp == i, ])))); summary(., conf.int = TRUE)"),
        m = p$m,
        terms = lapply(terms, function(term) {
          r <- s[as.character(s$term) == term, ]; q <- p$pooled[as.character(p$pooled$term) == term, ]
@@ -38,7 +39,9 @@ lm_case <- function(case, name, arms) {
 }
 lm_cases <- list(lm_case("two_arm_mar", "completed_two_arm", c("control", "UC-MSC")),
                  lm_case("two_arm_j2r", "completed_two_arm_j2r", c("control", "UC-MSC")),
-                 lm_case("three_arm_mar", "completed_three_arm", c("standard", "Paxlovid", "UC-MSC")))
+                 lm_case("three_arm_mar", "completed_three_arm", c("standard", "Paxlovid", "UC-MSC")),
+                 lm_case("refractory_hypoxia_primary_mi", "completed_refractory_hypoxia_primary_mi",
+                         c("control", "UC-MSC"), Y ~ ARM + BASE))
 
 # ---------------------------------------------------------------- scalar pooling
 scalar <- function(case, q, u, dfcom, r_call) {

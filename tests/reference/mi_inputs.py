@@ -51,6 +51,24 @@ def completed(frame: pd.DataFrame, arms, seed: int, strategy: str = "mar") -> pd
     return pd.concat(parts, ignore_index=True)[[".imp", "USUBJID", "ARM", "BASE", "AGE", "Y"]]
 
 
+def template_primary_mi() -> pd.DataFrame:
+    """The completed data sets of the refractory-hypoxia template's primary_mi, as the
+    pipeline imputes them on data/synthetic/refractory-hypoxia."""
+    from mscstats import pipeline
+    from mscstats.analysis.missing_data import _impute, mi_data
+    from mscstats.derive import derive
+    from mscstats.plan import template
+    sap = template("refractory-hypoxia")
+    trial = pipeline.load(ROOT / "data" / "synthetic" / "refractory-hypoxia", sap)
+    analysis = next(a for a in sap.analyses if a.id == "primary_mi")
+    inp = pipeline.analysis_input(trial, sap, derive(trial, sap), analysis)
+    data = mi_data(inp, with_covariates=True)
+    done = _impute(inp, data)
+    frame = data.target[["USUBJID", "ARM", "BASE"]]
+    return pd.concat([frame.assign(**{".imp": i + 1, "Y": done[i]}) for i in range(len(done))],
+                     ignore_index=True)[[".imp", "USUBJID", "ARM", "BASE", "Y"]]
+
+
 def main() -> None:
     OUT.mkdir(exist_ok=True)
     rng = np.random.default_rng(20240518)
@@ -63,6 +81,8 @@ def main() -> None:
         OUT / "completed_two_arm_j2r.csv", index=False)
     completed(three, ["standard", "Paxlovid", "UC-MSC"], 13).to_csv(
         OUT / "completed_three_arm.csv", index=False)
+    template_primary_mi().to_csv(OUT / "completed_refractory_hypoxia_primary_mi.csv",
+                                 index=False, float_format="%.17g")
     x = np.round(rng.normal(0, 1, (25, 2)) * [10, 1] + [50, 0], 3)
     y = np.round(3 + 0.4 * x[:, 0] - 2 * x[:, 1] + rng.normal(0, 4, 25), 3)
     pd.DataFrame({"X1": x[:, 0], "X2": x[:, 1], "Y": y}).to_csv(OUT / "norm_data.csv", index=False)
