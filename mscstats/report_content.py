@@ -223,15 +223,18 @@ def _forest_figures(sap: Sap, results: TrialResults) -> list[Figure]:
     return out
 
 
-def _tipping_figures(sap: Sap, results: TrialResults) -> list[Figure]:
+def _tipping_figures(sap: Sap, results: TrialResults) -> list[Item]:
     labels = _labels(sap)
-    return [_figure(f"Tipping point of {a.id}: {labels.get(a.endpoint, a.endpoint)}"
-                    + (" (p-value of every completed table; hatched p < alpha, outlined "
-                       "the boundary)." if a.grid and "events_among_missing" in a.grid[0]
-                       else " (pooled estimate and 95% CI against the shift of the "
-                            "treated arm's imputed values)."),
-                    figures.plot_tipping_point(a, sap.study.arms, sap.study.alpha))
-            for a in results.analyses if a.grid]
+    out: list[Item] = []
+    for a in (a for a in results.analyses if a.grid):
+        binary = "events_among_missing" in a.grid[0]
+        out.append(_figure(f"Tipping point of {a.id}: {labels.get(a.endpoint, a.endpoint)}"
+                           + (" (p-value of every completed table; hatched p < alpha, outlined "
+                              "the boundary)." if binary else " (pooled estimate and 95% CI "
+                              "against the shift of the treated arm's imputed values)."),
+                           figures.plot_tipping_point(a, sap.study.arms, sap.study.alpha)))
+        out.append(tables.tipping_table(a, sap.study.arms))
+    return out
 
 
 def _safety_section(trial: Trial, sap: Sap) -> Section:
