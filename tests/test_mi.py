@@ -506,3 +506,27 @@ test = "chi_square"
     assert a.options == {"missing": "mi", "imputations": 20, "mi_reference": "copy_reference"}
     assert b.options == {"deltas": (0.0, -20.5, -10.0)}
     assert c.options == {"test": "chi_square"}
+
+
+def test_reference_based_means_over_three_visits():
+    """Treated mean 20 at every visit, reference 0; y2 = 0.8 y1 + ..., y3 = 0.5 y1 + 0.4 y2 + ...
+    MCAR dropout after visit 1 or after visit 2. The treated dropouts' imputed visit-3 mean:
+    MAR 20; J2R 0 (the reference mean, whatever was observed); CR 0.5 x 20 + 0.4 x 16 = 16.4
+    after visit 1 (visit 2 imputed as 0.8 x 20 = 16) and 0.5 x 20 + 0.4 x 20 = 18 after visit 2."""
+    rng = np.random.default_rng(8)
+    n = 6000
+    arm = np.repeat([0, 1], n // 2)
+    base = rng.normal(0, 10, n)
+    y1 = 20 * arm + 0.3 * base + rng.normal(0, 10, n)
+    y2 = 0.8 * y1 + 4 * arm + rng.normal(0, 8, n)
+    y3 = 0.5 * y1 + 0.4 * y2 + 2 * arm + rng.normal(0, 6, n)
+    y = np.column_stack([y1, y2, y3])
+    pattern = rng.integers(0, 3, n)          # 0 complete, 1 dropout after visit 1, 2 after 2
+    y[pattern == 1, 1:] = np.nan
+    y[pattern == 2, 2] = np.nan
+    expected = {"mar": (20, 20), "jump_to_reference": (0, 0), "copy_reference": (16.4, 18)}
+    for strategy, (after_1, after_2) in expected.items():
+        done = mi.impute_visits(y, arm, 2, base[:, None], 10, np.random.default_rng(9), strategy)
+        for group, want in ((1, after_1), (2, after_2)):
+            got = done[:, (arm == 1) & (pattern == group), 2].mean()
+            assert abs(got - want) < 1.0, (strategy, group, got)
