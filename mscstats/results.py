@@ -203,6 +203,11 @@ class AnalysisResult(_Presentable):
             lines.append(f"  {arm}: {shown}")
         lines += [f"  {t}" for t in self.tests]
         lines += [f"  {c}" for c in self.comparisons]
+        if self.grid is not None:
+            tip = self.tipping_point
+            shown = f"{len(tip)} boundary table(s)" if isinstance(tip, tuple) else \
+                ("none in the grid" if tip is None else f"delta = {_fmt(tip)}")
+            lines.append(f"  tipping point: {shown} ({len(self.grid)} grid rows)")
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
 
