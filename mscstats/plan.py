@@ -639,7 +639,8 @@ def _named(table: Any, path: str, section: str) -> str:
 
 
 ANALYSIS_OPTIONS = tuple(sorted({o for s in schema.METHODS.values() for o in s.options}))
-MI_METHODS, MAX_IMPUTATIONS, MAX_DELTAS = schema.MI_METHODS, schema.MAX_IMPUTATIONS, schema.MAX_DELTAS
+MI_METHODS = schema.MI_METHODS
+MAX_IMPUTATIONS, MAX_DELTAS = schema.MAX_IMPUTATIONS, schema.MAX_DELTAS
 
 # The statistic a permutation analysis uses when the SAP names none.
 _DEFAULT_STATISTIC = {"time_to_event": "logrank", "binary": "risk_difference",

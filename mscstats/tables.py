@@ -328,16 +328,13 @@ def tipping_table(result: AnalysisResult, arms: Sequence[str]) -> Table:
                 "No shift of the grid makes p reach alpha.")
         return Table(title, (f"Shift of {treated}'s imputed values", "Difference (95% CI)", "p"),
                      rows, (note,))
-    boundary = [(b["events_among_missing"][treated], b["events_among_missing"][reference])
-                for b in (result.tipping_point or ())]
-    shown = grid if len(grid) <= _TIPPING_ROWS else [
-        g for g in grid if (g["events_among_missing"][treated],
-                            g["events_among_missing"][reference]) in boundary]
-    rows = tuple((str(g["events_among_missing"][treated]), str(g["events_among_missing"][reference]),
-                  fmt_estimate(g["estimate"]), fmt_p(g["p_value"]),
-                  "yes" if (g["events_among_missing"][treated],
-                            g["events_among_missing"][reference]) in boundary else "")
-                 for g in shown)
+    def cell(row) -> tuple[int, int]:
+        return row["events_among_missing"][treated], row["events_among_missing"][reference]
+
+    boundary = [cell(b) for b in (result.tipping_point or ())]
+    shown = grid if len(grid) <= _TIPPING_ROWS else [g for g in grid if cell(g) in boundary]
+    rows = tuple((str(cell(g)[0]), str(cell(g)[1]), fmt_estimate(g["estimate"]),
+                  fmt_p(g["p_value"]), "yes" if cell(g) in boundary else "") for g in shown)
     notes = ["Boundary: p >= alpha next to a table (one event more or fewer in one arm) with "
              "p < alpha." if boundary else "The conclusion is the same for every completed table."]
     if len(shown) < len(grid):
