@@ -267,9 +267,9 @@ def test_other_analyses_have_no_grid_keys():
 
 # ------------------------------------------------------------------ continuous tipping point
 
-def test_continuous_tipping_is_delta_adjusted_mi():
+def test_continuous_tipping_grid_matches_mice_pool_on_shifted_data():
     data = long_trial("visits_two_arm")
-    deltas = [-150.0, -120.0, -90.0, -60.0, -30.0, 0.0, 15.0]
+    deltas = [-150.0, -125.0, -100.0, -75.0, -50.0, -25.0, 0.0, 15.0]
     inp = AnalysisInput(id="tip", endpoint="pf", endpoint_kind="change", method="tipping_point",
                         data=data, arms=ARMS2, seed=11, target_day=7,
                         options={"deltas": tuple(deltas), "imputations": 10,
@@ -280,6 +280,13 @@ def test_continuous_tipping_is_delta_adjusted_mi():
     zero = grid[deltas.index(0.0)]
     assert zero["estimate"] == approx(REF["lm"][0]["terms"][0]["estimate"])   # = the MI analysis
     assert zero["ci"] == approx(REF["lm"][0]["terms"][0]["ci"])
+    for case in REF["delta"]:                          # mice::pool on the shifted data sets
+        row = grid[deltas.index(case["delta"])] if case["delta"] in deltas else None
+        if row is not None:
+            assert (row["estimate"], row["p_value"]) == (approx(case["estimate"]),
+                                                         pytest.approx(case["p_value"], abs=P_ABS))
+            assert row["ci"] == approx(case["ci"])
+    assert {c["delta"] for c in REF["delta"]} <= set(deltas)
     # the shift moves the ANCOVA estimate linearly
     est = np.array([g["estimate"] for g in grid])
     slope = np.diff(est) / np.diff(deltas)
