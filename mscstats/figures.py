@@ -20,6 +20,7 @@ from .tables import is_ratio
 
 __all__ = ["new_axes", "plot_survival", "plot_cumulative_incidence", "plot_over_days",
            "plot_cytokine", "plot_who_distribution", "plot_forest", "plot_ae_incidence",
+           "plot_tipping_point",
            "RISK_TABLE_GID", "DAY_LABEL"]
 
 DAY_LABEL = "Study day"
@@ -301,3 +302,63 @@ def _rd_panel(ax, rd: pd.DataFrame, y: dict[str, int], arms: Sequence[str]) -> N
     right.tick_params(labelleft=False)
     right.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), frameon=False, fontsize="x-small")
 
+
+
+# --------------------------------------------------------------------------
+# Tipping point (DESIGN.md 9)
+# --------------------------------------------------------------------------
+
+def plot_tipping_point(result: AnalysisResult, arms: Sequence[str], alpha: float, ax=None):
+    """A tipping_point analysis as it is in results: for a binary endpoint a heat map of the
+    p-value over the grid (events among the treated arm's missing by row, the reference's
+    by column; p < alpha hatched, the boundary cells outlined); for a change or value
+    endpoint the pooled estimate and CI against the shift delta, with the tipping point."""
+    grid = list(result.grid or ())
+    if grid and "events_among_missing" in grid[0]:
+        return _tipping_heat_map(grid, list(result.tipping_point or ()), arms, alpha, ax)
+    return _tipping_shifts(grid, result.tipping_point, arms, ax)
+
+
+def _tipping_heat_map(grid, boundary, arms, alpha, ax):
+    from matplotlib.patches import Rectangle
+    reference, treated = arms[0], arms[1]
+    k1 = [row["events_among_missing"][treated] for row in grid]
+    k0 = [row["events_among_missing"][reference] for row in grid]
+    p = np.full((max(k1) + 1, max(k0) + 1), np.nan)
+    for i, j, row in zip(k1, k0, grid):
+        p[i, j] = np.nan if row["p_value"] is None else row["p_value"]
+    ax = ax if ax is not None else new_axes(5.6, 4.2)
+    image = ax.imshow(p, origin="lower", cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
+    ax.figure.colorbar(image, ax=ax, label="p-value")
+    for (i, j), value in np.ndenumerate(p):
+        if value < alpha:
+            ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="//",
+                                   edgecolor="white", linewidth=0))
+    for row in boundary:
+        i, j = row["events_among_missing"][treated], row["events_among_missing"][reference]
+        ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="#D55E00",
+                               linewidth=1.5, gid="boundary"))
+    ax.set_xlabel(f"Events among the missing, {reference}")
+    ax.set_ylabel(f"Events among the missing, {treated}")
+    from matplotlib.ticker import MaxNLocator
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    return ax
+
+
+def _tipping_shifts(grid, tipping, arms, ax):
+    ax = ax if ax is not None else new_axes(6.0, 3.8)
+    delta = np.array([row["delta"] for row in grid], float)
+    estimate = np.array([np.nan if row["estimate"] is None else row["estimate"] for row in grid])
+    lower = np.array([_plotted(row["ci"][0], False) for row in grid])
+    upper = np.array([_plotted(row["ci"][1], False) for row in grid])
+    ax.fill_between(delta, lower, upper, color=ARM_COLOURS[0], alpha=0.2, linewidth=0)
+    ax.plot(delta, estimate, "o-", color=ARM_COLOURS[0], label="pooled estimate (95% CI)")
+    ax.axhline(0.0, color="grey", linestyle="--", linewidth=0.8)
+    if tipping is not None:
+        ax.axvline(tipping, color=ARM_COLOURS[1], linewidth=1.2, gid="tipping_point",
+                   label=f"tipping point, delta = {tipping:g}")
+    ax.set_xlabel(f"Shift delta of the {arms[1]} arm's imputed values")
+    ax.set_ylabel(f"Difference, {arms[1]} - {arms[0]}")
+    ax.legend(fontsize="small", frameon=False)
+    return ax

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -505,16 +506,78 @@ class _Checker:
             return number
         if key == "n_permutations":
             return self.integer(value, path, minimum=100)
+        if key == "imputations":
+            number = self.integer(value, path, minimum=2)
+            if number > MAX_IMPUTATIONS:
+                raise self.fail(path, f"must be at most {MAX_IMPUTATIONS:,}, not {number}.",
+                                "50 to 200 imputations are plenty; e.g. imputations = 100.")
+            return number
+        if key == "deltas":
+            return self.deltas(value, path)
         choices = {"conf_type": schema.CONF_TYPES, "test": schema.BINARY_TESTS,
                    "statistic": schema.PERMUTATION_STATISTICS, "covariance": schema.COVARIANCES,
-                   "ties": schema.TIES, "population": schema.POPULATIONS}
+                   "ties": schema.TIES, "population": schema.POPULATIONS,
+                   "missing": schema.MISSING_DATA, "mi_reference": schema.MI_REFERENCES}
         if key in choices:
             return self.choice(value, path, choices[key])
         return self.text(value, path)  # title
 
+    def deltas(self, value: Any, path: str) -> tuple[float, ...]:
+        if not isinstance(value, list) or not value or len(value) > MAX_DELTAS or any(
+                isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
+                for v in value):
+            raise self.fail(path, f"must be a list of 1 to {MAX_DELTAS} finite numbers.",
+                            "e.g. deltas = [-60, -40, -20, 0] (shifts of the treated arm's "
+                            "imputed values, in the endpoint's unit).")
+        if len(set(value)) != len(value):
+            raise self.fail(path, "names a shift twice.", "list each delta once.")
+        return tuple(float(v) for v in value)
+
+    def missing_data_fits(self, method: str, endpoint: Endpoint, options: Mapping,
+                          path: str) -> None:
+        """missing = "mi" and the tipping point's keys where they apply (DESIGN.md 9)."""
+        mi = options.get("missing") == "mi"
+        if method == "tipping_point":
+            if "missing" in options:
+                raise self.fail(f"{path}.missing", "does not apply to tipping_point (it imputes "
+                                "by itself).", "remove missing from this analysis.")
+            continuous = endpoint.kind != "binary"
+            for key, applies in (("deltas", continuous), ("imputations", continuous),
+                                 ("mi_reference", continuous), ("covariates", continuous),
+                                 ("strata", continuous), ("test", not continuous)):
+                if key in options and not applies:
+                    raise self.fail(f"{path}.{key}", f"does not apply to a tipping point of a "
+                                    f"{endpoint.kind} endpoint.", f"remove {key}.")
+            if continuous and "deltas" not in options:
+                raise self.fail(f"{path}.deltas", "is required for a tipping point of a "
+                                f"{endpoint.kind} endpoint.", "add e.g. deltas = [-40, -20, 0].")
+            return
+        if mi and endpoint.kind not in ("change", "value"):
+            fix = {"time_to_event": "censoring already handles incomplete follow-up: remove "
+                   "missing = \"mi\".", "binary": "remove missing = \"mi\"; for the "
+                   "sensitivity to missing outcomes use method = \"tipping_point\"."}
+            raise self.fail(f"{path}.missing", f"multiple imputation applies to change and value "
+                            f"endpoints; {endpoint.id!r} is {endpoint.kind}.",
+                            fix.get(endpoint.kind, "remove missing = \"mi\"."))
+        if mi and method not in MI_METHODS:
+            why = ("mmrm already uses every observed value under missing at random (likelihood)"
+                   if method == "mmrm" else f"{method} has no estimate with a variance that "
+                   "Rubin's rules can pool (rank or permutation test)")
+            raise self.fail(f"{path}.missing", f"\"mi\" is not available for {method}: {why}.",
+                            f"use method {', '.join(MI_METHODS)} with missing = \"mi\", or "
+                            "remove missing.")
+        for key in ("imputations", "mi_reference"):
+            if key in options and not mi:
+                raise self.fail(f"{path}.{key}", "applies only with missing = \"mi\".",
+                                f"add missing = \"mi\" or remove {key}.")
+        if "mi_reference" in options and method == "paired":
+            raise self.fail(f"{path}.mi_reference", "a paired analysis has no arm comparison to "
+                            "refer to.", "remove mi_reference.")
+
     def method_fits(self, method: str, endpoint: Endpoint, options: Mapping, study: Study,
                     path: str) -> None:
         spec = schema.METHODS[method]
+        self.missing_data_fits(method, endpoint, options, path)
         n_arms = len(study.arms)
         if spec.arms == "two_or_more" and n_arms < 2:
             raise self.fail(f"{path}.method", f"{method} compares arms, but study.arms has one.",
@@ -576,6 +639,8 @@ def _named(table: Any, path: str, section: str) -> str:
 
 
 ANALYSIS_OPTIONS = tuple(sorted({o for s in schema.METHODS.values() for o in s.options}))
+MI_METHODS = schema.MI_METHODS
+MAX_IMPUTATIONS, MAX_DELTAS = schema.MAX_IMPUTATIONS, schema.MAX_DELTAS
 
 # The statistic a permutation analysis uses when the SAP names none.
 _DEFAULT_STATISTIC = {"time_to_event": "logrank", "binary": "risk_difference",

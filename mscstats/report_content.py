@@ -52,6 +52,10 @@ METHOD_TEXT = {
     "ordinal_po": "Proportional-odds (cumulative logit) model; common odds ratio of a better "
                   "category; Brant test of proportional odds.",
     "permutation": "Re-randomization (permutation) test of the chosen statistic, seeded.",
+    "tipping_point": "Tipping point: binary, every number of events among each arm's missing "
+                     "subjects with the exact test on each completed table; change or value, "
+                     "multiple imputation with the treated arm's imputed values shifted by each "
+                     "delta, ANCOVA, Rubin's rules.",
 }
 
 
@@ -219,6 +223,20 @@ def _forest_figures(sap: Sap, results: TrialResults) -> list[Figure]:
     return out
 
 
+def _tipping_figures(sap: Sap, results: TrialResults) -> list[Item]:
+    labels = _labels(sap)
+    out: list[Item] = []
+    for a in (a for a in results.analyses if a.grid):
+        binary = "events_among_missing" in a.grid[0]
+        out.append(_figure(f"Tipping point of {a.id}: {labels.get(a.endpoint, a.endpoint)}"
+                           + (" (p-value of every completed table; hatched p < alpha, outlined "
+                              "the boundary)." if binary else " (pooled estimate and 95% CI "
+                              "against the shift of the treated arm's imputed values)."),
+                           figures.plot_tipping_point(a, sap.study.arms, sap.study.alpha)))
+        out.append(tables.tipping_table(a, sap.study.arms))
+    return out
+
+
 def _safety_section(trial: Trial, sap: Sap) -> Section:
     arms = list(sap.study.arms)
     subjects = trial.population("safety")
@@ -263,6 +281,13 @@ def _methods_section(sap: Sap) -> Section:
                   METHOD_TEXT.get(m, ""), schema.METHODS[m].reference) for m in methods)
     items.append(Table("Methods", ("Method", "Analyses", "What it estimates and tests",
                                    "Reference implementation"), rows))
+    imputed = [a.id for a in sap.analyses if a.options.get("missing") == "mi"]
+    if imputed:
+        items.append(Text(f"Multiple imputation ({', '.join(imputed)}): the endpoint's visits "
+                          "imputed one after the other by normal linear regression on arm, "
+                          "baseline, covariates and earlier visits with posterior draws (mice's "
+                          "norm), each completed data set analysed by the analysis's method, "
+                          "Rubin's rules with Barnard-Rubin degrees of freedom."))
     if sap.multiplicity.method != "none" and sap.multiplicity.family:
         items.append(Text(f"Multiplicity: {sap.multiplicity.method} adjustment of the primary "
                           f"p-values of {', '.join(sap.multiplicity.family)}."))
@@ -300,7 +325,7 @@ def report_content(trial: Trial, sap: Sap, results: TrialResults,
         sections = [_subjects_section(trial, sap, daily), _endpoint_section(sap, results)]
         step("figures")
         shown = (_curve_figures(sap, results) + _course_figures(trial, sap, daily, subjects)
-                 + _forest_figures(sap, results))
+                 + _forest_figures(sap, results) + _tipping_figures(sap, results))
         sections.append(Section("Figures", tuple(shown)))
         step("safety")
         sections.append(_safety_section(trial, sap))

@@ -153,11 +153,17 @@ class AnalysisResult(_Presentable):
     curves: tuple[Curve, ...] = ()
     notes: tuple[str, ...] = ()
     options: Mapping[str, Any] = field(default_factory=dict)
+    # tipping_point only (DESIGN.md 9): the grid of completed analyses and the tipping
+    # point (binary: the boundary rows; continuous: a delta or None); absent otherwise
+    grid: tuple[Mapping[str, Any], ...] | None = None
+    tipping_point: Any = None
 
     def to_dict(self) -> dict:
         out = super().to_dict()
         if not self.curves:
             del out["curves"]
+        if self.grid is None:
+            del out["grid"], out["tipping_point"]
         return out
 
     def comparison(self, arm: str) -> Comparison:
@@ -197,6 +203,11 @@ class AnalysisResult(_Presentable):
             lines.append(f"  {arm}: {shown}")
         lines += [f"  {t}" for t in self.tests]
         lines += [f"  {c}" for c in self.comparisons]
+        if self.grid is not None:
+            tip = self.tipping_point
+            shown = f"{len(tip)} boundary table(s)" if isinstance(tip, tuple) else \
+                ("none in the grid" if tip is None else f"delta = {_fmt(tip)}")
+            lines.append(f"  tipping point: {shown} ({len(self.grid)} grid rows)")
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
 

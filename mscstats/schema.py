@@ -188,7 +188,12 @@ TIES = ("efron", "breslow")
 PERMUTATION_STATISTICS = ("mean_difference", "logrank", "wilcoxon", "risk_difference",
                           "ancova", "cox_score")
 
-_COMMON_OPTIONS = ("population", "title")
+# every method accepts the missing-data keys; plan.py says where they do not apply
+_COMMON_OPTIONS = ("population", "title", "missing", "imputations", "mi_reference")
+MISSING_DATA = ("complete_case", "mi")
+MI_REFERENCES = ("jump_to_reference", "copy_reference")
+MI_METHODS = ("ancova", "welch", "paired")   # their estimates have a variance to pool
+DEFAULT_IMPUTATIONS, MAX_IMPUTATIONS, MAX_DELTAS = 50, 1000, 101
 
 
 @dataclass(frozen=True)
@@ -235,6 +240,10 @@ METHODS: Mapping[str, MethodSpec] = MappingProxyType({
     "permutation": MethodSpec("permutation", ENDPOINT_KINDS,
                               _COMMON_OPTIONS + ("statistic", "n_permutations", "covariates"),
                               arms="two", reference="coin"),
+    "tipping_point": MethodSpec("tipping_point", ("binary", "change", "value"),
+                                _COMMON_OPTIONS + ("test", "deltas", "covariates", "strata"),
+                                arms="two", reference="fisher.test on every completed table; "
+                                "mice::pool"),
 })
 
 # Estimand and test names used in results.json (DESIGN.md section 6).

@@ -25,7 +25,7 @@ from .results import AnalysisResult, Comparison, TrialResults
 __all__ = ["Table", "fmt_number", "decimals_for", "fmt_estimate", "fmt_ci", "fmt_p",
            "fmt_count", "is_ratio", "baseline_table", "flow_table", "endpoint_table",
            "tests_table", "arm_summary_table", "ae_category_table", "ae_term_table",
-           "listing_table", "quality_tables", "RATIO_ESTIMANDS"]
+           "listing_table", "quality_tables", "tipping_table", "RATIO_ESTIMANDS"]
 
 NA = "NA"
 RATIO_ESTIMANDS = ("geometric_mean_ratio", "hazard_ratio", "subdistribution_hazard_ratio",
@@ -305,3 +305,39 @@ def quality_tables(quality: Mapping[str, Any]) -> list[Table]:
         out.append(Table("Endpoint derivation log", ("Endpoint", "Message", "n", "Subjects"),
                          rows))
     return out
+
+
+# --------------------------------------------------------------------------
+# Tipping point (DESIGN.md 9)
+# --------------------------------------------------------------------------
+
+_TIPPING_ROWS = 30        # a larger binary grid lists its boundary rows only (the figure has all)
+
+
+def tipping_table(result: AnalysisResult, arms: Sequence[str]) -> Table:
+    """The grid of a tipping_point analysis, and its tipping point as a footnote."""
+    reference, treated = arms[0], arms[1]
+    grid = list(result.grid or ())
+    title = f"Tipping point of {analysis_name(result)}"
+    if grid and "delta" in grid[0]:
+        rows = tuple((fmt_estimate(g["delta"]), f"{fmt_estimate(g['estimate'])} "
+                      f"{fmt_ci(g['ci'], decimals_for(g['estimate']))}", fmt_p(g["p_value"]))
+                     for g in grid)
+        tip = result.tipping_point
+        note = (f"Tipping point: delta = {fmt_estimate(tip)}" if tip is not None else
+                "No shift of the grid makes p reach alpha.")
+        return Table(title, (f"Shift of {treated}'s imputed values", "Difference (95% CI)", "p"),
+                     rows, (note,))
+    def cell(row) -> tuple[int, int]:
+        return row["events_among_missing"][treated], row["events_among_missing"][reference]
+
+    boundary = [cell(b) for b in (result.tipping_point or ())]
+    shown = grid if len(grid) <= _TIPPING_ROWS else [g for g in grid if cell(g) in boundary]
+    rows = tuple((str(cell(g)[0]), str(cell(g)[1]), fmt_estimate(g["estimate"]),
+                  fmt_p(g["p_value"]), "yes" if cell(g) in boundary else "") for g in shown)
+    notes = ["Boundary: p >= alpha next to a table (one event more or fewer in one arm) with "
+             "p < alpha." if boundary else "The conclusion is the same for every completed table."]
+    if len(shown) < len(grid):
+        notes.append(f"Boundary rows of the {len(grid)} completed tables (the figure shows all).")
+    return Table(title, (f"Events among missing, {treated}", f"Events among missing, {reference}",
+                         "Risk difference", "p", "Boundary"), rows, tuple(notes))

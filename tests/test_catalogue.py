@@ -239,6 +239,13 @@ def converted_in_results(rule: str):
     return check
 
 
+def tipping_note(text: str):
+    """The analysis ran and a note says `text` (e.g. that nothing is missing)."""
+    def check(out: Path) -> None:
+        assert any(text in n for n in _analysis(out, "x")["notes"])
+    return check
+
+
 def endpoint_rows_with(text: str):
     def check(out: Path) -> None:
         assert text in out.read_text("utf-8")
@@ -503,6 +510,79 @@ CASES = [
          "analyze", 0, ("wrote 1 analyses",), check=no_test("x")),
     Case("report-with-bad-data-writes-nothing", cell("visits.csv", 2, "AVAL", "150"), "report", 1,
          ("visits.csv row 2, column AVAL", "FIO2 outside the possible range")),
+    # ---- multiple imputation and tipping point ------------------------------------
+    Case("sap-mi-on-time-to-event", analyses(analysis("x", "ttci", "logrank", missing="mi")),
+         "analyze", 1, ("sap.toml: analysis[x].missing: multiple imputation applies to change "
+                        "and value endpoints; 'ttci' is time_to_event.",
+                        "Fix: censoring already handles incomplete follow-up")),
+    Case("sap-mi-on-binary", analyses(analysis("x", "mort28", "binary", missing="mi")),
+         "analyze", 1, ("sap.toml: analysis[x].missing: multiple imputation applies",
+                        'method = "tipping_point"')),
+    Case("sap-mi-unknown-value", analyses(analysis("x", "pf_d7", "ancova", missing="multiple")),
+         "analyze", 1, ("sap.toml: analysis[x].missing: 'multiple' is not allowed.",
+                        "Fix: use one of: complete_case, mi.")),
+    Case("sap-mi-on-a-rank-test", analyses(analysis("x", "pf_d7", "wilcoxon", missing="mi")),
+         "analyze", 1, ('sap.toml: analysis[x].missing: "mi" is not available for wilcoxon',
+                        "Rubin's rules", "Fix: use method ancova, welch, paired")),
+    Case("sap-mi-on-mmrm", analyses(analysis("x", "pf_d7", "mmrm", missing="mi")),
+         "analyze", 1, ('analysis[x].missing: "mi" is not available for mmrm: mmrm already',)),
+    Case("sap-imputations-below-2",
+         analyses(analysis("x", "pf_d7", "ancova", missing="mi", imputations=1)), "analyze", 1,
+         ("sap.toml: analysis[x].imputations: must be >= 2, not 1.", FIX)),
+    Case("sap-imputations-above-maximum",
+         analyses(analysis("x", "pf_d7", "ancova", missing="mi", imputations=5000)), "analyze", 1,
+         ("sap.toml: analysis[x].imputations: must be at most 1,000, not 5000.", FIX)),
+    Case("sap-imputations-without-mi", analyses(analysis("x", "pf_d7", "ancova", imputations=20)),
+         "analyze", 1, ('sap.toml: analysis[x].imputations: applies only with missing = "mi".',
+                        'Fix: add missing = "mi" or remove imputations.')),
+    Case("sap-mi-reference-unknown",
+         analyses(analysis("x", "pf_d7", "ancova", missing="mi", mi_reference="jump")),
+         "analyze", 1, ("sap.toml: analysis[x].mi_reference: 'jump' is not allowed.",
+                        "Fix: use one of: jump_to_reference, copy_reference.")),
+    Case("sap-deltas-not-a-list",
+         analyses(analysis("x", "pf_d7", "tipping_point", deltas=5)), "analyze", 1,
+         ("sap.toml: analysis[x].deltas: must be a list of 1 to 101 finite numbers.",
+          "Fix: e.g. deltas = [-60, -40, -20, 0]")),
+    Case("sap-deltas-not-numbers",
+         analyses(analysis("x", "pf_d7", "tipping_point", deltas=[-10, "0"])), "analyze", 1,
+         ("sap.toml: analysis[x].deltas: must be a list of 1 to 101 finite numbers.",)),
+    Case("sap-deltas-repeated",
+         analyses(analysis("x", "pf_d7", "tipping_point", deltas=[-10, -10])), "analyze", 1,
+         ("sap.toml: analysis[x].deltas: names a shift twice.", "Fix: list each delta once.")),
+    Case("sap-deltas-infinite", analyses(analysis("x", "pf_d7", "tipping_point").replace(
+        'method = "tipping_point"', 'method = "tipping_point"\ndeltas = [-inf, 0]')), "analyze", 1,
+         ("sap.toml: analysis[x].deltas: must be a list of 1 to 101 finite numbers.",)),
+    Case("sap-tipping-continuous-without-deltas",
+         analyses(analysis("x", "pf_d7", "tipping_point")), "analyze", 1,
+         ("sap.toml: analysis[x].deltas: is required for a tipping point of a change endpoint.",
+          "Fix: add e.g. deltas")),
+    Case("sap-deltas-on-a-binary-tipping-point",
+         analyses(analysis("x", "mort28", "tipping_point", deltas=[0])), "analyze", 1,
+         ("sap.toml: analysis[x].deltas: does not apply to a tipping point of a binary endpoint.",
+          "Fix: remove deltas.")),
+    Case("sap-deltas-on-ancova", analyses(analysis("x", "pf_d7", "ancova", deltas=[0])),
+         "analyze", 1, ("sap.toml: analysis[x].deltas: is not an option of method ancova.",
+                        "Fix: ancova takes:")),
+    Case("sap-missing-on-tipping-point",
+         analyses(analysis("x", "mort28", "tipping_point", missing="mi")), "analyze", 1,
+         ("sap.toml: analysis[x].missing: does not apply to tipping_point",)),
+    Case("sap-tipping-point-three-arms",
+         both(sap('arms = ["control", "MSC"]', 'arms = ["control", "MSC", "other"]'),
+              analyses(analysis("x", "mort28", "tipping_point"))), "analyze", 1,
+         ("sap.toml: analysis[x].method: tipping_point needs exactly two arms; the study has 3.",
+          FIX)),
+    Case("sap-tipping-point-on-time-to-event",
+         analyses(analysis("x", "ttci", "tipping_point")), "analyze", 1,
+         ("sap.toml: analysis[x].method: tipping_point does not fit the time_to_event endpoint",
+          "Fix: for time_to_event endpoints use one of")),
+    Case("tipping-point-without-missing-values",
+         analyses(analysis("x", "vent_or_death", "tipping_point")), "analyze", 0,
+         ("wrote 1 analyses",), check=tipping_note("no missing values")),
+    Case("tipping-point-binary", analyses(analysis("x", "mort28", "tipping_point")), "analyze", 0,
+         ("wrote 1 analyses",), check=tipping_note("2 completed tables")),
+    Case("mi-on-a-six-subject-trial",
+         analyses(analysis("x", "pf_d7", "ancova", missing="mi", imputations=5)), "analyze", 0,
+         ("wrote 1 analyses",), check=tipping_note("5 imputations")),
 ]
 
 

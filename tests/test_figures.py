@@ -116,3 +116,32 @@ def test_ae_incidence_dots_and_risk_differences():
     assert [t.get_text() for t in ax.get_yticklabels()] == ["Fever", "Rash"]
     right = [other for other in ax.figure.axes if other is not ax][0]
     assert right.get_xlabel() == "Risk difference (percentage points)"
+
+
+def _tipping(grid, tipping):
+    return AnalysisResult("tip", "e", "tipping_point", {}, grid=tuple(grid), tipping_point=tipping)
+
+
+def test_tipping_point_heat_map_shows_the_grid_p_values_and_boundary():
+    rows = [{"events_among_missing": {"UC-MSC": k1, "control": k0}, "estimate": 0.0,
+             "p_value": p} for (k1, k0), p in zip([(0, 0), (0, 1), (1, 0), (1, 1)],
+                                                   [0.2, 0.01, 0.6, 0.04])]
+    ax = figures.plot_tipping_point(_tipping(rows, (rows[0],)), ("control", "UC-MSC"), 0.05)
+    image = ax.images[0].get_array()
+    assert image.tolist() == [[0.2, 0.01], [0.6, 0.04]]        # rows: treated events
+    outlined = [p for p in ax.patches if p.get_gid() == "boundary"]
+    assert [p.get_xy() for p in outlined] == [(-0.5, -0.5)]
+    assert sum(1 for p in ax.patches if p.get_hatch()) == 2    # p < alpha
+    assert "control" in ax.get_xlabel() and "UC-MSC" in ax.get_ylabel()
+
+
+def test_tipping_point_shifts_plot_estimates_and_the_tipping_line():
+    rows = [{"delta": d, "estimate": 20 + d / 4, "ci": [d / 4, 40 + d / 4], "p_value": 0.01}
+            for d in (-60.0, -30.0, 0.0)]
+    ax = figures.plot_tipping_point(_tipping(rows, -60.0), ("control", "UC-MSC"), 0.05)
+    [line] = [ln for ln in ax.lines if ln.get_label().startswith("pooled")]
+    assert list(line.get_xdata()) == [-60, -30, 0] and list(line.get_ydata()) == [5, 12.5, 20]
+    [mark] = [ln for ln in ax.lines if ln.get_gid() == "tipping_point"]
+    assert list(mark.get_xdata()) == [-60, -60]
+    none = figures.plot_tipping_point(_tipping(rows, None), ("control", "UC-MSC"), 0.05)
+    assert not [ln for ln in none.lines if ln.get_gid() == "tipping_point"]

@@ -200,3 +200,11 @@ def test_forest_panels_never_mix_units(reports):
     assert captions == ["mean differences, mmHg", "ratios",
                         "differences in restricted mean time, days", "risk differences",
                         "Hodges-Lehmann shifts, days"]
+
+
+def test_tipping_point_figures_appear_for_the_sensitivity_analyses(reports):
+    for key, kind in (("refractory-hypoxia", "pooled estimate"), ("prevent-progression",
+                                                                 "p-value of every completed")):
+        text = reports[key][2]
+        assert "Tipping point of primary_tipping" in text and kind in text
+        assert "primary_tipping" in text

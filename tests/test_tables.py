@@ -124,3 +124,21 @@ def test_an_analysis_title_names_its_rows():
     results = dataclasses.replace(results, analyses=(titled, results.analyses[1]))
     assert [r[0] for r in tables.endpoint_table(results, {}).rows] == ["P/F day 7 (ANCOVA)", "mort"]
     assert tables.tests_table(results).rows[0][0] == "P/F day 7 (ANCOVA)"
+
+
+def test_tipping_tables_of_a_continuous_and_a_binary_grid():
+    from mscstats.tables import tipping_table
+    arms = ("control", "UC-MSC")
+    rows = [{"delta": -50.0, "estimate": 12.345, "ci": [-1.5, 26.0], "p_value": 0.0812},
+            {"delta": 0.0, "estimate": 27.07, "ci": [13.48, 40.66], "p_value": 0.0004}]
+    table = tipping_table(AnalysisResult("tip", "pf", "tipping_point", {}, grid=tuple(rows),
+                                         tipping_point=-50.0), arms)
+    assert table.rows == (("-50.0", "12.3 (-1.5, 26.0)", "0.081"),
+                          ("0.00", "27.1 (13.5, 40.7)", "<0.001"))
+    assert table.footnotes == ("Tipping point: delta = -50.0",)
+    grid = [{"events_among_missing": {"UC-MSC": k1, "control": k0}, "estimate": 0.1 * k1,
+             "p_value": p} for (k1, k0), p in (((0, 0), 0.0968), ((0, 1), 0.0414))]
+    table = tipping_table(AnalysisResult("tip", "prog", "tipping_point", {}, grid=tuple(grid),
+                                         tipping_point=(grid[0],)), arms)
+    assert table.rows == (("0", "0", "0.00", "0.097", "yes"), ("0", "1", "0.00", "0.041", ""))
+    assert table.columns[0] == "Events among missing, UC-MSC"

@@ -20,7 +20,7 @@ if TYPE_CHECKING:          # simulation workers run without pandas until a runne
 __all__ = ["AnalysisInput", "registry", "run"]
 
 # Modules that contribute runners; each has a METHODS mapping.
-_MODULES = ("survival", "competing", "compare", "models", "permutation")
+_MODULES = ("survival", "competing", "compare", "models", "permutation", "missing_data")
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,10 @@ def registry() -> dict[str, Runner]:
 
 
 def run(inp: AnalysisInput) -> AnalysisResult:
+    """Run the analysis's method (under multiple imputation when ``missing = "mi"``)."""
+    if inp.options.get("missing") == "mi" and inp.method != "tipping_point":
+        from .missing_data import run_mi
+        return run_mi(inp)
     methods = registry()
     if inp.method not in methods:
         raise KeyError(f"no runner for method {inp.method!r}")
