@@ -549,7 +549,7 @@ def _run(args: list[str]):
 def clean_endpoints(tmp_path_factory) -> str:
     tmp = tmp_path_factory.mktemp("clean")
     trial = _prepare(tmp)
-    out = tmp / "out" / "endpoints.csv"
+    out = tmp / "endpoints.csv"
     result = _run(_command("derive", trial, out))
     assert result.exit_code == 0, result.output
     return out.read_text("utf-8")
