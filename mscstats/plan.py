@@ -67,7 +67,7 @@ class Range:
 
 
 def _bound(x: float) -> str:
-    return f"{int(x):,}" if float(x).is_integer() else f"{x:g}"
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
 MAX_STUDY_DAY = 3650          # ten years of follow-up: any trial's study days fit
