@@ -358,3 +358,43 @@ def test_synth_refuses_a_missing_parent_and_a_file(tmp_path):
     result = _synth(tmp_path / "file")
     assert result.exit_code == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+# --------------------------------------------------------------------------
+# simulate --scheduler: nothing listening, or no workers
+# --------------------------------------------------------------------------
+
+def _simulate_on(address: str):
+    return CliRunner().invoke(main, ["simulate", "--design", "refractory-hypoxia", "--n-sims",
+                                     "3", "--analyses", "primary", "--scheduler", address,
+                                     "-o", "-"])
+
+
+def test_a_scheduler_that_does_not_answer_is_a_message(monkeypatch):
+    pytest.importorskip("dask.distributed")
+    from mscstats import simulate
+    monkeypatch.setattr(simulate, "CONNECT_TIMEOUT", 1)
+    with socket.socket() as unused:               # a port nothing listens on
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    result = _simulate_on(f"tcp://127.0.0.1:{port}")
+    _clean(result)
+    assert result.exit_code == 1, result.output
+    assert f"--scheduler tcp://127.0.0.1:{port}: no dask scheduler answered within 1 s" \
+        in result.output and "Fix: start one" in result.output
+    assert result.stdout == ""
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+def test_a_scheduler_without_workers_is_a_message(monkeypatch):
+    pytest.importorskip("dask.distributed")
+    from distributed import LocalCluster
+    from mscstats import simulate
+    monkeypatch.setattr(simulate, "CONNECT_TIMEOUT", 1)
+    with LocalCluster(n_workers=0, processes=False, dashboard_address=None) as cluster:
+        result = _simulate_on(cluster.scheduler_address)
+    _clean(result)
+    assert result.exit_code == 1, result.output
+    assert "the scheduler has no worker" in result.output and "Fix: start workers" \
+        in result.output
