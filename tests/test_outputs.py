@@ -153,8 +153,6 @@ def test_dash_writes_to_standard_output(command, expected_json, tmp_path):
     assert not Path("-").exists() and sorted(os.listdir(tmp_path)) == before
 
 
-# the toy trial's PF course has no arm summary to draw (a warning of figures.py, not of this)
-@pytest.mark.filterwarnings("ignore:No artists with labels found")
 def test_simulate_and_report_write_to_standard_output():
     sim = CliRunner().invoke(main, ["simulate", "--design", "refractory-hypoxia", "--n-sims",
                                     "3", "--analyses", "primary", "-o", "-"])
@@ -398,3 +396,30 @@ def test_a_scheduler_without_workers_is_a_message(monkeypatch):
     assert result.exit_code == 1, result.output
     assert "the scheduler has no worker" in result.output and "Fix: start workers" \
         in result.output
+
+
+# --------------------------------------------------------------------------
+# Report text from the data: figures draw it literally and short (the PDF side is in
+# the catalogue: report-5000-character-usubjid, report-dollar-in-arm-name, ...)
+# --------------------------------------------------------------------------
+
+def test_figures_draw_dollar_signs_literally_and_shorten_long_labels():
+    import pandas as pd
+    from mscstats import figures
+    from mscstats.report_content import render_png
+    long_term = "Headache " + "y" * 20000
+    terms = [r"$\frac{1}{0}$ head$ache", long_term]
+    arms = ["control", r"$\alpha^{MSC$"]
+    incidence = pd.DataFrame([{"AEBODSYS": "B", "AEDECOD": t, "ARM": a, "n": 1, "N": 3,
+                               "proportion": 1 / 3} for t in terms for a in arms])
+    ax = figures.plot_ae_incidence(incidence)
+    figure = render_png(ax)                        # mathtext would raise here
+    assert figure.png.startswith(b"\x89PNG") and figure.width_inches < 20
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels[1] == r"\$\frac{1}{0}\$ head\$ache"     # escaped: drawn as written
+    assert len(labels[0]) == figures.FIGURE_TEXT_LIMIT and labels[0].endswith("\u2026")
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["control (N = 3)", r"\$\alpha^{MSC\$ (N = 3)"]
+    # the escaped text is what matplotlib shows: no math, the dollars back
+    shown = ax.get_legend().get_texts()[1]
+    assert shown._preprocess_math(shown.get_text()) == (r"$\alpha^{MSC$ (N = 3)", False)
