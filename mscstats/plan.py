@@ -367,6 +367,13 @@ class _Checker:
             raise self.fail(path, "must be a list of strings.", f'e.g. {path.split(".")[-1]} = ["A"]')
         return tuple(value)
 
+    def words(self, value: Any, path: str) -> str:
+        """Free text (a title, a label): a string, not a list or a table."""
+        if not isinstance(value, str):
+            raise self.fail(path, f"must be text in quotes, not {_toml_type(value)}.",
+                            f'e.g. {path.split(".")[-1]} = "..."')
+        return value
+
     def reference(self, value: Any, path: str, section: str) -> str:
         """The id of another entry: one string (not a list or a table)."""
         if not isinstance(value, str) or not value.strip():
@@ -429,8 +436,10 @@ class _Checker:
         if len(set(arms)) != len(arms):
             raise self.fail("study.arms", "names an arm twice.", "list each arm once.")
         alpha = self.ranged("alpha", t.get("alpha", 0.05), "study.alpha")
-        return Study(id=self.text(str(t["id"]), "study.id"),
-                     title=str(t.get("title", "")),
+        study_id = t["id"]
+        return Study(id=self.text(str(study_id) if isinstance(study_id, int) else study_id,
+                                  "study.id"),
+                     title=self.words(t.get("title", ""), "study.title"),
                      arms=arms,
                      population=self.choice(t.get("population", "ITT"), "study.population",
                                             schema.POPULATIONS),
@@ -479,7 +488,7 @@ class _Checker:
                 raise self.fail(f"{path}.{key}", f"is required for a {kind} endpoint.",
                                 f"add `{key} = ...`.")
         fields_: dict[str, Any] = {"id": endpoint_id, "kind": kind,
-                                   "label": str(t.get("label", ""))}
+                                   "label": self.words(t.get("label", ""), f"{path}.label")}
         if "param" in t:
             fields_["param"] = self.param(t["param"], f"{path}.param", numeric=kind != "ordinal")
         if "day" in t:

@@ -158,9 +158,10 @@ def _section_flowables(section: Section, styles, width: float, height: float) ->
 
 def _title_page(content: ReportContent, styles) -> list:
     from reportlab.platypus import PageBreak, Spacer
-    out = [Spacer(1, 120), _para(content.title, styles["title"]), Spacer(1, 12),
+    out = [Spacer(1, 120), _para(_shortened(content.title), styles["title"]), Spacer(1, 12),
            _para("Statistical report", styles["heading"]), Spacer(1, 24)]
-    out += [_para(f"{label}: {value}", styles["fact"]) for label, value in content.facts]
+    out += [_para(f"{label}: {_shortened(value)}", styles["fact"])
+            for label, value in content.facts]
     return out + [PageBreak()]
 
 

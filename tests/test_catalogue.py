@@ -635,6 +635,10 @@ HYGIENE_CASES = [
     Case("sap-5000-nested-tables", lambda t: (t / "sap.toml").write_text(
         (t / "sap.toml").read_text() + nested_tables(5000)), "analyze", 1,
          ("sap.toml: x.x.x.x", "the SAP nests deeper than 32 levels.", FIX)),
+    Case("sap-title-a-list", sap('title = "Six-subject toy trial"', 'title = ["Six"]'),
+         "analyze", 1, ("sap.toml: study.title: must be text in quotes, not a list.", FIX)),
+    Case("sap-study-id-a-table", sap('id = "TOY-1"', 'id = { a = 1 }'), "validate+sap", 1,
+         ("sap.toml: study.id: must be a non-empty string.", FIX)),
     # ---- report: text from the data is drawn and printed literally, long text shortened
     Case("report-5000-character-usubjid",
          recode(lambda b: b.replace(b"S02,", b"S" + b"x" * 5000 + b",")), "report", 0,
@@ -643,6 +647,11 @@ HYGIENE_CASES = [
          both(cell("adae.csv", 1, "AEDECOD", "Headache " + "y" * 20000),
               cell("adae.csv", 2, "AEBODSYS", "Body " * 4000)), "report", 0,
          ("wrote",), check=shortened_in_report),
+    Case("report-5000-character-arm-and-title",
+         both(edit("adsl.csv", lambda f: f.assign(ARM=f["ARM"].replace("MSC", "M" * 5000))),
+              sap('arms = ["control", "MSC"]', f'arms = ["control", "{"M" * 5000}"]'),
+              sap('title = "Six-subject toy trial"', f'title = "{"T" * 20000}"')),
+         "report", 0, ("wrote",), check=shortened_in_report),
     Case("report-dollar-in-ae-term", cell("adae.csv", 1, "AEDECOD", DOLLAR_TERM), "report", 0,
          ("wrote",), check=prints_literally(DOLLAR_TERM)),
     Case("report-dollar-in-arm-name",
