@@ -85,7 +85,7 @@ def check_output(path: str | Path, allow_stdout: bool = True) -> Output:
     if info is not None and not stat.S_ISREG(info.st_mode):
         return _non_regular(name, path, info.st_mode)
     target = Path(os.path.realpath(path)) if path.is_symlink() else path
-    _check_parent(name, target.parent)
+    _check_parent(name, target)
     return Output(name, "file", target)
 
 
@@ -100,13 +100,21 @@ def _non_regular(name: str, path: Path, mode: int) -> Output:
                   "standard output.")
 
 
-def _check_parent(name: str, parent: Path) -> None:
-    parent = parent if str(parent) else Path(".")
+def _temporary(path: Path) -> Path:
+    """The temporary name of ``path``'s output: beside it, hidden, with our pid."""
+    return path.parent / f".{path.name}{TMP_MARK}{os.getpid()}"
+
+
+def _check_parent(name: str, target: Path) -> None:
+    """The directory of ``target`` exists and a file can be made in it (tried with
+    the temporary file's own name, so even a leftover probe is cleaned up later)."""
+    parent = target.parent
     if not parent.is_dir():
         raise _refuse(name, f"the directory {parent} does not exist (mscstats does not create "
                       "it).", f"create it first (mkdir -p {parent}) or choose another "
                       "-o/--output.")
-    probe = parent / f".mscstats-probe{TMP_MARK}{os.getpid()}"
+    remove_stale(parent, target.name)
+    probe = _temporary(target)
     try:
         os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         os.unlink(probe)
@@ -122,7 +130,7 @@ def check_directory(path: str | Path) -> Path:
         raise _refuse(name, "exists and is not a directory.",
                       "give a directory for the trial's tables.")
     target = Path(os.path.realpath(path))
-    _check_parent(name, target if target.is_dir() else target.parent)
+    _check_parent(name, target)
     return target
 
 
@@ -132,13 +140,11 @@ def check_directory(path: str | Path) -> Path:
 
 def write_output(out: Output, data: bytes) -> None:
     """Write the bytes where ``out`` says; OutputError (exit 1) when it fails."""
-    if out.kind == "stdout":
-        stream = sys.stdout.buffer
-        stream.write(data)
-        stream.flush()
-        return
     with _reported(out.name):
-        if out.kind == "through":
+        if out.kind == "stdout":
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+        elif out.kind == "through":
             _write_through(out.path, data)
         else:
             _write_file(out.path, data)
@@ -161,7 +167,9 @@ def _fix_for(err: OSError) -> str:
             errno.EDQUOT: "free space within your disk quota, or write elsewhere.",
             errno.EROFS: "the file system is read-only; write to another directory.",
             errno.EACCES: "choose a file and directory you can write to.",
-            errno.EPERM: "choose a file and directory you can write to."}.get(
+            errno.EPERM: "choose a file and directory you can write to.",
+            errno.EPIPE: "the program reading the output closed it early; let it read "
+                         "everything, or write to a file."}.get(
         err.errno, "check the file system and write to another -o/--output.")
 
 
@@ -182,7 +190,7 @@ def _write_all(fd: int, data: bytes) -> None:
 
 def _write_file(path: Path, data: bytes) -> None:
     remove_stale(path.parent, path.name)
-    tmp = path.parent / f".{path.name}{TMP_MARK}{os.getpid()}"
+    tmp = _temporary(path)
     with _removed_on_term(tmp):
         _write_new(tmp, data, _mode_for(path))
         os.replace(tmp, path)
@@ -277,7 +285,7 @@ def write_files(directory: str | Path, files: Mapping[str, bytes]) -> list[Path]
     renamed into it (other files in it are kept)."""
     named = Path(directory)
     directory = Path(os.path.realpath(named))
-    stage = directory.parent / f".{directory.name}{TMP_MARK}{os.getpid()}"
+    stage = _temporary(directory)
     with _reported(str(named)):
         remove_stale(directory.parent, directory.name)
         with _removed_on_term(stage):
