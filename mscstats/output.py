@@ -56,10 +56,6 @@ class Output:
     kind: str
     path: Path | None
 
-    @property
-    def to_stdout(self) -> bool:
-        return self.kind == "stdout"
-
 
 def _fail(name: str, problem: str, fix: str) -> OutputError:
     return OutputError(f"{name}: {problem} Fix: {fix}")
@@ -69,10 +65,10 @@ def _refuse(name: str, problem: str, fix: str) -> OutputRefused:
     return OutputRefused(f"{name}: {problem} Fix: {fix}")
 
 
-def check_output(path: str | Path, allow_stdout: bool = True) -> Output:
+def check_output(path: str | Path) -> Output:
     """Decide how to write ``path`` and check it can be written, before any work."""
     name = str(path)
-    if name == "-" and allow_stdout:
+    if name == "-":
         return Output(name, "stdout", None)
     path = Path(path)
     try:
