@@ -41,6 +41,8 @@ MULTIPLICITY_KEYS = ("method", "family")
 # --------------------------------------------------------------------------
 # Every number the SAP takes has a range, checked before any data is read
 # (docs/sap.md "Numbers and their ranges" lists this table; a test checks).
+# A new numeric analysis option needs only its row here: _Checker.option checks
+# every key of RANGES; endpoint and condition keys call _Checker.ranged.
 # --------------------------------------------------------------------------
 
 @dataclass(frozen=True)
