@@ -379,8 +379,9 @@ class _Checker:
     def reference(self, value: Any, path: str, section: str) -> str:
         """The id of another entry: one string (not a list or a table)."""
         if not isinstance(value, str) or not value.strip():
+            key = path.split(".")[-1]
             raise self.fail(path, f"must be the id of one {section} (a string), not "
-                            f"{_toml_type(value)}.", f'write it in quotes, e.g. {path.split(".")[-1]} = "pf_d7".')
+                            f"{_toml_type(value)}.", f'write it in quotes, e.g. {key} = "pf_d7".')
         return value
 
     def model_columns(self, value: Any, path: str) -> tuple[str, ...]:
