@@ -124,18 +124,21 @@ def _in_private_namespace(script: str) -> subprocess.CompletedProcess:
                           text=True, env=env, timeout=300)
 
 
-def test_dev_null_stays_a_character_device():
-    """`analyze -o /dev/null` as root, on a /dev/null mounted in a private namespace
-    (a tmpfs over /dev there), so a regression cannot replace the machine's."""
+def test_dev_null_stays_a_character_device_and_dev_stdout_a_link(expected_json):
+    """`analyze -o /dev/null` and `-o /dev/stdout` as root, on a /dev mounted in a
+    private namespace (a tmpfs over /dev there), so a regression cannot replace the
+    machine's."""
     script = (f"mount -t tmpfs tmpfs /dev && mknod /dev/null c 1 3 && chmod 666 /dev/null\n"
+              "ln -s /proc/self/fd/1 /dev/stdout\n"
               f"{sys.executable} -m mscstats analyze {TOY} --sap {SAP} -o /dev/null\n"
-              "stat -c %F /dev/null\nls -a /dev\n")
+              f"{sys.executable} -m mscstats analyze {TOY} --sap {SAP} -o /dev/stdout "
+              "2>/dev/null | wc -c\n"
+              "stat -c %F /dev/null /dev/stdout\nls -a /dev\n")
     done = _in_private_namespace(script)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert "character special file" in lines
-    assert [name for name in lines[lines.index("character special file") + 1:]
-            if name not in (".", "..")] == ["null"]          # no temporary file beside it
+    assert lines[:3] == [str(len(expected_json)), "character special file", "symbolic link"]
+    assert [name for name in lines[3:] if name not in (".", "..")] == ["null", "stdout"]
     assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
 
 
@@ -347,6 +350,19 @@ def test_synth_into_an_existing_directory_replaces_only_its_tables(tmp_path, mon
     assert stat.S_IMODE((trial / "adsl.csv").stat().st_mode) == 0o600
     assert (trial / "adsl.csv").read_bytes() != before["adsl.csv"]
     assert _leftovers(tmp_path) == []
+
+
+def test_synth_removes_a_stale_staging_directory(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f".trial{output.TMP_MARK}{dead.pid}"
+    stale.mkdir()
+    (stale / "visits.csv").write_text("half")
+    result = _synth(tmp_path / "trial")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["trial"]
+    assert sorted(p.name for p in (tmp_path / "trial").iterdir()) == [
+        "adae.csv", "adsl.csv", "ex.csv", "visits.csv"]
 
 
 def test_synth_refuses_a_missing_parent_and_a_file(tmp_path):
