@@ -273,6 +273,32 @@ def test_sigterm_during_the_write_removes_the_temporary_file(tmp_path, monkeypat
     assert signal.getsignal(signal.SIGTERM) is previous           # handler restored
 
 
+def test_sigterm_to_the_command_removes_the_temporary_file(tmp_path):
+    """A real process: `analyze` stalls in the middle of writing (its write is
+    slowed), receives SIGTERM, exits 143 and leaves neither output nor temporary."""
+    script = (
+        "import os, sys, time\n"
+        "from mscstats import output\n"
+        "from mscstats.cli import main\n"
+        "def slow(fd, data):\n"
+        "    os.write(fd, bytes(data[:100]))\n"
+        "    print('writing', flush=True, file=sys.stderr)\n"
+        "    time.sleep(60)\n"
+        "output._write_all = slow\n"
+        f"main(['analyze', {str(TOY)!r}, '--sap', {SAP!r}, '-o', {str(tmp_path / 'r.json')!r}])\n")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    process = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE,
+                               text=True, env=env)
+    for line in process.stderr:
+        if line.startswith("writing"):
+            break
+    assert _leftovers(tmp_path) == [f".r.json{output.TMP_MARK}{process.pid}"]
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 128 + signal.SIGTERM
+    process.stderr.close()
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_stale_temporary_files_of_dead_processes_are_removed(tmp_path, expected_json):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
