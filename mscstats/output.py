@@ -37,6 +37,7 @@ __all__ = ["OutputError", "OutputRefused", "Output", "check_output", "check_dire
            "write_output", "write_files", "TMP_MARK"]
 
 TMP_MARK = ".mscstats-tmp-"
+STEM = 200      # characters of the output's name in its temporary's (names end at 255)
 
 
 class OutputError(MscstatsError):
@@ -98,7 +99,7 @@ def _non_regular(name: str, path: Path, mode: int) -> Output:
 
 def _temporary(path: Path) -> Path:
     """The temporary name of ``path``'s output: beside it, hidden, with our pid."""
-    return path.parent / f".{path.name}{TMP_MARK}{os.getpid()}"
+    return path.parent / f".{path.name[:STEM]}{TMP_MARK}{os.getpid()}"
 
 
 def _check_parent(name: str, target: Path) -> None:
@@ -248,7 +249,7 @@ def _remove(path: Path) -> None:
 def remove_stale(directory: Path, name: str) -> list[Path]:
     """Temporary files (or directories) of ``name`` left by mscstats processes that no
     longer run (killed with SIGKILL, a power cut): removed. Returns them."""
-    pattern = re.compile(re.escape(f".{name}{TMP_MARK}") + r"(\d+)$")
+    pattern = re.compile(re.escape(f".{name[:STEM]}{TMP_MARK}") + r"(\d+)$")
     removed = []
     try:
         entries = list(os.scandir(directory))

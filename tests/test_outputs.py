@@ -465,3 +465,10 @@ def test_figures_draw_dollar_signs_literally_and_shorten_long_labels():
     # the escaped text is what matplotlib shows: no math, the dollars back
     shown = ax.get_legend().get_texts()[1]
     assert shown._preprocess_math(shown.get_text()) == (r"$\alpha^{MSC$ (N = 3)", False)
+
+
+def test_an_output_with_a_name_of_250_characters(tmp_path, expected_json):
+    out = tmp_path / ("r" * 245 + ".json")
+    result = _analyze(out)
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes() == expected_json and _leftovers(tmp_path) == []
