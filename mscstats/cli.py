@@ -1,7 +1,9 @@
 """Command line: parse arguments, call the library, map errors to exit codes.
 
-Exit codes: 0 done; 1 the data or the SAP is wrong (message says where and how
-to fix it; nothing is half-written); 2 a usage error (click's own).
+Exit codes: 0 done; 1 the data or the SAP is wrong, or the output cannot be
+written (message says where and how to fix it; nothing is half-written); 2 a
+usage error (click's own, and an -o naming a directory that does not exist or
+something that is not a file, a FIFO or a character device).
 """
 
 from __future__ import annotations
@@ -14,19 +16,27 @@ import click
 
 from . import __version__
 from .errors import MscstatsError
+from .output import Output, OutputRefused, check_output, write_output
 from .schema import DESIGN_KEYS
 
 
 def _user_errors(func):
-    """Print the package's own errors without a traceback and exit 1."""
+    """Print the package's own errors without a traceback and exit 1 (2 for an
+    output that is no place to write to)."""
     @wraps(func)
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
         except MscstatsError as err:
             click.echo(f"error: {err}", err=True)
-            sys.exit(1)
+            sys.exit(2 if isinstance(err, OutputRefused) else 1)
     return wrapper
+
+
+def _say(out: Output, text: str) -> None:
+    """A status line: on stdout, unless the output itself goes there (or to a device
+    or FIFO, which may be stdout under another name)."""
+    click.echo(text, err=out.kind != "file")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -47,30 +57,11 @@ def main() -> None:
 @_user_errors
 def synth(key, n_subjects, seed, messy, output):
     """Write a synthetic trial of design KEY in the input format."""
+    from .output import check_directory
     from .synth import write_trial
+    check_directory(output)
     written = write_trial(key, output, n=n_subjects, seed=seed, messy=messy)
     click.echo(f"wrote {len(written)} files to {output}: " + ", ".join(p.name for p in written))
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write through a temporary file in the same directory, then rename: a reader
-    never sees half a file, and on error nothing is left behind."""
-    import os
-    import tempfile
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        # mkstemp makes the file private (0600); give it the mode a plain open() would
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @main.command()
@@ -91,39 +82,41 @@ _DIR_ARGUMENT = click.argument("directory", type=click.Path(path_type=Path))
 @main.command()
 @_DIR_ARGUMENT
 @_SAP_OPTION
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="endpoints.csv to write.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+              required=True, help="endpoints.csv to write (- for standard output).")
 @_user_errors
 def derive(directory, sap_path, output):
     """Derive every endpoint of the SAP: one row per subject and endpoint."""
     from .pipeline import derive as derive_table
     from .pipeline import load
     from .plan import read_sap
+    out = check_output(output)
     plan = read_sap(sap_path)
     table = derive_table(load(directory, plan), plan)
-    _write_atomic(output, table.to_csv(index=False, lineterminator="\n",
-                                       float_format="%.17g").encode("utf-8"))
-    click.echo(f"wrote {len(table)} rows ({table['ENDPOINT'].nunique()} endpoints, "
+    write_output(out, table.to_csv(index=False, lineterminator="\n",
+                                   float_format="%.17g").encode("utf-8"))
+    _say(out, f"wrote {len(table)} rows ({table['ENDPOINT'].nunique()} endpoints, "
                f"{table['USUBJID'].nunique()} subjects) to {output}")
 
 
 @main.command()
 @_DIR_ARGUMENT
 @_SAP_OPTION
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="results.json to write.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+              required=True, help="results.json to write (- for standard output).")
 @_user_errors
 def analyze(directory, sap_path, output):
     """Run every analysis of the SAP and write results.json."""
     from .pipeline import analyze as run_analyses
     from .pipeline import load
     from .plan import read_sap
+    out = check_output(output)
     plan = read_sap(sap_path)
     trial = load(directory, plan)
     results = run_analyses(trial, plan,
                            progress=lambda a: click.echo(f"analysis {a}", err=True))
-    _write_atomic(output, results.to_json().encode("utf-8"))
-    click.echo(f"wrote {len(results.analyses)} analyses to {output}")
+    write_output(out, results.to_json().encode("utf-8"))
+    _say(out, f"wrote {len(results.analyses)} analyses to {output}")
 
 
 @main.command()
@@ -182,8 +175,8 @@ def _demo_trial(key: str):
               type=click.Choice(DESIGN_KEYS),
               help="Report on a synthetic trial of a design with its template SAP "
                    "(default design: refractory-hypoxia).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="report.pdf to write.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+              required=True, help="report.pdf to write (- for standard output).")
 @_user_errors
 def report(directory, sap_path, demo_key, output):
     """Analyze the trial in DIRECTORY by the SAP and write the PDF report.
@@ -197,6 +190,7 @@ def report(directory, sap_path, demo_key, output):
     def progress(step: str) -> None:
         click.echo(step, err=True)
 
+    out = check_output(output)
     if demo_key is not None:
         if directory is not None or sap_path is not None:
             raise click.UsageError("--demo takes no DIRECTORY or --sap.")
@@ -211,8 +205,8 @@ def report(directory, sap_path, demo_key, output):
         progress(f"reading {directory}")
         trial = load(directory, plan)
     pdf = make_report(trial, plan, progress=progress)
-    _write_atomic(output, pdf)
-    click.echo(f"wrote {output} ({len(pdf) // 1024} KiB)")
+    write_output(out, pdf)
+    _say(out, f"wrote {output} ({len(pdf) // 1024} KiB)")
 
 def _sample_sizes(ctx, param, value):
     if value is None:
@@ -253,8 +247,10 @@ def _sample_sizes(ctx, param, value):
               help="grid: derive and analyse the trials as arrays (ANCOVA, Welch, log-rank "
                    "and Fisher analyses; same results, ~40x faster); exact: validate, derive "
                    "and analyse each trial as a real one; auto: grid where the SAP allows.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Where to write the operating characteristics (JSON).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+              required=True,
+              help="Where to write the operating characteristics (JSON; - for standard "
+                   "output).")
 @_user_errors
 def simulate(key, sap_path, n_sims, n_values, effects, null, analyses, seed, jobs, scheduler,
              engine, output):
@@ -266,6 +262,7 @@ def simulate(key, sap_path, n_sims, n_values, effects, null, analyses, seed, job
     from .simulate import parse_effects
     from .simulate import simulate as run_simulation
     from .synth import get_design
+    out = check_output(output)
     plan = read_sap(sap_path) if sap_path else template(key)
     effect = parse_effects(key, effects, null)
     n_values = n_values or [get_design(key).n]
@@ -277,6 +274,6 @@ def simulate(key, sap_path, n_sims, n_values, effects, null, analyses, seed, job
         oc = run_simulation(key, plan, n_values, n_sims, effect=effect, seed=seed,
                             analyses=chosen, jobs=jobs, scheduler=scheduler, progress=progress,
                             engine=engine)
-    _write_atomic(output, oc.to_json().encode("utf-8"))
-    click.echo(str(oc))
-    click.echo(f"wrote {output}")
+    write_output(out, oc.to_json().encode("utf-8"))
+    _say(out, str(oc))
+    _say(out, f"wrote {output}")

@@ -24,6 +24,23 @@ __all__ = ["new_axes", "plot_survival", "plot_cumulative_incidence", "plot_over_
            "RISK_TABLE_GID", "DAY_LABEL"]
 
 DAY_LABEL = "Study day"
+FIGURE_TEXT_LIMIT = 80    # characters of a label from the data; the tables show it whole
+ARM_TEXT_LIMIT = 30       # an arm's name, in legends and beside the risk table
+
+
+def _literal(text, limit: int = FIGURE_TEXT_LIMIT) -> str:
+    """Text from the data or the SAP (arms, AE terms, analysis ids) as matplotlib must
+    draw it: literally, a `$` is not the start of mathtext, and at most
+    FIGURE_TEXT_LIMIT characters (a 20,000-character term would make the figure
+    wider than an image can be)."""
+    text = str(text)
+    if len(text) > limit:
+        text = text[:limit - 1] + "\u2026"
+    return text.replace("$", r"\$")
+
+
+def _arm(name) -> str:
+    return _literal(name, ARM_TEXT_LIMIT)
 
 
 def _day_axis(ax) -> None:
@@ -74,7 +91,7 @@ def _draw_curves(curves: Sequence[Curve], ax, start: float, ylabel: str, risk_ta
         x = np.concatenate([[0.0], np.asarray(curve.time, float)])
         y = np.concatenate([[start], np.asarray(curve.estimate, float)])
         colour = _colour(i)
-        ax.step(x, y, where="post", color=colour, label=curve.arm)
+        ax.step(x, y, where="post", color=colour, label=_arm(curve.arm))
         lower = np.array([start, *(np.nan if v is None else v for v in curve.lower)], float)
         upper = np.array([start, *(np.nan if v is None else v for v in curve.upper)], float)
         ax.fill_between(x, lower, upper, step="post", color=colour, alpha=0.15, linewidth=0)
@@ -105,7 +122,7 @@ def _risk_table(ax, curves: Sequence[Curve], ticks: Sequence[float]) -> None:
     table.text(-0.02, 0, "Number at risk", transform=left, ha="right", va="center",
                fontsize="small", fontweight="bold", gid=RISK_TABLE_GID)
     for i, curve in enumerate(curves, start=1):
-        table.text(-0.06, i, curve.arm, transform=left, ha="right", va="center",
+        table.text(-0.06, i, _arm(curve.arm), transform=left, ha="right", va="center",
                    fontsize="small", color=_colour(i - 1), gid=RISK_TABLE_GID)
         for tick, n in zip(ticks, number_at_risk(curve.time, curve.n_risk, ticks)):
             table.text(tick, i, str(n), ha="center", va="center", fontsize="small",
@@ -163,10 +180,11 @@ def plot_over_days(summary: pd.DataFrame, ylabel: str, ax=None,
         y = rows["mean"].to_numpy(float)
         err = np.vstack([y - rows["lower"].to_numpy(float), rows["upper"].to_numpy(float) - y])
         ax.errorbar(x, y, yerr=np.nan_to_num(err), color=colour, marker="o", markersize=3,
-                    capsize=2, linewidth=1.2, label=arm)
+                    capsize=2, linewidth=1.2, label=_arm(arm))
     _day_axis(ax)
     ax.set_ylabel(ylabel)
-    ax.legend(loc="best", frameon=False, fontsize="small")
+    if arms:   # no arm with a summary (a tiny trial): an empty panel, no empty legend
+        ax.legend(loc="best", frameon=False, fontsize="small")
     return ax
 
 
@@ -195,7 +213,7 @@ def plot_who_distribution(distribution: pd.DataFrame, ax=None):
     keys = [(day, arm) for day in days for arm in arms]
     positions = [d + (a - (len(arms) - 1) / 2) * width
                  for d in range(len(days)) for a in range(len(arms))]
-    labels = [f"{arm}\nday {day}" for day, arm in keys]
+    labels = [f"{_arm(arm)}\nday {day}" for day, arm in keys]
     bottom = np.zeros(len(keys))
     for category in range(11):  # one call per category: every bar's slice at once
         share = np.array([_share(bars, key, category) for key in keys])
@@ -239,7 +257,8 @@ def plot_forest(pairs: Sequence[tuple[AnalysisResult, Comparison]], ax=None,
         if np.isfinite(lower) and not np.isfinite(upper):
             open_ended.append((row, lower))
         versus = f"{c.arm} vs {c.reference}" if c.reference else c.arm
-        labels.append(f"{analysis.id}: {versus}\n{c.estimand.replace('_', ' ')}")
+        labels.append(f"{_literal(analysis.id)}: {_literal(versus)}\n"
+                      f"{c.estimand.replace('_', ' ')}")
     ax.axvline(1.0 if ratio else 0.0, color="grey", linestyle="--", linewidth=0.8)
     if ratio:
         ax.set_xscale("log")
@@ -275,9 +294,10 @@ def plot_ae_incidence(incidence: pd.DataFrame, rd: pd.DataFrame | None = None, a
     for i, arm in enumerate(arms):
         rows = incidence[incidence["ARM"] == arm]
         ax.plot(100 * rows["proportion"], rows["AEDECOD"].map(y), "o", color=_colour(i),
-                label=f"{arm} (N = {int(rows['N'].iloc[0])})" if len(rows) else arm)
+                label=f"{_arm(arm)} (N = {int(rows['N'].iloc[0])})" if len(rows)
+                else _arm(arm))
     ax.set_yticks(list(y.values()))
-    ax.set_yticklabels(list(y.keys()), fontsize="x-small")
+    ax.set_yticklabels([_literal(term) for term in y], fontsize="x-small")
     ax.set_xlabel("Subjects with the event (%)")
     ax.set_xlim(left=-2)
     ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), frameon=False, fontsize="x-small")
@@ -296,7 +316,7 @@ def _rd_panel(ax, rd: pd.DataFrame, y: dict[str, int], arms: Sequence[str]) -> N
         right.hlines(rows_y, 100 * rows["lower"], 100 * rows["upper"], color=_colour(i),
                      linewidth=1.0)
         right.plot(100 * rows["estimate"], rows_y, "s", color=_colour(i), markersize=4,
-                   label=f"{arm} - {arms[0]}")
+                   label=f"{_arm(arm)} - {_arm(arms[0])}")
     right.axvline(0, color="grey", linestyle="--", linewidth=0.8)
     right.set_xlabel("Risk difference (percentage points)")
     right.tick_params(labelleft=False)

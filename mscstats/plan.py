@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import math
+import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,67 @@ ENDPOINT_KEYS = ("id", "kind", "label", "param", "day", "days", "window", "trans
 CONDITION_KEYS = ("param", "op", "value", "chg", "on", "state", "ae")
 ANALYSIS_KEYS = ("id", "endpoint", "method")
 MULTIPLICITY_KEYS = ("method", "family")
+
+
+# --------------------------------------------------------------------------
+# Every number the SAP takes has a range, checked before any data is read
+# (docs/sap.md "Numbers and their ranges" lists this table; a test checks).
+# A new numeric analysis option needs only its row here: _Checker.option checks
+# every key of RANGES; endpoint and condition keys call _Checker.ranged.
+# --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Range:
+    """The values a SAP number may take: ``kind`` int or float, bounds inclusive
+    unless open; ``meaning`` names it in messages ("a post-baseline study day")."""
+    kind: type
+    low: float
+    high: float
+    meaning: str
+    example: str
+    open_low: bool = False
+    open_high: bool = False
+
+    def __contains__(self, x: float) -> bool:
+        above = x > self.low if self.open_low else x >= self.low
+        below = x < self.high if self.open_high else x <= self.high
+        return above and below
+
+    @property
+    def interval(self) -> str:
+        return (f"{'(' if self.open_low else '['}{_bound(self.low)}, {_bound(self.high)}"
+                f"{')' if self.open_high else ']'}")
+
+
+def _bound(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+MAX_STUDY_DAY = 3650          # ten years of follow-up: any trial's study days fit
+RANGES = {
+    "alpha": Range(float, 0, 0.5, "a two-sided level", "alpha = 0.05", True, True),
+    "seed": Range(int, 0, 2**63 - 1, "a seed", "seed = 20230115"),
+    "day": Range(int, 2, MAX_STUDY_DAY, "a post-baseline study day", "day = 7"),
+    "days": Range(int, 2, MAX_STUDY_DAY, "a post-baseline study day", "days = [3, 5, 7]"),
+    "window": Range(int, 0, 365, "a window in days", "window = 1"),
+    "horizon": Range(int, 2, MAX_STUDY_DAY, "a study day", "horizon = 28"),
+    "tau": Range(float, 0, MAX_STUDY_DAY, "a restriction time in days", "tau = 28", True),
+    "landmarks": Range(int, 1, MAX_STUDY_DAY, "a study day", "landmarks = [7, 14, 28]"),
+    "n_permutations": Range(int, 100, 1_000_000, "a number of re-randomizations",
+                            "n_permutations = 10000"),
+    "rho": Range(float, 0, 10, "a Fleming-Harrington exponent", "rho = 1"),
+    "gamma": Range(float, 0, 10, "a Fleming-Harrington exponent", "gamma = 1"),
+    "value": Range(float, -1e6, 1e6, "a threshold", "value = 300"),
+    "chg": Range(float, -1e6, 1e6, "a change from baseline", "chg = -2"),
+    "imputations": Range(int, 2, schema.MAX_IMPUTATIONS, "a number of imputations",
+                         "imputations = 100"),
+}
+
+MAX_SAP_BYTES = 1_000_000     # a SAP is a page or two of TOML; 1 MB is far beyond any
+MAX_SAP_DEPTH = 32            # tables and lists inside each other (event rules nest)
+# Columns that are not covariates: identifiers, and the arm, which every model has.
+IDENTIFIER_COLUMNS = ("USUBJID", "SUBJID", "STUDYID")
+ARM_COLUMNS = ("ARM", "ARMCD", "ACTARM", "ACTARMCD", "TRT01P", "TRT01PN", "TRT01A", "TRT01AN")
 
 
 # --------------------------------------------------------------------------
@@ -174,19 +236,29 @@ def read_sap(path: str | Path) -> Sap:
     """Read and check a SAP file; SapError names the key path and the fix."""
     path = Path(path)
     try:
-        raw_bytes = path.read_bytes()
+        info = path.stat()
     except FileNotFoundError:
         raise SapError("file", f"no SAP file at {path}.",
                        "give the path of a TOML SAP; `mscstats sap KEY` prints a template.",
                        file=path.name) from None
-    except IsADirectoryError:
+    if stat.S_ISDIR(info.st_mode):
         raise SapError("file", f"{path} is a directory, not a SAP file.",
-                       "give the path of the .toml file.", file=path.name) from None
+                       "give the path of the .toml file.", file=path.name)
+    if not stat.S_ISREG(info.st_mode):
+        # /dev/zero would be read for ever, a FIFO would wait for a writer
+        raise SapError("file", f"{path} is not a regular file (a device, a FIFO or a socket).",
+                       "save the SAP as a .toml file and give its path.", file=path.name)
+    with open(path, "rb") as handle:
+        raw_bytes = handle.read(MAX_SAP_BYTES + 1)
     return parse_sap(raw_bytes, source=path.name)
 
 
 def parse_sap(text: str | bytes, source: str = "SAP") -> Sap:
     raw_bytes = text.encode("utf-8") if isinstance(text, str) else text
+    if len(raw_bytes) > MAX_SAP_BYTES:
+        raise SapError("file", f"is larger than {MAX_SAP_BYTES:,} bytes; a SAP is a short "
+                       "TOML text.", "check that --sap names the SAP, not a data file.",
+                       file=source)
     try:
         doc = tomllib.loads(raw_bytes.decode("utf-8-sig"))
     except UnicodeDecodeError:
@@ -194,7 +266,34 @@ def parse_sap(text: str | bytes, source: str = "SAP") -> Sap:
     except tomllib.TOMLDecodeError as err:
         raise SapError("file", f"is not valid TOML ({err}).",
                        "fix the TOML syntax at the position given.", file=source) from None
+    except RecursionError:
+        raise _too_deep("file", source) from None
+    _scan(doc, source)
     return _Checker(source).sap(doc, hashlib.sha256(raw_bytes).hexdigest())
+
+
+def _too_deep(key: str, source: str) -> SapError:
+    return SapError(key, f"the SAP nests deeper than {MAX_SAP_DEPTH} levels.",
+                    "write event rules and tables a few levels deep.", file=source)
+
+
+def _scan(doc: Mapping, source: str) -> None:
+    """Before any check: no NaN or infinity anywhere (TOML allows nan and inf), and no
+    nesting beyond MAX_SAP_DEPTH. Iterative, so no depth can overflow the stack."""
+    stack: list[tuple[str, Any, int]] = [("", doc, 0)]
+    while stack:
+        path, value, depth = stack.pop()
+        if depth > MAX_SAP_DEPTH:
+            raise _too_deep(path, source)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise SapError(path, f"{value} is not a finite number.",
+                           "write a finite number; TOML's nan and inf are not allowed.",
+                           file=source)
+        if isinstance(value, Mapping):
+            stack += [(f"{path}.{k}" if path else k, v, depth + 1) for k, v in value.items()]
+        elif isinstance(value, list):
+            stack += [(_named(v, f"{path}[{i}]", path) if depth == 1 else f"{path}[{i}]",
+                       v, depth + 1) for i, v in enumerate(value)]
 
 
 class _Checker:
@@ -250,6 +349,16 @@ class _Checker:
                             "write a number without quotes, e.g. 0.05.")
         return float(value)
 
+    def ranged(self, key: str, value: Any, path: str) -> float:
+        """A number of RANGES[key]: its type, then its range."""
+        allowed = RANGES[key]
+        number = self.integer(value, path) if allowed.kind is int else self.number(value, path)
+        if number not in allowed:
+            raise self.fail(path, f"{number} is not {allowed.meaning} in {allowed.interval}.",
+                            f"use {allowed.meaning} in {allowed.interval}, e.g. "
+                            f"{allowed.example}.")
+        return number
+
     def day(self, value: Any, path: str) -> int:
         day = self.integer(value, path)
         if day == 0:
@@ -261,6 +370,34 @@ class _Checker:
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
             raise self.fail(path, "must be a list of strings.", f'e.g. {path.split(".")[-1]} = ["A"]')
         return tuple(value)
+
+    def words(self, value: Any, path: str) -> str:
+        """Free text (a title, a label): a string, not a list or a table."""
+        if not isinstance(value, str):
+            raise self.fail(path, f"must be text in quotes, not {_toml_type(value)}.",
+                            f'e.g. {path.split(".")[-1]} = "..."')
+        return value
+
+    def reference(self, value: Any, path: str, section: str) -> str:
+        """The id of another entry: one string (not a list or a table)."""
+        if not isinstance(value, str) or not value.strip():
+            key = path.split(".")[-1]
+            raise self.fail(path, f"must be the id of one {section} (a string), not "
+                            f"{_toml_type(value)}.", f'write it in quotes, e.g. {key} = "pf_d7".')
+        return value
+
+    def model_columns(self, value: Any, path: str) -> tuple[str, ...]:
+        """covariates and strata: adsl columns, not an identifier and not the arm."""
+        columns = tuple(v.upper() for v in self.string_list(value, path))
+        for i, name in enumerate(columns):
+            if name in IDENTIFIER_COLUMNS:
+                raise self.fail(f"{path}[{i}]", f"{name} identifies subjects; it is not a "
+                                "covariate or a stratum.", f"remove {name}; use adsl columns "
+                                "such as AGE, SEX or STRATUM.")
+            if name in ARM_COLUMNS:
+                raise self.fail(f"{path}[{i}]", f"{name} is the arm, which every analysis "
+                                "already compares (it is in the model).", f"remove {name}.")
+        return columns
 
     def table_list(self, doc: Mapping, key: str) -> list[Mapping]:
         items = doc.get(key, [])
@@ -303,17 +440,16 @@ class _Checker:
             raise self.fail("study.arms", "names no arm.", "list the arms, reference first.")
         if len(set(arms)) != len(arms):
             raise self.fail("study.arms", "names an arm twice.", "list each arm once.")
-        alpha = self.number(t.get("alpha", 0.05), "study.alpha")
-        if not 0 < alpha < 0.5:
-            raise self.fail("study.alpha", f"{alpha} is not a two-sided level in (0, 0.5).",
-                            "use e.g. alpha = 0.05.")
-        return Study(id=self.text(str(t["id"]), "study.id"),
-                     title=str(t.get("title", "")),
+        alpha = self.ranged("alpha", t.get("alpha", 0.05), "study.alpha")
+        study_id = t["id"]
+        return Study(id=self.text(str(study_id) if isinstance(study_id, int) else study_id,
+                                  "study.id"),
+                     title=self.words(t.get("title", ""), "study.title"),
                      arms=arms,
                      population=self.choice(t.get("population", "ITT"), "study.population",
                                             schema.POPULATIONS),
                      alpha=alpha,
-                     seed=self.integer(t.get("seed", 1), "study.seed", minimum=0))
+                     seed=self.ranged("seed", t.get("seed", 1), "study.seed"))
 
     def data_rules(self, t: Mapping) -> DataRules:
         self.keys(t, "data", DATA_KEYS)
@@ -357,7 +493,7 @@ class _Checker:
                 raise self.fail(f"{path}.{key}", f"is required for a {kind} endpoint.",
                                 f"add `{key} = ...`.")
         fields_: dict[str, Any] = {"id": endpoint_id, "kind": kind,
-                                   "label": str(t.get("label", ""))}
+                                   "label": self.words(t.get("label", ""), f"{path}.label")}
         if "param" in t:
             fields_["param"] = self.param(t["param"], f"{path}.param", numeric=kind != "ordinal")
         if "day" in t:
@@ -365,14 +501,15 @@ class _Checker:
             if fields_["day"] < 2:
                 raise self.fail(f"{path}.day", "must be a post-baseline day (>= 2).",
                                 "day 1 and earlier are baseline.")
+            self.ranged("day", fields_["day"], f"{path}.day")
         if "days" in t:
             fields_["days"] = self.repeated_days(t["days"], f"{path}.days", fields_["day"])
         if "window" in t:
-            fields_["window"] = self.integer(t["window"], f"{path}.window", minimum=0)
+            fields_["window"] = self.ranged("window", t["window"], f"{path}.window")
         if "transform" in t:
             fields_["transform"] = self.choice(t["transform"], f"{path}.transform", ("log",))
         if "horizon" in t:
-            fields_["horizon"] = self.integer(t["horizon"], f"{path}.horizon", minimum=2)
+            fields_["horizon"] = self.ranged("horizon", t["horizon"], f"{path}.horizon")
         if "event" in t:
             fields_["event"] = self.event(t["event"], f"{path}.event")
         if "death" in t:
@@ -404,6 +541,8 @@ class _Checker:
         if target not in days:
             raise self.fail(path, f"does not contain the target day {target}.",
                             f"add {target} to days, or change day.")
+        for i, d in enumerate(days):
+            self.ranged("days", d, f"{path}[{i}]")
         return days
 
     def event(self, value: Any, path: str) -> EventRule:
@@ -453,13 +592,15 @@ class _Checker:
                 raise self.fail(f"{path}.chg", "OXYDEV has no change from baseline.",
                                 'compare its value instead, e.g. { param = "OXYDEV", op = "<=", '
                                 'value = "NC" }.')
-            return Condition(param=param, op=op, chg=self.number(t["chg"], f"{path}.chg"), on=on)
+            return Condition(param=param, op=op, chg=self.ranged("chg", t["chg"], f"{path}.chg"),
+                             on=on)
         value = t["value"]
         if param == "OXYDEV":
             code = str(value).upper()
             self.choice(code, f"{path}.value", schema.OXYDEV_CODES)
             return Condition(param=param, op=op, value=float(schema.OXYDEV_RANK[code]), on=on)
-        return Condition(param=param, op=op, value=self.number(value, f"{path}.value"), on=on)
+        return Condition(param=param, op=op, value=self.ranged("value", value, f"{path}.value"),
+                         on=on)
 
     # -- analyses ----------------------------------------------------------
     def analysis(self, t: Mapping, path: str, endpoints: Mapping[str, Endpoint],
@@ -469,7 +610,7 @@ class _Checker:
         analysis_id = self.text(t["id"], f"{path}.id")
         method = self.choice(t["method"], f"{path}.method", tuple(schema.METHODS))
         spec = schema.METHODS[method]
-        endpoint_id = t["endpoint"]
+        endpoint_id = self.reference(t["endpoint"], f"{path}.endpoint", "[[endpoint]]")
         if endpoint_id not in endpoints:
             raise self.fail(f"{path}.endpoint", f"names {endpoint_id!r}, which no [[endpoint]] declares.",
                             f"use one of: {', '.join(endpoints)}.")
@@ -493,27 +634,15 @@ class _Checker:
 
     def option(self, key: str, value: Any, path: str) -> Any:
         if key in ("covariates", "strata"):
-            return tuple(v.upper() for v in self.string_list(value, path))
+            return self.model_columns(value, path)
         if key == "landmarks":
             if not isinstance(value, list) or not value:
                 raise self.fail(path, "must be a list of days.", "e.g. landmarks = [7, 14, 28]")
-            return tuple(self.integer(v, f"{path}[{i}]", minimum=1) for i, v in enumerate(value))
-        if key in ("tau", "rho", "gamma"):
-            number = self.number(value, path)
-            if number < 0 or (key == "tau" and number <= 0):
-                raise self.fail(path, f"must be {'positive' if key == 'tau' else '>= 0'}.",
-                                f"e.g. {key} = {28 if key == 'tau' else 1}.")
-            return number
-        if key == "n_permutations":
-            return self.integer(value, path, minimum=100)
-        if key == "imputations":
-            number = self.integer(value, path, minimum=2)
-            if number > MAX_IMPUTATIONS:
-                raise self.fail(path, f"must be at most {MAX_IMPUTATIONS:,}, not {number}.",
-                                "50 to 200 imputations are plenty; e.g. imputations = 100.")
-            return number
+            return tuple(self.ranged(key, v, f"{path}[{i}]") for i, v in enumerate(value))
         if key == "deltas":
             return self.deltas(value, path)
+        if key in RANGES:
+            return self.ranged(key, value, path)
         choices = {"conf_type": schema.CONF_TYPES, "test": schema.BINARY_TESTS,
                    "statistic": schema.PERMUTATION_STATISTICS, "covariance": schema.COVARIANCES,
                    "ties": schema.TIES, "population": schema.POPULATIONS,
@@ -595,6 +724,11 @@ class _Checker:
         if "tau" in options and endpoint.horizon and options["tau"] > endpoint.horizon:
             raise self.fail(f"{path}.tau", f"{options['tau']} is beyond the endpoint's horizon "
                             f"{endpoint.horizon}.", "choose tau <= horizon.")
+        beyond = [d for d in options.get("landmarks", ()) if endpoint.horizon and
+                  d > endpoint.horizon]
+        if beyond:
+            raise self.fail(f"{path}.landmarks", f"{beyond[0]} is beyond the endpoint's horizon "
+                            f"{endpoint.horizon}.", "choose landmarks <= horizon.")
         if method == "permutation":
             fits = {"logrank": ("time_to_event",), "cox_score": ("time_to_event",),
                     "risk_difference": ("binary",), "ancova": ("change", "value"),
@@ -629,6 +763,11 @@ class _Checker:
             raise self.fail("multiplicity.family", "names an analysis twice.",
                             "list each analysis id once.")
         return Multiplicity(method, family)
+
+
+def _toml_type(value: Any) -> str:
+    return ("a list" if isinstance(value, list) else "a table" if isinstance(value, Mapping)
+            else repr(value))
 
 
 def _named(table: Any, path: str, section: str) -> str:

@@ -25,6 +25,10 @@ MARGIN_MM = 16
 BODY_FONT = 8.5
 CELL_FONT = 7
 NOWRAP = 28           # cells up to this many characters are not wrapped
+CELL_LIMIT = 200      # characters of a cell; longer text from the data is shortened
+LONG_WORD = 30        # a word longer than this is split across lines, not given a column
+SHORTENED_NOTE = (f"Text longer than {CELL_LIMIT} characters is shortened (ending in "
+                  "\u2026); the trial's data files hold it in full.")
 
 
 def _styles():
@@ -54,11 +58,17 @@ def _para(text: str, style):
     return Paragraph(escape(str(text)), style)
 
 
+def _shortened(text) -> str:
+    text = str(text)
+    return text if len(text) <= CELL_LIMIT else text[:CELL_LIMIT - 1] + "\u2026"
+
+
 def _cell(text: str, style):
     """A table cell; leading spaces (sub-rows: preferred terms, summary lines) become
-    a visible indent, which Paragraph would otherwise collapse."""
+    a visible indent, which Paragraph would otherwise collapse. Text from the data
+    longer than CELL_LIMIT is shortened (the table gets SHORTENED_NOTE)."""
     from reportlab.platypus import Paragraph
-    text = str(text)
+    text = _shortened(text)
     body = text.lstrip(" ")
     indent = "&nbsp;" * 2 * (len(text) - len(body))
     return Paragraph(indent + escape(body), style)
@@ -74,10 +84,14 @@ def _column_widths(table: Table, width: float) -> list[float]:
         return stringWidth(text, "Helvetica-Bold", CELL_FONT) + 6  # padding both sides
 
     columns = list(zip(table.columns, *table.rows)) if table.rows else [(c,) for c in table.columns]
+    columns = [[_shortened(c) for c in cells] for cells in columns]
     natural, minimum = [], []
     for cells in columns:
         natural.append(max(text_width(str(c)) for c in cells))
-        words = max((text_width(w) for c in cells for w in str(c).split()), default=6)
+        # a word longer than LONG_WORD (an id or a term of thousands of characters)
+        # is split by the Paragraph; it does not claim the width of the page
+        words = max((text_width(w[:LONG_WORD]) for c in cells for w in str(c).split()),
+                    default=6)
         short = max((text_width(str(c)) for c in cells if len(str(c)) <= NOWRAP), default=6)
         minimum.append(max(words, short))
     if sum(natural) <= width:
@@ -109,9 +123,12 @@ def _table_flowables(table: Table, styles, width: float) -> list:
         ("LEFTPADDING", (0, 0), (-1, -1), 2.5),
         ("RIGHTPADDING", (0, 0), (-1, -1), 2.5),
     ]))
+    footnotes = list(table.footnotes)
+    if any(len(str(c)) > CELL_LIMIT for row in (table.columns, *table.rows) for c in row):
+        footnotes.append(SHORTENED_NOTE)
     out = [_para(table.title, styles["heading"]), grid]
-    out += [_para(note, styles["caption"]) for note in table.footnotes]
-    if not table.footnotes:
+    out += [_para(note, styles["caption"]) for note in footnotes]
+    if not footnotes:
         from reportlab.platypus import Spacer
         out.append(Spacer(1, 6))
     return out
@@ -141,9 +158,10 @@ def _section_flowables(section: Section, styles, width: float, height: float) ->
 
 def _title_page(content: ReportContent, styles) -> list:
     from reportlab.platypus import PageBreak, Spacer
-    out = [Spacer(1, 120), _para(content.title, styles["title"]), Spacer(1, 12),
+    out = [Spacer(1, 120), _para(_shortened(content.title), styles["title"]), Spacer(1, 12),
            _para("Statistical report", styles["heading"]), Spacer(1, 24)]
-    out += [_para(f"{label}: {value}", styles["fact"]) for label, value in content.facts]
+    out += [_para(f"{label}: {_shortened(value)}", styles["fact"])
+            for label, value in content.facts]
     return out + [PageBreak()]
 
 

@@ -319,8 +319,11 @@ def report_content(trial: Trial, sap: Sap, results: TrialResults,
     step = progress or (lambda _: None)
     daily = daily_values(trial, sap.data.daily, sap.data.fio2_from_flow)
     subjects = trial.population(sap.study.population)
+    # text.usetex off whatever the user's matplotlibrc says: text from the data is
+    # drawn literally (figures.py escapes `$`; LaTeX would choke on _, % and &)
     with matplotlib.rc_context({"svg.hashsalt": "mscstats", "font.size": 9,
-                                "axes.spines.top": False, "axes.spines.right": False}):
+                                "axes.spines.top": False, "axes.spines.right": False,
+                                "text.usetex": False}):
         step("tables: subjects and endpoints")
         sections = [_subjects_section(trial, sap, daily), _endpoint_section(sap, results)]
         step("figures")

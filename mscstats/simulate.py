@@ -338,6 +338,37 @@ def simulate(key: str, sap: Sap, n_values: Sequence[int], n_sims: int, effect=No
                                     engine)
 
 
+CONNECT_TIMEOUT = 10      # seconds to reach the scheduler, and again to find a worker
+
+
+def _dask_client(address: str):
+    """A client of the cluster at ``address`` that has at least one worker; a
+    scheduler that does not answer, or has no workers, is a message (not a hang or
+    a traceback after 30 s)."""
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise MscstatsError("--scheduler needs dask.distributed: "
+                            "pip install 'mscstats[dask]'.") from None
+    try:
+        client = Client(address, timeout=CONNECT_TIMEOUT)
+    except (OSError, TimeoutError, ValueError) as err:
+        raise MscstatsError(f"--scheduler {address}: no dask scheduler answered within "
+                            f"{CONNECT_TIMEOUT} s ({type(err).__name__}: {err}). Fix: start "
+                            "one (dask scheduler; dask worker ADDRESS) and give its address, "
+                            "e.g. tcp://host:8786, or leave --scheduler out to run here "
+                            "(--jobs).") from None
+    try:
+        client.wait_for_workers(1, timeout=CONNECT_TIMEOUT)
+    except (OSError, TimeoutError) as err:
+        client.close()
+        raise MscstatsError(f"--scheduler {address}: the scheduler has no worker (none joined "
+                            f"within {CONNECT_TIMEOUT} s: {err}). Fix: start workers "
+                            f"(dask worker {address}), or leave --scheduler out to run here "
+                            "(--jobs).") from None
+    return client
+
+
 def _run_group(key, sap, group, seed, effect, engine) -> list[list[tuple]]:
     return [run_chunk(key, sap, n, c, reps, seed, effect, engine) for n, c, reps in group]
 
@@ -352,12 +383,7 @@ def _run_tasks(key, sap, tasks, seed, effect, jobs, scheduler, progress,
     groups = [tasks[i:i + size] for i in range(0, len(tasks), size)]
     calls = (delayed(_run_group)(key, sap, group, seed, effect, engine) for group in groups)
     if scheduler:
-        try:
-            from dask.distributed import Client
-        except ImportError:
-            raise MscstatsError("--scheduler needs dask.distributed: "
-                                "pip install 'mscstats[dask]'.") from None
-        with Client(scheduler), parallel_backend("dask"):
+        with _dask_client(scheduler), parallel_backend("dask"):
             return [rows for found in Parallel()(calls) for rows in found]
     out: list[list[tuple]] = []
     parallel = Parallel(n_jobs=jobs, return_as="generator")

@@ -221,16 +221,16 @@ def write_trial(key: str, directory, n: int | None = None, seed: int | None = No
     floats written with "%.10g" after rounding to the precision a lab reports,
     LF line endings. Returns the written paths.
     """
+    from .output import write_files
     tables = make_trial(key, n=n, seed=seed, effect=effect, messy=messy)
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name in TABLE_ORDER:
-        path = directory / f"{name}.csv"
-        tables[name].to_csv(path, index=False, lineterminator="\n", float_format="%.10g",
-                            encoding="utf-8")
-        written.append(path)
-    return written
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    # all four written beside the directory first, then renamed in: a full disk
+    # leaves no truncated table behind
+    return write_files(directory, {
+        f"{name}.csv": tables[name].to_csv(index=False, lineterminator="\n",
+                                           float_format="%.10g").encode("utf-8")
+        for name in TABLE_ORDER})
 
 
 # --------------------------------------------------------------------------

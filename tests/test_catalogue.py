@@ -30,6 +30,7 @@ Security:
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -586,6 +587,161 @@ CASES = [
 ]
 
 
+# --------------------------------------------------------------------------
+# output and SAP hygiene (issue 21): unbounded or unsafe SAP files, SAP numbers out
+# of range or not finite, SAP shapes that gave tracebacks, and report text from the
+# data (long ids and terms, `$`). Where -o writes (devices, FIFOs, symlinks, full or
+# read-only disks, modes, temporary files): tests/test_outputs.py.
+# --------------------------------------------------------------------------
+
+def sap_file(make: Callable[[Path], None]):
+    """Replace sap.toml by what make(path) puts there (a FIFO, a symlink, a huge file)."""
+    def corrupt(trial: Path) -> None:
+        (trial / "sap.toml").unlink()
+        make(trial / "sap.toml")
+    return corrupt
+
+
+def nested_rules(depth: int) -> str:
+    rule = '{ state = "dead" }'
+    for _ in range(depth):
+        rule = "{ any = [" + rule + "] }"
+    return rule
+
+
+def nested_tables(depth: int) -> str:
+    return "[" + ".".join(["x"] * depth) + "]\n"
+
+
+def shortened_in_report(out: Path) -> None:
+    """The PDF was written, and the table that held the long text says it shortened it."""
+    from pypdf import PdfReader
+    text = "".join(page.extract_text() for page in PdfReader(out).pages)
+    assert "Text longer than 200 characters is shortened" in text
+
+
+def prints_literally(fragment: str):
+    def check(out: Path) -> None:
+        from pypdf import PdfReader
+        assert fragment in "".join(page.extract_text() for page in PdfReader(out).pages)
+    return check
+
+
+DOLLAR_TERM = r"$\frac{1}{0}$ head$ache"
+DOLLAR_ARM = r"$\alpha^{MSC$"
+HYGIENE_CASES = [
+    # ---- the SAP file itself: regular, at most 1 MB --------------------------------
+    Case("sap-dev-zero", sap_file(lambda p: p.symlink_to("/dev/zero")), "analyze", 1,
+         ("sap.toml: file: ", "is not a regular file (a device, a FIFO or a socket)",
+          "Fix: save the SAP as a .toml file")),
+    Case("sap-dev-urandom", sap_file(lambda p: p.symlink_to("/dev/urandom")), "derive", 1,
+         ("is not a regular file", FIX)),
+    Case("sap-fifo", sap_file(lambda p: os.mkfifo(p)), "validate+sap", 1,
+         ("sap.toml: file: ", "is not a regular file", FIX)),
+    Case("sap-larger-than-1-mb", sap_file(lambda p: p.write_bytes(b"# x\n" * 300_000)),
+         "analyze", 1, ("sap.toml: file: is larger than 1,000,000 bytes",
+                        "Fix: check that --sap names the SAP")),
+    # ---- non-finite numbers anywhere --------------------------------------------
+    Case("sap-chg-nan", sap("chg = -2", "chg = nan"), "derive", 1,
+         ("sap.toml: endpoint[ttci].event.any[0].chg: nan is not a finite number.",
+          "Fix: write a finite number")),
+    Case("sap-value-nan", sap("value = 94", "value = nan"), "derive", 1,
+         ("sap.toml: endpoint[ra_spo2].event.any[0].value: nan is not a finite number.", FIX)),
+    Case("sap-tau-nan", analyses('[[analysis]]\nid = "x"\nendpoint = "ttci"\nmethod = "rmst"\n'
+                                 'tau = nan\n'), "analyze", 1,
+         ("sap.toml: analysis[x].tau: nan is not a finite number.", FIX)),
+    Case("sap-alpha-inf", sap("seed = 7", "seed = 7\nalpha = -inf"), "validate+sap", 1,
+         ("sap.toml: study.alpha: -inf is not a finite number.", FIX)),
+    Case("sap-unused-inf", sap("seed = 7", 'seed = 7\ntitle2 = inf'), "analyze", 1,
+         ("sap.toml: study.title2: inf is not a finite number.", FIX)),
+    # ---- numbers out of their documented range ------------------------------------
+    Case("sap-horizon-a-billion", sap("horizon = 14", "horizon = 1000000000"), "derive", 1,
+         ("sap.toml: endpoint[ra_spo2].horizon: 1000000000 is not a study day in [2, 3650].",
+          "Fix: use a study day in [2, 3650]")),
+    Case("sap-day-1e30", sap("day = 14", "day = 1e30"), "derive", 1,
+         ("sap.toml: endpoint[who_d14].day: must be an integer, not 1e+30.", FIX)),
+    Case("sap-day-beyond-ten-years", sap("day = 14", "day = 4000"), "derive", 1,
+         ("sap.toml: endpoint[who_d14].day: 4000 is not a post-baseline study day in "
+          "[2, 3650].", FIX)),
+    Case("sap-days-beyond-ten-years", sap("day = 7\nwindow = 1\n\n[[endpoint]]\nid = \"ttci\"",
+                                          "day = 7\ndays = [7, 9000]\nwindow = 1\n\n"
+                                          "[[endpoint]]\nid = \"ttci\""), "derive", 1,
+         ("sap.toml: endpoint[pf_d7].days[1]: 9000 is not a post-baseline study day", FIX)),
+    Case("sap-window-a-thousand", sap("window = 1", "window = 1000"), "derive", 1,
+         ("sap.toml: endpoint[pf_d7].window: 1000 is not a window in days in [0, 365].", FIX)),
+    Case("sap-n-permutations-a-trillion",
+         analyses(analysis("x", "pf_d7", "permutation", n_permutations=1_000_000_000_000)),
+         "analyze", 1, ("sap.toml: analysis[x].n_permutations: 1000000000000 is not a number "
+                        "of re-randomizations in [100, 1000000].", FIX)),
+    Case("sap-tau-1e300", analyses(analysis("x", "ttci", "rmst", tau=1e300)), "analyze", 1,
+         ("sap.toml: analysis[x].tau: 1e+300 is not a restriction time in days in (0, 3650].",
+          FIX)),
+    Case("sap-landmark-beyond-horizon", analyses(analysis("x", "ttci", "km",
+                                                          landmarks=[7, 60])), "analyze", 1,
+         ("sap.toml: analysis[x].landmarks: 60 is beyond the endpoint's horizon 28.",
+          "Fix: choose landmarks <= horizon.")),
+    Case("sap-rho-negative", analyses(analysis("x", "ttci", "logrank", rho=-1)), "analyze", 1,
+         ("sap.toml: analysis[x].rho: -1.0 is not a Fleming-Harrington exponent in [0, 10].",
+          FIX)),
+    Case("sap-chg-1e300", sap("chg = -2", "chg = -1e300"), "derive", 1,
+         ("sap.toml: endpoint[ttci].event.any[0].chg: -1e+300 is not a change from baseline",
+          FIX)),
+    # ---- shapes that gave tracebacks --------------------------------------------
+    Case("sap-analysis-endpoint-a-list", sap('endpoint = "pf_d7"', 'endpoint = ["pf_d7"]'),
+         "analyze", 1, ("sap.toml: analysis[pf_welch].endpoint: must be the id of one "
+                        "[[endpoint]] (a string), not a list.", FIX)),
+    Case("sap-analysis-endpoint-a-table", sap('endpoint = "pf_d7"',
+                                              'endpoint = { id = "pf_d7" }'), "analyze", 1,
+         ("sap.toml: analysis[pf_welch].endpoint: must be the id of one [[endpoint]] "
+          "(a string), not a table.", FIX)),
+    Case("sap-covariate-usubjid", analyses(analysis("x", "pf_d7", "ancova",
+                                                    covariates=["BASE", "USUBJID"])),
+         "analyze", 1, ("sap.toml: analysis[x].covariates[1]: USUBJID identifies subjects; it "
+                        "is not a covariate or a stratum.", "Fix: remove USUBJID")),
+    Case("sap-stratum-usubjid", analyses(analysis("x", "ttci", "logrank", strata=["USUBJID"])),
+         "report", 1, ("sap.toml: analysis[x].strata[0]: USUBJID identifies subjects", FIX)),
+    Case("sap-covariate-arm", analyses(analysis("x", "pf_d7", "ancova", covariates=["ARM"])),
+         "analyze", 1, ("sap.toml: analysis[x].covariates[0]: ARM is the arm, which every "
+                        "analysis already compares (it is in the model).", "Fix: remove ARM.")),
+    Case("sap-stratum-arm", analyses(analysis("x", "ttci", "cox", strata=["trt01p"])),
+         "analyze", 1, ("sap.toml: analysis[x].strata[0]: TRT01P is the arm", FIX)),
+    Case("sap-2000-nested-rules", sap('event.any = [ { state = "dead" } ]',
+                                      f"event.any = [ {nested_rules(2000)} ]"), "derive", 1,
+         ("sap.toml: file: the SAP nests deeper than 32 levels.", FIX)),
+    Case("sap-40-nested-rules", sap('event.any = [ { state = "dead" } ]',
+                                    f"event.any = [ {nested_rules(40)} ]"), "derive", 1,
+         ("sap.toml: endpoint[mort28].event.any[0]", "the SAP nests deeper than 32 levels.",
+          FIX)),
+    Case("sap-5000-nested-tables", lambda t: (t / "sap.toml").write_text(
+        (t / "sap.toml").read_text() + nested_tables(5000)), "analyze", 1,
+         ("sap.toml: x.x.x.x", "the SAP nests deeper than 32 levels.", FIX)),
+    Case("sap-title-a-list", sap('title = "Six-subject toy trial"', 'title = ["Six"]'),
+         "analyze", 1, ("sap.toml: study.title: must be text in quotes, not a list.", FIX)),
+    Case("sap-study-id-a-table", sap('id = "TOY-1"', 'id = { a = 1 }'), "validate+sap", 1,
+         ("sap.toml: study.id: must be a non-empty string.", FIX)),
+    # ---- report: text from the data is drawn and printed literally, long text shortened
+    Case("report-5000-character-usubjid",
+         recode(lambda b: b.replace(b"S02,", b"S" + b"x" * 5000 + b",")), "report", 0,
+         ("wrote",), check=shortened_in_report),
+    Case("report-20000-character-ae-term",
+         both(cell("adae.csv", 1, "AEDECOD", "Headache " + "y" * 20000),
+              cell("adae.csv", 2, "AEBODSYS", "Body " * 4000)), "report", 0,
+         ("wrote",), check=shortened_in_report),
+    Case("report-5000-character-arm-and-title",
+         both(edit("adsl.csv", lambda f: f.assign(ARM=f["ARM"].replace("MSC", "M" * 5000))),
+              sap('arms = ["control", "MSC"]', f'arms = ["control", "{"M" * 5000}"]'),
+              sap('title = "Six-subject toy trial"', f'title = "{"T" * 20000}"')),
+         "report", 0, ("wrote",), check=shortened_in_report),
+    Case("report-dollar-in-ae-term", cell("adae.csv", 1, "AEDECOD", DOLLAR_TERM), "report", 0,
+         ("wrote",), check=prints_literally(DOLLAR_TERM)),
+    Case("report-dollar-in-arm-name",
+         both(edit("adsl.csv", lambda f: f.assign(ARM=f["ARM"].replace("MSC", DOLLAR_ARM))),
+              sap('arms = ["control", "MSC"]', f"arms = ['control', '{DOLLAR_ARM}']")),
+         "report", 0, ("wrote",), check=prints_literally(DOLLAR_ARM)),
+]
+CASES += HYGIENE_CASES
+
+
 def test_the_catalogue_is_large_and_covers_every_stage():
     assert len(CASES) >= 40
     assert len({c.id for c in CASES}) == len(CASES)
@@ -629,7 +785,7 @@ def _run(args: list[str]):
 def clean_endpoints(tmp_path_factory) -> str:
     tmp = tmp_path_factory.mktemp("clean")
     trial = _prepare(tmp)
-    out = tmp / "out" / "endpoints.csv"
+    out = tmp / "endpoints.csv"
     result = _run(_command("derive", trial, out))
     assert result.exit_code == 0, result.output
     return out.read_text("utf-8")

@@ -89,3 +89,17 @@ def test_user_guide_links_resolve():
     for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", guide.read_text()):
         if "://" not in target:
             assert (guide.parent / target).exists(), f"user-guide.md links to missing {target}"
+
+
+def test_every_sap_number_has_its_range_documented():
+    """docs/sap.md "Numbers and their ranges" gives each row of plan.RANGES as checked."""
+    start = DOC.index("## Numbers and their ranges")
+    rows = [line.split("|")[1:-1] for line in DOC[start:].splitlines()
+            if line.startswith("| ") and "`" in line]
+    documented = {}
+    for name, kind, interval, _ in rows:
+        for key in re.findall(r"`(?:[a-z]+\.)?([a-z_]+)`", name):
+            documented[key] = (kind.strip(), interval.strip())
+    for key, allowed in plan.RANGES.items():
+        kind = "integer" if allowed.kind is int else "number"
+        assert documented.get(key) == (kind, allowed.interval), key

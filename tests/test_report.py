@@ -139,7 +139,7 @@ def sap_file(tmp_path):
 
 
 def test_cli_writes_the_report(tmp_path, sap_file):
-    out = tmp_path / "out" / "report.pdf"
+    out = tmp_path / "report.pdf"
     result = CliRunner().invoke(main, ["report", str(SYNTHETIC / SMALL), "--sap", str(sap_file),
                                        "-o", str(out)])
     assert result.exit_code == 0, result.output
