@@ -15,6 +15,8 @@ from typing import Any, Mapping
 
 from . import schema
 from .errors import SapError
+from .intercurrent import (ESTIMAND_KEYS, Estimand, check_strategy_fits, check_windows,
+                           parse_estimands, parse_intercurrent)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -22,7 +24,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 __all__ = ["Condition", "EventRule", "Study", "DataRules", "Endpoint", "Analysis",
-           "Multiplicity", "Sap", "read_sap", "parse_sap"]
+           "Multiplicity", "Estimand", "Sap", "read_sap", "parse_sap"]
 
 AE_KINDS = ("any", "serious", "related", "grade3", "infusion")
 
@@ -30,7 +32,7 @@ AE_KINDS = ("any", "serious", "related", "grade3", "infusion")
 STUDY_KEYS = ("id", "title", "arms", "population", "alpha", "seed")
 DATA_KEYS = ("daily", "below_lloq", "fio2_from_flow")
 ENDPOINT_KEYS = ("id", "kind", "label", "param", "day", "days", "window", "transform",
-                 "horizon", "event", "death", "missing")
+                 "horizon", "event", "death", "missing", "intercurrent")
 CONDITION_KEYS = ("param", "op", "value", "chg", "on", "state", "ae")
 ANALYSIS_KEYS = ("id", "endpoint", "method")
 MULTIPLICITY_KEYS = ("method", "family")
@@ -105,6 +107,11 @@ class Endpoint:
     event: EventRule | None = None
     death: str = "censor_at_horizon"
     missing: str = "exclude"
+    intercurrent: tuple[tuple[str, str], ...] = ()   # (event, strategy); DESIGN.md 9
+
+    def strategy(self, event: str) -> str:
+        """The SAP's strategy for an intercurrent event (treatment_policy by default)."""
+        return dict(self.intercurrent).get(event, "treatment_policy")
 
     @property
     def repeated(self) -> bool:
@@ -147,6 +154,7 @@ class Sap:
     multiplicity: Multiplicity
     sha256: str = ""
     source: str = "SAP"
+    estimands: tuple[Estimand, ...] = ()
 
     def endpoint(self, endpoint_id: str) -> Endpoint:
         for e in self.endpoints:
@@ -269,7 +277,7 @@ class _Checker:
 
     # -- sections ----------------------------------------------------------
     def sap(self, doc: Mapping, sha: str) -> Sap:
-        self.keys(doc, "SAP", ("study", "data", "endpoint", "analysis", "multiplicity"),
+        self.keys(doc, "SAP", ("study", "data", "endpoint", "analysis", "multiplicity", "estimand"),
                   ("study", "endpoint", "analysis"))
         study = self.study(doc["study"])
         data = self.data_rules(doc.get("data", {}))
@@ -285,7 +293,9 @@ class _Checker:
             raise self.fail("analysis", "the SAP declares no analysis.", "add an [[analysis]].")
         self.unique([a.id for a in analyses], "analysis")
         multiplicity = self.multiplicity(doc.get("multiplicity", {}), analyses)
-        return Sap(study, data, endpoints, analyses, multiplicity, sha256=sha, source=self.source)
+        estimands = parse_estimands(self.table_list(doc, "estimand"), analyses, self.fail)
+        return Sap(study, data, endpoints, analyses, multiplicity, sha256=sha, source=self.source,
+                   estimands=estimands)
 
     def unique(self, ids: list[str], key: str) -> None:
         seen: set[str] = set()
@@ -328,8 +338,8 @@ class _Checker:
 
     # -- endpoints ---------------------------------------------------------
     _ENDPOINT_KEYS = {
-        "change": ("param", "day", "days", "window", "transform"),
-        "value": ("param", "day", "days", "window", "transform"),
+        "change": ("param", "day", "days", "window", "transform", "intercurrent"),
+        "value": ("param", "day", "days", "window", "transform", "intercurrent"),
         "binary": ("horizon", "event", "missing"),
         "time_to_event": ("horizon", "event", "death"),
         "ordinal": ("param", "day", "window"),
@@ -379,6 +389,11 @@ class _Checker:
         if "missing" in t:
             fields_["missing"] = self.choice(t["missing"], f"{path}.missing",
                                              ("exclude", "failure", "success"))
+        if "intercurrent" in t:
+            fields_["intercurrent"] = parse_intercurrent(t["intercurrent"], f"{path}.intercurrent",
+                                                         self.fail)
+        if "days" in fields_:
+            check_windows(fields_["days"], fields_.get("window", 1), path, self.fail)
         return Endpoint(**fields_)
 
     def param(self, value: Any, path: str, numeric: bool = True) -> str:
@@ -488,6 +503,7 @@ class _Checker:
                                 f"add `{key} = ...`.")
         checked = {k: self.option(k, v, f"{path}.{k}") for k, v in sorted(options.items())}
         self.method_fits(method, endpoint, checked, study, path)
+        check_strategy_fits(endpoint, method, checked, path, self.fail)
         return Analysis(analysis_id, endpoint_id, method, checked)
 
     def option(self, key: str, value: Any, path: str) -> Any:

@@ -14,7 +14,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["Test", "Comparison", "Curve", "AnalysisResult", "TrialResults", "clean_number",
+__all__ = ["Test", "Comparison", "Curve", "AnalysisResult", "EstimandResult", "TrialResults",
+           "clean_number",
            "to_jsonable", "dumps_json"]
 
 
@@ -153,6 +154,10 @@ class AnalysisResult(_Presentable):
     curves: tuple[Curve, ...] = ()
     notes: tuple[str, ...] = ()
     options: Mapping[str, Any] = field(default_factory=dict)
+    # DESIGN.md 9: [{"arm", "day", "reason", "n"}] of the analysis population, and
+    # warnings about arms analysed with few of their randomized subjects
+    missingness: tuple[Mapping[str, Any], ...] = ()
+    warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         out = super().to_dict()
@@ -207,12 +212,27 @@ class AnalysisResult(_Presentable):
 
 
 @dataclass(frozen=True)
+class EstimandResult(_Presentable):
+    """One ``[[estimand]]`` of the SAP with its attributes (ICH E9(R1), DESIGN.md 9)."""
+    id: str
+    analysis: str
+    population: str
+    variable: str                          # the endpoint label
+    intercurrent: Mapping[str, str]        # {event: strategy}
+    summary_measure: str | None            # the main analysis's estimand name
+    sensitivity: tuple[str, ...]
+    n_randomized: Mapping[str, int]
+    n_analysed: Mapping[str, int | None]
+
+
+@dataclass(frozen=True)
 class TrialResults(_Presentable):
     """The results.json document: every analysis, the data-quality log, the manifest."""
     mscstats_version: str
     manifest: Mapping[str, Any]
     data_quality: Mapping[str, Any]
     analyses: tuple[AnalysisResult, ...]
+    estimands: tuple[EstimandResult, ...] = ()
 
     def __getitem__(self, analysis_id: str) -> AnalysisResult:
         for a in self.analyses:

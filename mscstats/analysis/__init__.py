@@ -34,6 +34,8 @@ class AnalysisInput:
       value is missing are included; runners exclude them and report ``n_missing``.
     arms: the SAP's arms, reference first (an arm may have no rows: runners say so).
     options: the SAP options of the analysis, already checked by plan.py.
+    intercurrent: the endpoint's intercurrent strategies (DESIGN.md 9); with a composite
+      one, AVAL/CHG hold worst-rank scores and rank methods report a win probability.
     """
     id: str
     endpoint: str
@@ -47,6 +49,12 @@ class AnalysisInput:
     transform: str | None = None      # "log": values are logs, report ratios
     target_day: int | None = None     # the endpoint's `day` (repeated endpoints)
     horizon: int | None = None        # time-to-event, binary, free_days
+    intercurrent: Mapping[str, str] = field(default_factory=dict)   # {event: strategy}
+
+    @property
+    def composite(self) -> bool:
+        """Worst-rank scores (composite strategies): only their order means something."""
+        return any(s.startswith("composite") for s in self.intercurrent.values())
 
     @property
     def reference(self) -> str:

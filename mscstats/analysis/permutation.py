@@ -234,13 +234,19 @@ def run_permutation(inp: AnalysisInput) -> AnalysisResult:
                             "check the analysed data or choose another statistic.") from None
     observed = float(spec.compute(sample, sample.treated[None, :])[0])
     arm, reference = inp.arms[1], inp.arms[0]
-    comparison = Comparison(arm, reference, spec.estimand, spec.estimate(sample), (None, None),
+    estimand, estimate = spec.estimand, spec.estimate(sample)
+    notes = _notes(inp, spec, sample, outcome)
+    if name == "wilcoxon" and inp.composite:   # worst-rank scores: no shift, a win probability
+        n1 = int(sample.treated.sum())
+        estimand, estimate = "win_probability", observed / (n1 * (sample.treated.size - n1))
+        notes += ("worst-rank scores: the estimate is the win probability U / (n1 n0), ties "
+                  "counted half, not the Hodges-Lehmann shift",)
+    comparison = Comparison(arm, reference, estimand, estimate, (None, None),
                             inp.ci_level, p_value=outcome.p_value)
     options = {**inp.options, "statistic": name, "n_permutations": n_permutations}
     return AnalysisResult(inp.id, inp.endpoint, inp.method, sample.by_arm,
                           tests=(Test("permutation", observed, None, outcome.p_value),),
-                          comparisons=(comparison,), notes=_notes(inp, spec, sample, outcome),
-                          options=options)
+                          comparisons=(comparison,), notes=notes, options=options)
 
 
 def _notes(inp: AnalysisInput, spec: _Statistic, sample: _Sample,
