@@ -21,51 +21,75 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["applying_event", "apply_strategies", "composite_scores"]
+__all__ = ["applying_event", "strategies_at", "strategy_values", "apply_strategies",
+           "composite_scores"]
 
 _VERB = {"death": "died", "discharge": "discharged"}
+WHILE = ("while_alive", "while_hospitalized")
 
 
-def applying_event(subjects: pd.DataFrame, day: int) -> tuple[np.ndarray, np.ndarray]:
-    """(event name or "", its day) per subject at visit day ``day``."""
-    died = (subjects["DTHDY"] <= day).to_numpy()
-    discharged = (subjects["DSCHDY"] <= day).to_numpy() & ~died
+# ------------------------------------------------------------------ on arrays (both derivations)
+
+def applying_event(death, discharge, day: int) -> tuple[np.ndarray, np.ndarray]:
+    """(event name or "", its day) per subject at visit day ``day``; death first."""
+    death, discharge = np.asarray(death, dtype=float), np.asarray(discharge, dtype=float)
+    died = death <= day
+    discharged = (discharge <= day) & ~died
     event = np.where(died, "death", np.where(discharged, "discharge", ""))
-    event_day = np.where(died, subjects["DTHDY"], np.where(discharged, subjects["DSCHDY"],
-                                                            np.nan)).astype(float)
-    return event, event_day
+    return event, np.where(died, death, np.where(discharged, discharge, np.nan))
 
+
+def strategies_at(endpoint, event: np.ndarray) -> np.ndarray:
+    """The endpoint's strategy for each subject's applying event ("" where none applies)."""
+    rules = {e: endpoint.strategy(e) for e in _VERB}
+    return np.array([rules[e] if e else "" for e in event], dtype=object)
+
+
+def strategy_values(aval: np.ndarray, last_value: np.ndarray | None,
+                    strategy: np.ndarray) -> np.ndarray:
+    """The analysed value before composite scoring: the last value while alive/in hospital,
+    missing under hypothetical, the window's value otherwise."""
+    out = np.asarray(aval, dtype=float).copy()
+    while_rows = np.isin(strategy, WHILE)
+    if while_rows.any():
+        out[while_rows] = np.asarray(last_value, dtype=float)[while_rows]
+    out[strategy == "hypothetical"] = np.nan
+    return out
+
+
+# ------------------------------------------------------------------ on the visit table
 
 def apply_strategies(frame: pd.DataFrame, subjects: pd.DataFrame, endpoint, day: int,
                      values: pd.DataFrame, repeated: bool) -> pd.DataFrame:
     """One visit day's rows (USUBJID, DAY, AVAL, REASON, MISSING, aligned with
     ``subjects``) after the strategies; ``values``: the parameter's daily values."""
     frame = frame.copy()
-    event, event_day = applying_event(subjects, day)
-    strategy = np.array([endpoint.strategy(e) if e else "" for e in event], dtype=object)
-    frame["ICE"] = np.where(event != "", np.char.add(np.char.add(event.astype(str), ":"),
-                                                     strategy.astype(str)), "")
-    while_rows = np.isin(strategy, ("while_alive", "while_hospitalized"))
-    if while_rows.any():
-        last = _last_value(values, frame["USUBJID"], event_day)
-        frame.loc[while_rows, "AVAL"] = last["AVAL"].to_numpy()[while_rows]
-        if not repeated:
-            frame.loc[while_rows, "DAY"] = last["ADY"].to_numpy()[while_rows]
-        none = while_rows & frame["AVAL"].isna().to_numpy()
-        frame.loc[while_rows, ["REASON", "MISSING"]] = ["", ""]
-        for i in np.flatnonzero(none):
-            frame.iloc[i, frame.columns.get_loc("REASON")] = (
-                f"{_VERB[event[i]]} by day {day} without a value from day 2 to that event "
-                f"({strategy[i]})")
-            frame.iloc[i, frame.columns.get_loc("MISSING")] = _VERB[event[i]]
-    hypothetical = strategy == "hypothetical"
-    for i in np.flatnonzero(hypothetical):
-        frame.iloc[i, frame.columns.get_loc("AVAL")] = np.nan
-        frame.iloc[i, frame.columns.get_loc("REASON")] = (
-            f"{_VERB[event[i]]} by day {day} (hypothetical: missing at random)")
-        frame.iloc[i, frame.columns.get_loc("MISSING")] = _VERB[event[i]]
+    event, event_day = applying_event(subjects["DTHDY"], subjects["DSCHDY"], day)
+    strategy = strategies_at(endpoint, event)
+    frame["ICE"] = [f"{e}:{s}" if e else "" for e, s in zip(event, strategy)]
+    while_rows = np.isin(strategy, WHILE)
+    last = _last_value(values, frame["USUBJID"], event_day) if while_rows.any() else None
+    frame["AVAL"] = strategy_values(frame["AVAL"].to_numpy(dtype=float),
+                                    None if last is None else last["AVAL"].to_numpy(), strategy)
+    if while_rows.any() and not repeated:
+        frame.loc[while_rows, "DAY"] = last["ADY"].to_numpy()[while_rows]
+    changed = while_rows | (strategy == "hypothetical")
+    reasons = [_reason(e, s, day) for e, s in zip(event, strategy)]
+    missing = changed & np.isnan(frame["AVAL"].to_numpy(dtype=float))
+    frame["REASON"] = np.where(missing, reasons, np.where(changed, "", frame["REASON"]))
+    frame["MISSING"] = np.where(missing, [_VERB.get(e, "") for e in event],
+                                np.where(changed, "", frame["MISSING"]))
     frame["_EVENT_DAY"] = event_day
     return frame
+
+
+def _reason(event: str, strategy: str, day: int) -> str:
+    if strategy == "hypothetical":
+        return f"{_VERB[event]} by day {day} (hypothetical: missing at random)"
+    if strategy in WHILE:
+        return (f"{_VERB[event]} by day {day} without a value from day 2 to that event "
+                f"({strategy})")
+    return ""
 
 
 def _last_value(values: pd.DataFrame, subjects: pd.Series, event_day: np.ndarray) -> pd.DataFrame:
