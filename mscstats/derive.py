@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from . import schema
-from .daily import DailyValues, concat_rows, daily_values
+from .daily import DailyValues, concat_rows, daily_values, worst_direction
 from .endpoint_rules import binary_values, event_timing, time_to_event_values
 from .errors import SapError
 from .events import EventContext, baseline, first_event_day, last_assessment_day
@@ -177,7 +177,8 @@ def _derive_measure(endpoint: Endpoint, ctx: EventContext) -> pd.DataFrame:
         frame.loc[frame["BASE"].isna() & (frame["REASON"] == "") & (endpoint.kind == "change"),
                   "REASON"] = "no baseline value (ADY <= 1)"
         frame["CHG"] = frame["AVAL"] - frame["BASE"]
-        frames.append(composite_scores(frame, column, float(day)))
+        frames.append(composite_scores(frame, column, float(day),
+                                       worst_direction(endpoint.param) == "min"))
     return concat_rows(frames).drop(columns="_EVENT_DAY")
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import __version__
+from .daily import worst_direction
 from .derive import Endpoints
 from .derive import derive as derive_endpoints
 from .errors import AnalysisError, SapError
@@ -74,7 +75,8 @@ def analysis_input(trial: Trial, sap: Sap, endpoints: Endpoints, analysis: Analy
                          options=dict(analysis.options), alpha=sap.study.alpha,
                          seed=sap.study.seed, transform=endpoint.transform,
                          target_day=endpoint.day, horizon=endpoint.horizon,
-                         intercurrent=dict(endpoint.intercurrent))
+                         intercurrent=dict(endpoint.intercurrent),
+                         higher_is_better=worst_direction(endpoint.param or "") == "min")
 
 
 def apply_multiplicity(results: list[AnalysisResult], sap: Sap) -> list[AnalysisResult]:

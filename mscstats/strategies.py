@@ -102,26 +102,30 @@ def _last_value(values: pd.DataFrame, subjects: pd.Series, event_day: np.ndarray
     return last.reindex(subjects.to_numpy())[["ADY", "AVAL"]].astype(float)
 
 
-def composite_scores(frame: pd.DataFrame, column: str, day: float) -> pd.DataFrame:
+def composite_scores(frame: pd.DataFrame, column: str, day: float,
+                     higher_is_better: bool = True) -> pd.DataFrame:
     """Worst-rank scores (Lachin 1999) of one visit day's rows, in AVAL and CHG.
 
-    Observed subjects keep their value in ``column``; composite_worst subjects
-    score below all of them, lo - 1 - (day - event day), so that an earlier
-    event is worse and one day ties; composite_best subjects score above all,
-    hi + 1 + (day - event day), an earlier event better. A subject without a
-    baseline still gets the score.
+    Observed subjects keep their value in ``column``. With higher values better
+    (P/F, SpO2), composite_worst subjects score below all of them, lo - 1 -
+    (day - event day), so that an earlier event is worse and one day ties;
+    composite_best subjects above all, hi + 1 + (day - event day), an earlier
+    event better. Where lower values are better (RR, WHO scale, cytokines) the
+    two sides swap: worst above all, best below. A subject without a baseline
+    still gets the score.
     """
     frame = frame.copy()
     strategy = frame["ICE"].str.split(":").str[1].fillna("")
     worst, best = (strategy == "composite_worst").to_numpy(), (strategy == "composite_best").to_numpy()
-    if not (worst | best).any():
+    scored = worst | best
+    if not scored.any():
         return frame
-    observed = frame.loc[~(worst | best), column].dropna()
+    observed = frame.loc[~scored, column].dropna()
     lo = float(observed.min()) if len(observed) else 0.0
     hi = float(observed.max()) if len(observed) else 0.0
     before = day - frame["_EVENT_DAY"].to_numpy(dtype=float)
-    score = np.where(worst, lo - 1.0 - before, hi + 1.0 + before)
-    scored = worst | best
+    below, above = lo - 1.0 - before, hi + 1.0 + before
+    score = np.where(worst == higher_is_better, below, above)
     frame.loc[scored, "AVAL"] = score[scored]
     frame.loc[scored, "CHG"] = score[scored]
     frame.loc[scored, ["REASON", "MISSING"]] = ["", ""]

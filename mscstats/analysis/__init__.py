@@ -50,6 +50,7 @@ class AnalysisInput:
     target_day: int | None = None     # the endpoint's `day` (repeated endpoints)
     horizon: int | None = None        # time-to-event, binary, free_days
     intercurrent: Mapping[str, str] = field(default_factory=dict)   # {event: strategy}
+    higher_is_better: bool = True     # the parameter's direction (win probability)
 
     @property
     def composite(self) -> bool:

@@ -268,14 +268,18 @@ def _run_win_probability(inp) -> AnalysisResult:
     require_arms(inp, values)
     by_arm = composite_by_arm(inp, rows, values)
 
+    sign = 1.0 if inp.higher_is_better else -1.0    # better = a higher score
+
     def compare(arm):
-        r = ranks.win_probability(values[arm], values[inp.reference], inp.ci_level)
+        r = ranks.win_probability(sign * values[arm], sign * values[inp.reference], inp.ci_level)
         return (Comparison(arm, inp.reference, "win_probability", r.estimate, r.ci.astuple(),
                            r.ci.level, p_value=r.p_value),
                 Test("wilcoxon", r.statistic, None, r.p_value))
 
     comparisons, tests, notes = _each_treated(inp, compare, "win_probability")
-    return make_result(inp, by_arm, tests, comparisons, notes + [WIN_PROBABILITY_NOTE])
+    direction = ("higher" if inp.higher_is_better else "lower") + " values are better"
+    return make_result(inp, by_arm, tests, comparisons,
+                       notes + [f"{WIN_PROBABILITY_NOTE}; {direction}"])
 
 
 def run_paired(inp) -> AnalysisResult:

@@ -238,7 +238,8 @@ def run_permutation(inp: AnalysisInput) -> AnalysisResult:
     notes = _notes(inp, spec, sample, outcome)
     if name == "wilcoxon" and inp.composite:   # worst-rank scores: no shift, a win probability
         n1 = int(sample.treated.sum())
-        estimand, estimate = "win_probability", observed / (n1 * (sample.treated.size - n1))
+        share = observed / (n1 * (sample.treated.size - n1))
+        estimand, estimate = "win_probability", share if inp.higher_is_better else 1.0 - share
         notes += ("worst-rank scores: the estimate is the win probability U / (n1 n0), ties "
                   "counted half, not the Hodges-Lehmann shift",)
     comparison = Comparison(arm, reference, estimand, estimate, (None, None),
