@@ -33,7 +33,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Iterator
 
 import numpy as np
@@ -242,6 +242,9 @@ def run_permutation(inp: AnalysisInput) -> AnalysisResult:
         estimand, estimate = "win_probability", share if inp.higher_is_better else 1.0 - share
         notes += ("worst-rank scores: the estimate is the win probability U / (n1 n0), ties "
                   "counted half, not the Hodges-Lehmann shift",)
+        # means of scores mean nothing: keep the counts
+        sample = replace(sample, by_arm={arm: {k: stats[k] for k in ("n", "n_missing")}
+                                         for arm, stats in sample.by_arm.items()})
     comparison = Comparison(arm, reference, estimand, estimate, (None, None),
                             inp.ci_level, p_value=outcome.p_value)
     options = {**inp.options, "statistic": name, "n_permutations": n_permutations}
