@@ -197,7 +197,9 @@ def _endpoint_unit(sap: Sap, endpoint_id: str) -> str:
 
 
 _ESTIMAND_PLURAL = {"hodges_lehmann_shift": "Hodges-Lehmann shifts",
-                    "rmst_difference": "differences in restricted mean time"}
+                    "rmst_difference": "differences in restricted mean time",
+                    "win_probability": "win probabilities"}
+_UNITLESS = ("win_probability",)          # a probability whatever the endpoint's unit
 
 
 def _forest_figures(sap: Sap, results: TrialResults) -> list[Figure]:
@@ -207,7 +209,7 @@ def _forest_figures(sap: Sap, results: TrialResults) -> list[Figure]:
         if tables.is_ratio(c.estimand):
             key = ("ratio", "")
         else:
-            key = (c.estimand, _endpoint_unit(sap, a.endpoint))
+            key = (c.estimand, "" if c.estimand in _UNITLESS else _endpoint_unit(sap, a.endpoint))
         groups.setdefault(key, []).append((a, c))
     out = []
     for (estimand, unit), group in groups.items():

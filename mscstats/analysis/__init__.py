@@ -29,7 +29,8 @@ class AnalysisInput:
 
     data: the endpoint rows of the analysis population, one row per subject (or per
       subject and DAY for repeated endpoints) with columns USUBJID, ARM, DAY, AVAL,
-      BASE, CHG, CNSR, EVNTCD (NaN where they do not apply or are missing) and the
+      BASE, CHG, CNSR, EVNTCD (NaN where they do not apply or are missing), ICE (the
+      intercurrent event and strategy applied, "" for none; optional) and the
       adsl covariates AGE, SEX, BMI, STRATUM where present. Rows whose analysed
       value is missing are included; runners exclude them and report ``n_missing``.
     arms: the SAP's arms, reference first (an arm may have no rows: runners say so).
