@@ -97,21 +97,20 @@ def _category(reason: str) -> str:
 
 
 def _missing_log(frame: pd.DataFrame, endpoint: Endpoint) -> list[dict]:
-    """One entry per visit day and reason; n counts subjects (one row each per day)."""
+    """One entry per visit day (endpoints measured at a day) and reason; n counts
+    subjects, each of whom has one row per day."""
     missing = frame[frame["REASON"] != ""]
-    out = []
     by_day = endpoint.kind in ("change", "value", "ordinal")
-    keys = ["_VISIT", "REASON"] if by_day else ["REASON"]
-    visit = endpoint.day if not endpoint.repeated else missing["DAY"]
-    missing = missing.assign(_VISIT=visit)
-    for key, rows in missing.groupby(keys, sort=True):
+    visit = (missing["DAY"] if endpoint.repeated else endpoint.day) if by_day else 0
+    out = []
+    for (day, reason), rows in missing.assign(_VISIT=visit).groupby(["_VISIT", "REASON"]):
         subjects = sorted(rows["USUBJID"].unique())
-        where = f" at day {int(key[0])}" if by_day else ""
-        reason = key[1] if by_day else key[0] if isinstance(key, tuple) else key
-        entry = {"endpoint": endpoint.id, "message": f"missing{where}: {reason}",
+        entry = {"endpoint": endpoint.id,
+                 "message": f"missing at day {int(day)}: {reason}" if by_day else
+                            f"missing: {reason}",
                  "n": len(subjects), "subjects": subjects[:MAX_LISTED]}
         if by_day:
-            entry["day"] = int(key[0])
+            entry["day"] = int(day)
         out.append(entry)
     return out
 

@@ -372,3 +372,38 @@ def test_while_alive_takes_the_last_value_and_its_day(repeated):
     assert rows.loc[["M1", "M3", "C1"], "AVAL"].tolist() == [84, 94, 85]
     assert rows.loc[["M1", "M3", "C1"], "DAY"].tolist() == [5, 4, 2]
     assert rows.loc["M1", "ICE"] == "death:while_alive"
+
+
+# ------------------------------------------------------------------ the SAP
+
+def test_intercurrent_parses_in_event_order_with_treatment_policy_by_default():
+    sap = parse_sap(TOY_SAP.replace('{ death = "composite_worst", discharge = "composite_best" }',
+                                    '{ discharge = "composite_best", death = "composite_worst" }',
+                                    1))
+    endpoint = sap.endpoint("spo2_rank")
+    assert endpoint.intercurrent == (("death", "composite_worst"), ("discharge", "composite_best"))
+    assert sap.endpoint("spo2_d7").strategy("death") == "treatment_policy"
+    assert [e.id for e in sap.estimands] == ["composite"]
+
+
+def test_hypothetical_is_accepted_with_multiple_imputation():
+    """The MI analysis option (missing = "mi") makes any method fit a hypothetical
+    strategy; complete cases do not."""
+    from mscstats.errors import SapError
+    from mscstats.intercurrent import check_strategy_fits
+    endpoint = parse_sap(REPEATED_SAP).endpoint("spo2_course")
+
+    def fail(key, message, fix):
+        return SapError(key, message, fix)
+    check_strategy_fits(endpoint, "ancova", {"missing": "mi"}, "analysis[x]", fail)
+    check_strategy_fits(endpoint, "mmrm", {}, "analysis[x]", fail)
+    with pytest.raises(SapError, match="hypothetical"):
+        check_strategy_fits(endpoint, "ancova", {"missing": "complete_case"}, "analysis[x]", fail)
+
+
+def test_windows_of_repeated_days_must_not_share_a_day():
+    text = REPEATED_SAP.replace("days = [4, 7]", "days = [5, 7]").replace(
+        "window = 1\nintercurrent", "window = 0\nintercurrent", 1)
+    assert parse_sap(text).endpoint("spo2_course").days == (5, 7)
+    with pytest.raises(Exception, match="overlap"):
+        parse_sap(REPEATED_SAP.replace("days = [4, 7]", "days = [5, 7]"))
