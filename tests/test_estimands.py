@@ -46,6 +46,10 @@ def test_reference_file_records_r_and_the_call():
     assert REF["R"].startswith("R version") and "do not edit" in REF["generated_by"]
     assert all(c["call"] for c in REF["cases"])
     assert {c["kind"] for c in REF["cases"]} == {"worst_rank", "while"}
+    # both of R's branches are covered: the exact test (no ties) and the normal one
+    methods = {c["method"] for c in REF["cases"] if c["kind"] == "worst_rank"}
+    assert methods == {"Wilcoxon rank sum exact test",
+                       "Wilcoxon rank sum test with continuity correction"}
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if CASES[c]["kind"] == "worst_rank"])

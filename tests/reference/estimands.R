@@ -103,6 +103,7 @@ cases <- list(
   rank_case("spo2_rank", "SPO2", "value", 10, 2, "composite_worst", "treatment_policy", FALSE),
   rank_case("spo2_chg_rank", "SPO2", "change", 12, 1, "composite_worst", "composite_best", FALSE),
   rank_case("rr_rep_rank", "RR", "change", 12, 1, "composite_worst", "composite_best", TRUE),
+  rank_case("rr_early_rank", "RR", "value", 5, 1, "composite_worst", "treatment_policy", TRUE),
   while_case("rr_while", "RR", "change", 10, 1, "while_alive", "while_hospitalized"),
   while_case("spo2_while", "SPO2", "value", 7, 1, "while_alive", "treatment_policy"))
 

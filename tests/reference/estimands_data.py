@@ -5,7 +5,8 @@ Writes tests/reference/data/estimands/adsl.csv and visits.csv (seeded, so the
 same files every time): 40 subjects in two arms with daily RR (two decimals, so
 no ties between values) and SpO2 (whole numbers, many ties) on days 1-14, some
 records missing, deaths and discharges on days 3-14 (one subject discharged and
-then dead, where death decides), and two subjects lost to follow-up. No record
+then dead, where death decides), and two subjects lost to follow-up; the deaths
+before day 6 fall on distinct days (case rr_early_rank: no ties, an exact test). No record
 follows a death, a discharge or the last day known alive.
 
 R derives every endpoint of tests/reference/estimands_sap.toml from these two
@@ -43,6 +44,7 @@ def tables(seed: int = SEED) -> dict[str, pd.DataFrame]:
             last_alive[i] = 9
         elif f == "lost":
             last_alive[i] = rng.integers(4, 6)
+    death[17] = last_alive[17] = 4     # E18 (index 17) would die on day 3 with E17: no tie
     rows = []
     for i in range(n):
         effect = 1.5 if arm[i] == "MSC" else 0.0
