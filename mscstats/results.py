@@ -203,6 +203,7 @@ class AnalysisResult(_Presentable):
         lines += [f"  {t}" for t in self.tests]
         lines += [f"  {c}" for c in self.comparisons]
         lines += [f"  note: {n}" for n in self.notes]
+        lines += [f"  warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
