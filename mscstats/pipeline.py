@@ -17,9 +17,9 @@ from .daily import worst_direction
 from .derive import Endpoints
 from .derive import derive as derive_endpoints
 from .errors import AnalysisError, SapError
+from .estimand_summary import arm_warnings, estimand_results, missingness
 from .plan import Analysis, Sap, read_sap
 from .quality import Trial
-from .estimand_summary import arm_warnings, estimand_results, missingness
 from .results import AnalysisResult, TrialResults
 
 __all__ = ["load", "derive", "analyze", "analysis_input", "apply_multiplicity"]

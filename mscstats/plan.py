@@ -15,6 +15,7 @@ from typing import Any, Mapping
 
 from . import schema
 from .errors import SapError
+# ESTIMAND_KEYS is read from here with the other sections' keys (docs/sap.md, a test)
 from .intercurrent import (ESTIMAND_KEYS, Estimand, check_strategy_fits, check_windows,
                            parse_estimands, parse_intercurrent)
 
