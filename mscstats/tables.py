@@ -329,8 +329,8 @@ def _summary_line(result: AnalysisResult | None) -> str:
     parts = []
     for c in result.comparisons:
         versus = f"{c.arm} vs {c.reference}" if c.reference else c.arm
-        parts.append(f"{_label(c.estimand)}, {versus}: {estimate_with_ci(c)}, "
-                     f"p {fmt_p(c.p_value)}")
+        parts.append(f"{_label(c.estimand)}, {versus}: {estimate_with_ci(c)}"
+                     f"{WARNING_MARK if result.warnings else ''}, p {fmt_p(c.p_value)}")
     return "; ".join(parts)
 
 

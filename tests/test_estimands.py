@@ -250,6 +250,11 @@ def test_toy_estimand_table_in_the_report(toy):
     assert cells["Population-level summary"] == "win probability"
     assert ("Randomized per arm", "control 3, MSC 3") in table.rows
     assert any(r[0] == "Main analysis" and "0.778 (" in r[1] for r in table.rows)
+    warned = tables.estimand_table(dict(results.estimands[0].to_dict(), analysis="complete_case"),
+                                   results, {"complete_case": "welch"})
+    main = next(r[1] for r in warned.rows if r[0] == "Main analysis")
+    assert main.startswith("complete_case (welch): mean difference, MSC vs control: ")
+    assert " *, p " in main
     marked = tables.endpoint_table(results, {})
     assert any(r[5].endswith(" *") for r in marked.rows if r[0] == "complete_case")
     assert tables.WARNING_FOOTNOTE in marked.footnotes
