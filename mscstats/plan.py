@@ -360,8 +360,9 @@ class _Checker:
         allowed = ("id", "kind", "label") + self._ENDPOINT_KEYS[kind]
         for key in t:
             if key not in allowed:
-                raise self.fail(f"{path}.{key}", f"does not apply to a {kind} endpoint.",
-                                f"a {kind} endpoint takes: {', '.join(allowed)}.")
+                fix = (_BUILT_IN_ICE[kind] if key == "intercurrent" else
+                       f"a {kind} endpoint takes: {', '.join(allowed)}.")
+                raise self.fail(f"{path}.{key}", f"does not apply to a {kind} endpoint.", fix)
         for key in self._ENDPOINT_REQUIRED[kind]:
             if key not in t:
                 raise self.fail(f"{path}.{key}", f"is required for a {kind} endpoint.",
@@ -591,6 +592,17 @@ def _named(table: Any, path: str, section: str) -> str:
         return f"{section}[{table['id']}]"
     return path
 
+
+# how the kinds without an `intercurrent` table handle death and discharge (DESIGN.md 4)
+_BUILT_IN_ICE = {
+    "time_to_event": "a time-to-event endpoint handles death with death = \"censor_at_horizon\" "
+                     "| \"competing\" | \"event\" | \"censor\"; remove intercurrent.",
+    "binary": "a binary endpoint counts death as failure unless death is the event; remove "
+              "intercurrent.",
+    "ordinal": "an ordinal endpoint scores death 10 and discharge 2; remove intercurrent.",
+    "free_days": "free days score death 0 and count days from discharge as free; remove "
+                 "intercurrent.",
+}
 
 ANALYSIS_OPTIONS = tuple(sorted({o for s in schema.METHODS.values() for o in s.options}))
 

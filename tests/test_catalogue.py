@@ -545,7 +545,8 @@ CASES = [
     Case("estimand-intercurrent-on-time-to-event",
          sap('death = "competing"', 'death = "competing"\nintercurrent = { death = "hypothetical" }'),
          "analyze", 1, ("sap.toml: endpoint[ttci_competing].intercurrent: does not apply to a "
-                        "time_to_event endpoint.", FIX)),
+                        "time_to_event endpoint.", 'Fix: a time-to-event endpoint handles death '
+                        'with death = "censor_at_horizon"')),
     Case("estimand-overlapping-windows",
          analyses(analysis("x", "pf_rep", "mmrm"),
                   '[[endpoint]]\nid = "pf_rep"\nkind = "change"\nparam = "PF"\nday = 7\n'
