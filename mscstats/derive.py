@@ -1,8 +1,10 @@
 """Endpoint derivation (DESIGN.md section 4): one ADaM-like table for all endpoints.
 
-Columns: USUBJID, ARM, ENDPOINT, DAY, AVAL, BASE, CHG, CNSR, EVNTCD, and REASON
-(why a value is missing; "" otherwise). Every missing value is logged with its
-reason; nothing is dropped.
+Columns: USUBJID, ARM, ENDPOINT, DAY, AVAL, BASE, CHG, CNSR, EVNTCD, ICE (the
+intercurrent event and strategy applied, DESIGN.md 9), REASON (why a value is
+missing; "" otherwise) and MISSING (the reason's category: died, discharged, no
+value in the window, lost to follow-up, no baseline, not log-transformable).
+Every missing value is logged with its reason; nothing is dropped.
 """
 
 from __future__ import annotations
@@ -13,17 +15,19 @@ import numpy as np
 import pandas as pd
 
 from . import schema
-from .daily import DailyValues, concat_rows, daily_values
+from .daily import DailyValues, concat_rows, daily_values, worst_direction
 from .endpoint_rules import binary_values, event_timing, time_to_event_values
 from .errors import SapError
 from .events import EventContext, baseline, first_event_day, last_assessment_day
 from .plan import Endpoint, Sap
 from .quality import Trial
+from .strategies import apply_strategies, composite_scores
 
 __all__ = ["Endpoints", "derive", "ENDPOINT_COLUMNS"]
 
 MAX_LISTED = 50  # subjects named per log entry; the count is always complete
-ENDPOINT_COLUMNS = ["USUBJID", "ARM", "ENDPOINT", "DAY", "AVAL", "BASE", "CHG", "CNSR", "EVNTCD"]
+ENDPOINT_COLUMNS = ["USUBJID", "ARM", "ENDPOINT", "DAY", "AVAL", "BASE", "CHG", "CNSR", "EVNTCD",
+                    "ICE"]
 
 
 @dataclass(frozen=True)
@@ -47,7 +51,7 @@ def derive(trial: Trial, sap: Sap) -> Endpoints:
         frame = _with_arm(frame, trial.adsl, endpoint.id)
         log.extend(_missing_log(frame, endpoint))
         frames.append(frame)
-    table = pd.concat(frames, ignore_index=True)[ENDPOINT_COLUMNS + ["REASON"]]
+    table = pd.concat(frames, ignore_index=True)[ENDPOINT_COLUMNS + ["REASON", "MISSING"]]
     return Endpoints(table, daily, tuple(log))
 
 
@@ -75,17 +79,39 @@ def _with_arm(frame: pd.DataFrame, adsl: pd.DataFrame, endpoint_id: str) -> pd.D
     # endpoints neither warns nor changes the table's dtypes
     numeric = ["DAY", "AVAL", "BASE", "CHG", "CNSR", "EVNTCD"]
     frame[numeric] = frame[numeric].astype(float)
-    frame["REASON"] = frame.get("REASON", pd.Series("", index=frame.index)).fillna("")
+    for column in ("REASON", "MISSING", "ICE"):
+        frame[column] = frame.get(column, pd.Series("", index=frame.index)).fillna("")
+    missing = (frame["REASON"] != "") & (frame["MISSING"] == "")
+    frame.loc[missing, "MISSING"] = frame.loc[missing, "REASON"].map(_category)
     return frame
 
 
+def _category(reason: str) -> str:
+    """The missingness category of a reason the derivers wrote."""
+    for start, category in (("died", "died"), ("discharged", "discharged"),
+                            ("lost", "lost to follow-up"), ("no baseline", "no baseline"),
+                            ("no value", "no value in the window")):
+        if reason.startswith(start):
+            return category
+    return "not log-transformable" if "log" in reason else "other"
+
+
 def _missing_log(frame: pd.DataFrame, endpoint: Endpoint) -> list[dict]:
+    """One entry per visit day (endpoints measured at a day) and reason; n counts
+    subjects, each of whom has one row per day."""
     missing = frame[frame["REASON"] != ""]
+    by_day = endpoint.kind in ("change", "value", "ordinal")
+    visit = (missing["DAY"] if endpoint.repeated else endpoint.day) if by_day else 0
     out = []
-    for reason, rows in missing.groupby("REASON", sort=True):
+    for (day, reason), rows in missing.assign(_VISIT=visit).groupby(["_VISIT", "REASON"]):
         subjects = sorted(rows["USUBJID"].unique())
-        out.append({"endpoint": endpoint.id, "message": f"missing: {reason}",
-                    "n": len(rows), "subjects": subjects[:MAX_LISTED]})
+        entry = {"endpoint": endpoint.id,
+                 "message": f"missing at day {int(day)}: {reason}" if by_day else
+                            f"missing: {reason}",
+                 "n": len(subjects), "subjects": subjects[:MAX_LISTED]}
+        if by_day:
+            entry["day"] = int(day)
+        out.append(entry)
     return out
 
 
@@ -120,28 +146,39 @@ def _why_no_value(subjects: pd.DataFrame, day: int, window: int) -> pd.Series:
     return reason
 
 
+def _measure_day(endpoint: Endpoint, ctx: EventContext, subjects: pd.DataFrame,
+                 base: pd.Series, day: int) -> pd.DataFrame:
+    """One visit day's rows: the value in the window, then the intercurrent strategies."""
+    found = _visit_value(ctx, endpoint.param, day, endpoint.window)
+    frame = subjects[["USUBJID"]].merge(found, on="USUBJID", how="left")
+    frame["REASON"] = np.where(frame["AVAL"].isna(),
+                               _why_no_value(subjects, day, endpoint.window), "")
+    frame["MISSING"] = ""
+    # astype: an empty merge leaves DAY as object, and fillna would downcast it
+    frame["DAY"] = frame["DAY"].astype(float)
+    frame = apply_strategies(frame, subjects, endpoint, day, ctx.daily.param(endpoint.param),
+                             endpoint.repeated)
+    frame["BASE"] = base.to_numpy()
+    # repeated endpoints keep the nominal day so that MMRM visits line up
+    frame["DAY"] = float(day) if endpoint.repeated else frame["DAY"].fillna(day)
+    return frame
+
+
 def _derive_measure(endpoint: Endpoint, ctx: EventContext) -> pd.DataFrame:
     subjects = _subjects(ctx)
     base = subjects["USUBJID"].map(baseline(ctx.daily, endpoint.param))
+    column = "CHG" if endpoint.kind == "change" else "AVAL"
     frames = []
     for day in endpoint.days or (endpoint.day,):
-        found = _visit_value(ctx, endpoint.param, day, endpoint.window)
-        frame = subjects[["USUBJID"]].merge(found, on="USUBJID", how="left")
-        frame["BASE"] = base.to_numpy()
-        frame["REASON"] = np.where(frame["AVAL"].isna(),
-                                   _why_no_value(subjects, day, endpoint.window), "")
-        # repeated endpoints keep the nominal day so that MMRM visits line up
-        # (astype: an empty merge leaves DAY as object, and fillna would downcast it)
-        frame["DAY"] = (float(day) if endpoint.repeated
-                        else frame["DAY"].astype(float).fillna(day))
-        frames.append(frame)
-    out = concat_rows(frames)
-    if endpoint.transform == "log":
-        out = _log_scale(out)
-    out.loc[out["BASE"].isna() & (out["REASON"] == "") & (endpoint.kind == "change"),
-            "REASON"] = "no baseline value (ADY <= 1)"
-    out["CHG"] = out["AVAL"] - out["BASE"]
-    return out
+        frame = _measure_day(endpoint, ctx, subjects, base, day)
+        if endpoint.transform == "log":
+            frame = _log_scale(frame)
+        frame.loc[frame["BASE"].isna() & (frame["REASON"] == "") & (endpoint.kind == "change"),
+                  "REASON"] = "no baseline value (ADY <= 1)"
+        frame["CHG"] = frame["AVAL"] - frame["BASE"]
+        frames.append(composite_scores(frame, column, float(day),
+                                       worst_direction(endpoint.param) == "min"))
+    return concat_rows(frames).drop(columns="_EVENT_DAY")
 
 
 def _log_scale(frame: pd.DataFrame) -> pd.DataFrame:

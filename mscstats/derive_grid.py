@@ -20,6 +20,7 @@ import numpy as np
 from . import schema
 from .endpoint_rules import COMPARE, binary_values, event_timing, time_to_event_values
 from .plan import Condition, DataRules, Endpoint, EventRule, Sap
+from .strategies import WHILE, applying_event, strategies_at, strategy_values
 
 __all__ = ["DailyGrid", "GridEndpoint", "GridDerivation", "unsupported", "endpoint_unsupported",
            "grid_params"]
@@ -120,6 +121,9 @@ def endpoint_unsupported(endpoint: Endpoint) -> list[str]:
     if endpoint.kind in ("change", "value"):
         if endpoint.repeated and endpoint.day not in endpoint.days:
             out.append("a repeated endpoint whose day is not among its days")
+        # worst-rank scores take the minimum and maximum of one trial, not of a batch
+        out += [f"intercurrent {event} = {strategy}" for event, strategy in endpoint.intercurrent
+                if strategy.startswith("composite")]
     elif endpoint.kind in ("time_to_event", "binary"):
         leaves = endpoint.event.leaves()
         out += ["an adverse-event condition" for c in leaves if c.ae is not None]
@@ -203,10 +207,25 @@ class GridDerivation:
             return GridEndpoint(self._binary(endpoint), nan, nan, nan, nan)
         aval, base = self._value_at(endpoint.param, endpoint.day, endpoint.window), \
             self.baseline(endpoint.param)
+        if endpoint.intercurrent:
+            aval = self._with_strategies(endpoint, aval)
         if endpoint.transform == "log":
             with np.errstate(divide="ignore", invalid="ignore"):
                 aval, base = (np.log(np.where(v > 0, v, np.nan)) for v in (aval, base))
         return GridEndpoint(aval, base, aval - base, nan, nan)
+
+    def _with_strategies(self, endpoint: Endpoint, aval: np.ndarray) -> np.ndarray:
+        """strategies.strategy_values at the endpoint's day (composites are unsupported)."""
+        adsl = self.grid.adsl
+        event, event_day = applying_event(adsl["DTHDY"], adsl["DSCHDY"], endpoint.day)
+        strategy = strategies_at(endpoint, event)
+        last = None
+        if np.isin(strategy, WHILE).any():      # the last value on days 2..event day
+            values, days = self.daily(endpoint.param), self.grid.days
+            usable = ~np.isnan(values) & (days[None, :] >= 2) & (days[None, :] <= event_day[:, None])
+            column = values.shape[1] - 1 - np.argmax(usable[:, ::-1], axis=1)
+            last = np.where(usable.any(axis=1), values[np.arange(len(values)), column], np.nan)
+        return strategy_values(aval, last, strategy)
 
     def baseline(self, param: str) -> np.ndarray:
         """Last non-missing value with ADY <= 1 (events.baseline)."""

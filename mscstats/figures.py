@@ -245,9 +245,11 @@ def _share(bars: pd.DataFrame, key, category: int) -> float:
 def plot_forest(pairs: Sequence[tuple[AnalysisResult, Comparison]], ax=None,
                 xlabel: str | None = None):
     """Estimate and CI of each comparison, one row each, top to bottom in SAP order;
-    a log axis and the no-effect line at 1 for ratios, at 0 for differences."""
+    a log axis and the no-effect line at 1 for ratios, at 0.5 for win probabilities,
+    at 0 for differences."""
     ax = ax if ax is not None else new_axes(6.4, 1.0 + 0.35 * len(pairs))
     ratio = bool(pairs) and all(is_ratio(c.estimand) for _, c in pairs)
+    wins = bool(pairs) and all(c.estimand == "win_probability" for _, c in pairs)
     y = np.arange(len(pairs))[::-1]
     labels, open_ended = [], []
     for row, (analysis, c) in zip(y, pairs):
@@ -259,7 +261,8 @@ def plot_forest(pairs: Sequence[tuple[AnalysisResult, Comparison]], ax=None,
         versus = f"{c.arm} vs {c.reference}" if c.reference else c.arm
         labels.append(f"{_literal(analysis.id)}: {_literal(versus)}\n"
                       f"{c.estimand.replace('_', ' ')}")
-    ax.axvline(1.0 if ratio else 0.0, color="grey", linestyle="--", linewidth=0.8)
+    ax.axvline(1.0 if ratio else 0.5 if wins else 0.0, color="grey", linestyle="--",
+               linewidth=0.8)
     if ratio:
         ax.set_xscale("log")
         _plain_log_axis(ax.xaxis)
@@ -273,6 +276,7 @@ def plot_forest(pairs: Sequence[tuple[AnalysisResult, Comparison]], ax=None,
     ax.set_yticklabels(labels, fontsize="x-small")
     ax.set_ylim(-0.7, len(pairs) - 0.3)
     ax.set_xlabel(xlabel or ("Ratio, treated / reference (log scale)" if ratio
+                             else "Win probability of treated over reference" if wins
                              else "Difference, treated - reference"))
     return ax
 

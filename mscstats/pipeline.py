@@ -7,14 +7,17 @@ adjusts the multiplicity family and assembles results.json.
 from __future__ import annotations
 
 import importlib.metadata
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 
 from . import __version__
+from .daily import worst_direction
 from .derive import Endpoints
 from .derive import derive as derive_endpoints
 from .errors import AnalysisError, SapError
+from .estimand_summary import arm_warnings, estimand_results, missingness
 from .plan import Analysis, Sap, read_sap
 from .quality import Trial
 from .results import AnalysisResult, TrialResults
@@ -65,13 +68,15 @@ def analysis_input(trial: Trial, sap: Sap, endpoints: Endpoints, analysis: Analy
     extra = list(dict.fromkeys(c for c in (*COVARIATES, *wanted) if c in trial.adsl.columns))
     rows = endpoints.of(analysis.endpoint)
     rows = rows[rows["USUBJID"].isin(subjects["USUBJID"])]
-    data = rows.drop(columns=["ENDPOINT", "REASON"]).merge(
+    data = rows.drop(columns=["ENDPOINT", "REASON", "MISSING"]).merge(
         trial.adsl[["USUBJID", *extra]], on="USUBJID", how="left").reset_index(drop=True)
     return AnalysisInput(id=analysis.id, endpoint=endpoint.id, endpoint_kind=endpoint.kind,
                          method=analysis.method, data=data, arms=tuple(sap.study.arms),
                          options=dict(analysis.options), alpha=sap.study.alpha,
                          seed=sap.study.seed, transform=endpoint.transform,
-                         target_day=endpoint.day, horizon=endpoint.horizon)
+                         target_day=endpoint.day, horizon=endpoint.horizon,
+                         intercurrent=dict(endpoint.intercurrent),
+                         higher_is_better=worst_direction(endpoint.param or "") == "min")
 
 
 def apply_multiplicity(results: list[AnalysisResult], sap: Sap) -> list[AnalysisResult]:
@@ -98,12 +103,27 @@ def analyze(trial: Trial, sap: Sap | str | Path, progress=None) -> TrialResults:
     from .analysis import run
     sap = _as_sap(sap)
     endpoints = derive_endpoints(trial, sap)
+    randomized = trial.population("ITT")["ARM"].value_counts().to_dict()
     results = []
     for analysis in sap.analyses:
         if progress is not None:
             progress(analysis.id)
-        results.append(run(analysis_input(trial, sap, endpoints, analysis)))
+        result = run(analysis_input(trial, sap, endpoints, analysis))
+        results.append(_with_missingness(result, trial, sap, endpoints, analysis, randomized))
     results = apply_multiplicity(results, sap)
     quality = trial.quality.to_dict()
     quality["derivation"] = list(endpoints.log)
-    return TrialResults(__version__, _manifest(trial, sap), quality, tuple(results))
+    return TrialResults(__version__, _manifest(trial, sap), quality, tuple(results),
+                        estimand_results(sap, results, randomized))
+
+
+def _with_missingness(result: AnalysisResult, trial: Trial, sap: Sap, endpoints: Endpoints,
+                      analysis: Analysis, randomized: dict) -> AnalysisResult:
+    """The analysis's missing values by arm, day and reason, and its small-arm warnings."""
+    subjects = trial.population(sap.analysis_population(analysis))["USUBJID"]
+    rows = endpoints.of(analysis.endpoint)
+    rows = rows[rows["USUBJID"].isin(subjects)]
+    return replace(result, missingness=missingness(rows, sap.study.arms,
+                                                   sap.endpoint(analysis.endpoint),
+                                                   analysis.method),
+                   warnings=tuple(result.warnings) + arm_warnings(result, randomized))

@@ -17,6 +17,9 @@ from typing import Any, Mapping
 
 from . import schema
 from .errors import SapError
+# ESTIMAND_KEYS is read from here with the other sections' keys (docs/sap.md, a test)
+from .intercurrent import (ESTIMAND_KEYS, Estimand, check_strategy_fits, check_windows,
+                           parse_estimands, parse_intercurrent)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -24,7 +27,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 __all__ = ["Condition", "EventRule", "Study", "DataRules", "Endpoint", "Analysis",
-           "Multiplicity", "Sap", "read_sap", "parse_sap"]
+           "Multiplicity", "Estimand", "Sap", "read_sap", "parse_sap"]
 
 AE_KINDS = ("any", "serious", "related", "grade3", "infusion")
 
@@ -32,7 +35,7 @@ AE_KINDS = ("any", "serious", "related", "grade3", "infusion")
 STUDY_KEYS = ("id", "title", "arms", "population", "alpha", "seed")
 DATA_KEYS = ("daily", "below_lloq", "fio2_from_flow")
 ENDPOINT_KEYS = ("id", "kind", "label", "param", "day", "days", "window", "transform",
-                 "horizon", "event", "death", "missing")
+                 "horizon", "event", "death", "missing", "intercurrent")
 CONDITION_KEYS = ("param", "op", "value", "chg", "on", "state", "ae")
 ANALYSIS_KEYS = ("id", "endpoint", "method")
 MULTIPLICITY_KEYS = ("method", "family")
@@ -168,6 +171,11 @@ class Endpoint:
     event: EventRule | None = None
     death: str = "censor_at_horizon"
     missing: str = "exclude"
+    intercurrent: tuple[tuple[str, str], ...] = ()   # (event, strategy); DESIGN.md 9
+
+    def strategy(self, event: str) -> str:
+        """The SAP's strategy for an intercurrent event (treatment_policy by default)."""
+        return dict(self.intercurrent).get(event, "treatment_policy")
 
     @property
     def repeated(self) -> bool:
@@ -210,6 +218,7 @@ class Sap:
     multiplicity: Multiplicity
     sha256: str = ""
     source: str = "SAP"
+    estimands: tuple[Estimand, ...] = ()
 
     def endpoint(self, endpoint_id: str) -> Endpoint:
         for e in self.endpoints:
@@ -407,7 +416,7 @@ class _Checker:
 
     # -- sections ----------------------------------------------------------
     def sap(self, doc: Mapping, sha: str) -> Sap:
-        self.keys(doc, "SAP", ("study", "data", "endpoint", "analysis", "multiplicity"),
+        self.keys(doc, "SAP", ("study", "data", "endpoint", "analysis", "multiplicity", "estimand"),
                   ("study", "endpoint", "analysis"))
         study = self.study(doc["study"])
         data = self.data_rules(doc.get("data", {}))
@@ -423,7 +432,9 @@ class _Checker:
             raise self.fail("analysis", "the SAP declares no analysis.", "add an [[analysis]].")
         self.unique([a.id for a in analyses], "analysis")
         multiplicity = self.multiplicity(doc.get("multiplicity", {}), analyses)
-        return Sap(study, data, endpoints, analyses, multiplicity, sha256=sha, source=self.source)
+        estimands = parse_estimands(self.table_list(doc, "estimand"), analyses, self.fail)
+        return Sap(study, data, endpoints, analyses, multiplicity, sha256=sha, source=self.source,
+                   estimands=estimands)
 
     def unique(self, ids: list[str], key: str) -> None:
         seen: set[str] = set()
@@ -465,8 +476,8 @@ class _Checker:
 
     # -- endpoints ---------------------------------------------------------
     _ENDPOINT_KEYS = {
-        "change": ("param", "day", "days", "window", "transform"),
-        "value": ("param", "day", "days", "window", "transform"),
+        "change": ("param", "day", "days", "window", "transform", "intercurrent"),
+        "value": ("param", "day", "days", "window", "transform", "intercurrent"),
         "binary": ("horizon", "event", "missing"),
         "time_to_event": ("horizon", "event", "death"),
         "ordinal": ("param", "day", "window"),
@@ -486,8 +497,9 @@ class _Checker:
         allowed = ("id", "kind", "label") + self._ENDPOINT_KEYS[kind]
         for key in t:
             if key not in allowed:
-                raise self.fail(f"{path}.{key}", f"does not apply to a {kind} endpoint.",
-                                f"a {kind} endpoint takes: {', '.join(allowed)}.")
+                fix = (_BUILT_IN_ICE[kind] if key == "intercurrent" else
+                       f"a {kind} endpoint takes: {', '.join(allowed)}.")
+                raise self.fail(f"{path}.{key}", f"does not apply to a {kind} endpoint.", fix)
         for key in self._ENDPOINT_REQUIRED[kind]:
             if key not in t:
                 raise self.fail(f"{path}.{key}", f"is required for a {kind} endpoint.",
@@ -517,6 +529,11 @@ class _Checker:
         if "missing" in t:
             fields_["missing"] = self.choice(t["missing"], f"{path}.missing",
                                              ("exclude", "failure", "success"))
+        if "intercurrent" in t:
+            fields_["intercurrent"] = parse_intercurrent(t["intercurrent"], f"{path}.intercurrent",
+                                                         self.fail)
+        if "days" in fields_:
+            check_windows(fields_["days"], fields_.get("window", 1), path, self.fail)
         return Endpoint(**fields_)
 
     def param(self, value: Any, path: str, numeric: bool = True) -> str:
@@ -630,6 +647,7 @@ class _Checker:
                                 f"add `{key} = ...`.")
         checked = {k: self.option(k, v, f"{path}.{k}") for k, v in sorted(options.items())}
         self.method_fits(method, endpoint, checked, study, path)
+        check_strategy_fits(endpoint, method, checked, path, self.fail)
         return Analysis(analysis_id, endpoint_id, method, checked)
 
     def option(self, key: str, value: Any, path: str) -> Any:
@@ -776,6 +794,17 @@ def _named(table: Any, path: str, section: str) -> str:
         return f"{section}[{table['id']}]"
     return path
 
+
+# how the kinds without an `intercurrent` table handle death and discharge (DESIGN.md 4)
+_BUILT_IN_ICE = {
+    "time_to_event": "a time-to-event endpoint handles death with death = \"censor_at_horizon\" "
+                     "| \"competing\" | \"event\" | \"censor\"; remove intercurrent.",
+    "binary": "a binary endpoint counts death as failure unless death is the event; remove "
+              "intercurrent.",
+    "ordinal": "an ordinal endpoint scores death 10 and discharge 2; remove intercurrent.",
+    "free_days": "free days score death 0 and count days from discharge as free; remove "
+                 "intercurrent.",
+}
 
 ANALYSIS_OPTIONS = tuple(sorted({o for s in schema.METHODS.values() for o in s.options}))
 MI_METHODS = schema.MI_METHODS

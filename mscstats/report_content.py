@@ -31,7 +31,8 @@ METHOD_TEXT = {
     "ancova": "Analysis of covariance (linear model of the response on arm and covariates); "
               "adjusted mean difference with its t interval.",
     "wilcoxon": "Wilcoxon rank-sum test; Hodges-Lehmann shift with its confidence interval "
-                "(exact with fewer than 50 values per arm and no ties).",
+                "(exact with fewer than 50 values per arm and no ties); on worst-rank composite "
+                "scores the win probability with Newcombe's method 5 interval.",
     "paired": "Change from baseline within the arm: paired t-test and Wilcoxon signed-rank test.",
     "mmrm": "Mixed model for repeated measures (change ~ arm x day + baseline x day, REML, "
             "Satterthwaite df); adjusted mean difference at the target day.",
@@ -200,7 +201,9 @@ def _endpoint_unit(sap: Sap, endpoint_id: str) -> str:
 
 
 _ESTIMAND_PLURAL = {"hodges_lehmann_shift": "Hodges-Lehmann shifts",
-                    "rmst_difference": "differences in restricted mean time"}
+                    "rmst_difference": "differences in restricted mean time",
+                    "win_probability": "win probabilities"}
+_UNITLESS = ("win_probability",)          # a probability whatever the endpoint's unit
 
 
 def _forest_figures(sap: Sap, results: TrialResults) -> list[Figure]:
@@ -210,7 +213,7 @@ def _forest_figures(sap: Sap, results: TrialResults) -> list[Figure]:
         if tables.is_ratio(c.estimand):
             key = ("ratio", "")
         else:
-            key = (c.estimand, _endpoint_unit(sap, a.endpoint))
+            key = (c.estimand, "" if c.estimand in _UNITLESS else _endpoint_unit(sap, a.endpoint))
         groups.setdefault(key, []).append((a, c))
     out = []
     for (estimand, unit), group in groups.items():
@@ -235,6 +238,21 @@ def _tipping_figures(sap: Sap, results: TrialResults) -> list[Item]:
                            figures.plot_tipping_point(a, sap.study.arms, sap.study.alpha)))
         out.append(tables.tipping_table(a, sap.study.arms))
     return out
+
+
+def _estimand_section(sap: Sap, results: TrialResults) -> Section | None:
+    """Each estimand's attributes (ICH E9(R1)), the missing data by reason and the
+    warnings on arms analysed with few of their randomized subjects."""
+    methods = {a.id: a.method for a in sap.analyses}
+    items: list[Item] = [tables.estimand_table(e.to_dict(), results, methods)
+                         for e in results.estimands]
+    missing = tables.missingness_table(results)
+    if missing.rows:
+        items.append(missing)
+    warned = tables.warnings_table(results)
+    if warned.rows:
+        items.append(warned)
+    return Section("Estimands and missing data", tuple(items)) if items else None
 
 
 def _safety_section(trial: Trial, sap: Sap) -> Section:
@@ -326,6 +344,9 @@ def report_content(trial: Trial, sap: Sap, results: TrialResults,
                                 "text.usetex": False}):
         step("tables: subjects and endpoints")
         sections = [_subjects_section(trial, sap, daily), _endpoint_section(sap, results)]
+        estimands = _estimand_section(sap, results)
+        if estimands is not None:
+            sections.append(estimands)
         step("figures")
         shown = (_curve_figures(sap, results) + _course_figures(trial, sap, daily, subjects)
                  + _forest_figures(sap, results) + _tipping_figures(sap, results))

@@ -14,7 +14,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["Test", "Comparison", "Curve", "AnalysisResult", "TrialResults", "clean_number",
+__all__ = ["Test", "Comparison", "Curve", "AnalysisResult", "EstimandResult", "TrialResults",
+           "clean_number",
            "to_jsonable", "dumps_json"]
 
 
@@ -157,6 +158,10 @@ class AnalysisResult(_Presentable):
     # point (binary: the boundary rows; continuous: a delta or None); absent otherwise
     grid: tuple[Mapping[str, Any], ...] | None = None
     tipping_point: Any = None
+    # DESIGN.md 9: [{"arm", "day", "reason", "n"}] of the analysis population, and
+    # warnings about arms analysed with few of their randomized subjects
+    missingness: tuple[Mapping[str, Any], ...] = ()
+    warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         out = super().to_dict()
@@ -209,6 +214,7 @@ class AnalysisResult(_Presentable):
                 ("none in the grid" if tip is None else f"delta = {_fmt(tip)}")
             lines.append(f"  tipping point: {shown} ({len(self.grid)} grid rows)")
         lines += [f"  note: {n}" for n in self.notes]
+        lines += [f"  warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -218,12 +224,27 @@ class AnalysisResult(_Presentable):
 
 
 @dataclass(frozen=True)
+class EstimandResult(_Presentable):
+    """One ``[[estimand]]`` of the SAP with its attributes (ICH E9(R1), DESIGN.md 9)."""
+    id: str
+    analysis: str
+    population: str
+    variable: str                          # the endpoint label
+    intercurrent: Mapping[str, str]        # {event: strategy}
+    summary_measure: str | None            # the main analysis's estimand name
+    sensitivity: tuple[str, ...]
+    n_randomized: Mapping[str, int]
+    n_analysed: Mapping[str, int | None]
+
+
+@dataclass(frozen=True)
 class TrialResults(_Presentable):
     """The results.json document: every analysis, the data-quality log, the manifest."""
     mscstats_version: str
     manifest: Mapping[str, Any]
     data_quality: Mapping[str, Any]
     analyses: tuple[AnalysisResult, ...]
+    estimands: tuple[EstimandResult, ...] = ()
 
     def __getitem__(self, analysis_id: str) -> AnalysisResult:
         for a in self.analyses:

@@ -251,7 +251,8 @@ ESTIMANDS = ("mean_difference", "mean_change", "hodges_lehmann_shift", "geometri
              "hazard_ratio", "subdistribution_hazard_ratio", "rmst_difference", "rmst_ratio",
              "risk_difference", "risk_ratio", "odds_ratio", "common_odds_ratio", "proportion",
              "median_change", "geometric_mean_change",
-             "observed_minus_expected")  # permutation log-rank / Cox score: O - E of the treated arm
+             "observed_minus_expected",  # permutation log-rank / Cox score: O - E of the treated arm
+             "win_probability")          # worst-rank scores (DESIGN.md 9): U / (n1 n0)
 TEST_NAMES = ("logrank", "gray", "fisher", "chi_square", "wilcoxon", "signed_rank", "brant",
               "wald", "score", "likelihood_ratio", "t", "paired_t", "permutation", "F")
 

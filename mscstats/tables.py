@@ -25,7 +25,8 @@ from .results import AnalysisResult, Comparison, TrialResults
 __all__ = ["Table", "fmt_number", "decimals_for", "fmt_estimate", "fmt_ci", "fmt_p",
            "fmt_count", "is_ratio", "baseline_table", "flow_table", "endpoint_table",
            "tests_table", "arm_summary_table", "ae_category_table", "ae_term_table",
-           "listing_table", "quality_tables", "tipping_table", "RATIO_ESTIMANDS"]
+           "listing_table", "quality_tables", "tipping_table", "RATIO_ESTIMANDS",
+           "estimand_table", "missingness_table", "warnings_table"]
 
 NA = "NA"
 RATIO_ESTIMANDS = ("geometric_mean_ratio", "hazard_ratio", "subdistribution_hazard_ratio",
@@ -165,12 +166,17 @@ def endpoint_table(results: TrialResults, labels: Mapping[str, str]) -> Table:
             level = level or c.ci_level
             versus = f"{c.arm} vs {c.reference}" if c.reference else c.arm
             rows.append((analysis_name(a), labels.get(a.endpoint, a.endpoint), a.method, versus,
-                         _label(c.estimand), estimate_with_ci(c), fmt_p(c.p_value),
+                         _label(c.estimand),
+                         estimate_with_ci(c) + (WARNING_MARK if a.warnings else ""),
+                         fmt_p(c.p_value),
                          fmt_p(c.p_adjusted) if c.p_adjusted is not None else ""))
     ci = f"{100 * (level or 0.95):.0f}% CI"
+    notes = ("Adjusted p: the SAP's multiplicity adjustment of its family.",)
+    if any(a.warnings for a in results.analyses):
+        notes += (WARNING_FOOTNOTE,)
     return Table("Endpoint summary", ("Analysis", "Endpoint", "Method", "Comparison",
                                       "Estimand", f"Estimate ({ci})", "p", "Adjusted p"),
-                 tuple(rows), ("Adjusted p: the SAP's multiplicity adjustment of its family.",))
+                 tuple(rows), notes)
 
 
 def tests_table(results: TrialResults) -> Table:
@@ -341,3 +347,65 @@ def tipping_table(result: AnalysisResult, arms: Sequence[str]) -> Table:
         notes.append(f"Boundary rows of the {len(grid)} completed tables (the figure shows all).")
     return Table(title, (f"Events among missing, {treated}", f"Events among missing, {reference}",
                          "Risk difference", "p", "Boundary"), rows, tuple(notes))
+
+
+# --------------------------------------------------------------------------
+# Estimands and missing data (DESIGN.md 9)
+# --------------------------------------------------------------------------
+
+WARNING_MARK = " *"
+WARNING_FOOTNOTE = ("* an arm is analysed with fewer than half of its randomized subjects, "
+                    "or fewer than 3: see the warnings under Estimands and missing data.")
+
+
+def _summary_line(result: AnalysisResult | None) -> str:
+    """'win probability, UC-MSC vs control: 0.605 (0.457, 0.733), p 0.171' per comparison."""
+    if result is None or not result.comparisons:
+        return NA
+    parts = []
+    for c in result.comparisons:
+        versus = f"{c.arm} vs {c.reference}" if c.reference else c.arm
+        parts.append(f"{_label(c.estimand)}, {versus}: {estimate_with_ci(c)}"
+                     f"{WARNING_MARK if result.warnings else ''}, p {fmt_p(c.p_value)}")
+    return "; ".join(parts)
+
+
+def _per_arm(counts: Mapping[str, Any]) -> str:
+    return ", ".join(f"{arm} {NA if n is None else int(n)}" for arm, n in counts.items())
+
+
+def estimand_table(estimand: Mapping[str, Any], results: TrialResults,
+                   methods: Mapping[str, str]) -> Table:
+    """The attributes of one estimand (ICH E9(R1)) with its main and sensitivity results."""
+    by_id = {a.id: a for a in results.analyses}
+    main = by_id.get(estimand["analysis"])
+    strategies = "; ".join(f"{event}: {_label(rule)}"
+                           for event, rule in estimand["intercurrent"].items())
+    rows = [("Population", str(estimand["population"])),
+            ("Variable", str(estimand["variable"])),
+            ("Intercurrent events and strategies", strategies or "none"),
+            ("Population-level summary", _label(estimand["summary_measure"] or NA)),
+            ("Main analysis", f"{estimand['analysis']} ({methods.get(estimand['analysis'], '')}): "
+                              f"{_summary_line(main)}")]
+    for name in estimand["sensitivity"]:
+        rows.append(("Sensitivity analysis", f"{name} ({methods.get(name, '')}): "
+                                             f"{_summary_line(by_id.get(name))}"))
+    if not estimand["sensitivity"]:
+        rows.append(("Sensitivity analyses", "none declared"))
+    rows += [("Randomized per arm", _per_arm(estimand["n_randomized"])),
+             ("Analysed per arm", _per_arm(estimand["n_analysed"]))]
+    return Table(f"Estimand {estimand['id']}", ("Attribute", "Value"), tuple(rows))
+
+
+def missingness_table(results: TrialResults) -> Table:
+    rows = tuple((analysis_name(a), str(m["arm"]), str(m["day"]), str(m["reason"]), str(m["n"]))
+                 for a in results.analyses for m in a.missingness)
+    return Table("Missing data by analysis, arm, visit day and reason",
+                 ("Analysis", "Arm", "Day", "Reason", "Subjects"), rows,
+                 ("Subjects of the analysis population without an analysed value; time-to-event, "
+                  "binary and free-days endpoints show their horizon as the day.",))
+
+
+def warnings_table(results: TrialResults) -> Table:
+    rows = tuple((analysis_name(a), w) for a in results.analyses for w in a.warnings)
+    return Table("Warnings on the analyses", ("Analysis", "Warning"), rows)

@@ -255,6 +255,14 @@ def endpoint_rows_with(text: str):
 
 # --------------------------------------------------------------------------
 # The catalogue
+# the toy SAP's pf_d7 endpoint, where the estimand cases add an intercurrent table
+PF_D7 = 'id = "pf_d7"\nkind = "change"'
+
+
+def estimand_of(analysis_id: str, sensitivity: str = "[]") -> str:
+    return (f'\n[[estimand]]\nid = "main"\nanalysis = "{analysis_id}"\n'
+            f"sensitivity = {sensitivity}\n")
+
 # --------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -584,6 +592,68 @@ CASES = [
     Case("mi-on-a-six-subject-trial",
          analyses(analysis("x", "pf_d7", "ancova", missing="mi", imputations=5)), "analyze", 0,
          ("wrote 1 analyses",), check=tipping_note("5 imputations")),
+    # ---- estimands: intercurrent strategies and [[estimand]] (DESIGN.md 9) ----------------
+    Case("estimand-unknown-strategy", sap(PF_D7, PF_D7 + '\nintercurrent = { death = "worst_rank" }'),
+         "analyze", 1, ("sap.toml: endpoint[pf_d7].intercurrent.death: 'worst_rank' is not a "
+                        "strategy.", "Fix: use one of: treatment_policy, composite_worst")),
+    Case("estimand-unknown-event",
+         sap(PF_D7, PF_D7 + '\nintercurrent = { ventilation = "hypothetical" }'), "derive", 1,
+         ("sap.toml: endpoint[pf_d7].intercurrent.ventilation: is not an intercurrent event.",
+          "Fix: use death or discharge.")),
+    Case("estimand-composite-best-for-death",
+         sap(PF_D7, PF_D7 + '\nintercurrent = { death = "composite_best" }'), "analyze", 1,
+         ("sap.toml: endpoint[pf_d7].intercurrent.death: composite_best is for discharge only",
+          "Fix: use composite_worst (or another strategy) for death.")),
+    Case("estimand-while-hospitalized-for-death",
+         sap(PF_D7, PF_D7 + '\nintercurrent = { death = "while_hospitalized" }'), "analyze", 1,
+         ("endpoint[pf_d7].intercurrent.death: while_hospitalized is for discharge only",
+          "Fix: use while_alive")),
+    Case("estimand-composite-with-a-mean-method",
+         sap(PF_D7, PF_D7 + '\nintercurrent = { death = "composite_worst" }'), "analyze", 1,
+         ("sap.toml: analysis[pf_welch].method: welch averages values, but "
+          "endpoint[pf_d7].intercurrent.death = 'composite_worst' gives worst-rank scores",
+          'Fix: use method = "wilcoxon" (win probability) or method = "permutation" with '
+          'statistic = "wilcoxon"')),
+    Case("estimand-composite-with-a-mean-permutation",
+         both(sap(PF_D7, PF_D7 + '\nintercurrent = { discharge = "composite_best" }'),
+              analyses(analysis("x", "pf_d7", "permutation"))), "analyze", 1,
+         ("sap.toml: analysis[x].method: permutation averages values", FIX)),
+    Case("estimand-hypothetical-without-mmrm-or-mi",
+         sap(PF_D7, PF_D7 + '\nintercurrent = { discharge = "hypothetical" }'), "report", 1,
+         ("sap.toml: analysis[pf_welch].method: endpoint[pf_d7].intercurrent.discharge = "
+          "'hypothetical' sets values after the event missing",
+          'Fix: use method = "mmrm", or add missing = "mi" to the analysis')),
+    Case("estimand-intercurrent-on-time-to-event",
+         sap('death = "competing"', 'death = "competing"\nintercurrent = { death = "hypothetical" }'),
+         "analyze", 1, ("sap.toml: endpoint[ttci_competing].intercurrent: does not apply to a "
+                        "time_to_event endpoint.", 'Fix: a time-to-event endpoint handles death '
+                        'with death = "censor_at_horizon"')),
+    Case("estimand-overlapping-windows",
+         analyses(analysis("x", "pf_rep", "mmrm"),
+                  '[[endpoint]]\nid = "pf_rep"\nkind = "change"\nparam = "PF"\nday = 7\n'
+                  'days = [3, 5, 7]\nwindow = 1\n\n'), "analyze", 1,
+         ("sap.toml: endpoint[pf_rep].window: the windows of days 3 and 5 overlap",
+          "Fix: use window <= 0 or days further apart.")),
+    Case("estimand-unknown-analysis",
+         lambda t: (t / "sap.toml").write_text((t / "sap.toml").read_text() + estimand_of("nope")),
+         "analyze", 1, ("sap.toml: estimand[main].analysis: names 'nope', which no [[analysis]] "
+                        "declares.", "Fix: use analysis ids: pf_welch")),
+    Case("estimand-unknown-sensitivity-analysis",
+         lambda t: (t / "sap.toml").write_text((t / "sap.toml").read_text()
+                                               + estimand_of("pf_welch", '["pf_mi"]')),
+         "validate+sap", 1, ("sap.toml: estimand[main].sensitivity[0]: names 'pf_mi'", FIX)),
+    Case("estimand-without-analysis",
+         lambda t: (t / "sap.toml").write_text((t / "sap.toml").read_text()
+                                               + '\n[[estimand]]\nid = "main"\n'),
+         "analyze", 1, ("sap.toml: estimand[main].analysis: is required", FIX)),
+    Case("estimand-composite-legitimate",
+         both(sap(PF_D7, PF_D7 + '\nintercurrent = { discharge = "composite_best" }'),
+              analyses(analysis("x", "pf_d7", "wilcoxon"))), "analyze", 0,
+         ("wrote 1 analyses",), check=endpoint_rows_with('"estimand": "win_probability"')),
+    Case("estimand-composite-in-endpoints-csv",
+         both(sap(PF_D7, PF_D7 + '\nintercurrent = { discharge = "composite_best" }'),
+              analyses(analysis("x", "pf_d7", "wilcoxon"))), "derive", 0,
+         (), check=endpoint_rows_with("discharge:composite_best")),
 ]
 
 

@@ -102,7 +102,7 @@ def test_cli_derive_writes_the_hand_derived_table(tmp_path):
     assert result.exit_code == 0, result.output
     written = pd.read_csv(out)
     assert list(written.columns) == ["USUBJID", "ARM", "ENDPOINT", "DAY", "AVAL", "BASE", "CHG",
-                                     "CNSR", "EVNTCD"]
+                                     "CNSR", "EVNTCD", "ICE"]
     expected = _expected()
     merged = expected.merge(written, on=["USUBJID", "ENDPOINT"], suffixes=("", "_cli"))
     assert len(merged) == len(expected) == len(written)

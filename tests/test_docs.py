@@ -32,6 +32,7 @@ def _documented_keys(text: str) -> set[str]:
     ("[[endpoint]]", plan.ENDPOINT_KEYS + plan.CONDITION_KEYS),
     ("[[analysis]]", plan.ANALYSIS_KEYS + plan.ANALYSIS_OPTIONS + tuple(schema.METHODS)),
     ("[multiplicity]", plan.MULTIPLICITY_KEYS),
+    ("[[estimand]]", plan.ESTIMAND_KEYS),
 ])
 def test_every_accepted_key_is_documented(heading, keys):
     documented = _documented_keys(_section(heading))
@@ -41,7 +42,8 @@ def test_every_accepted_key_is_documented(heading, keys):
 
 def test_no_documented_key_is_unknown():
     accepted = set(plan.STUDY_KEYS + plan.DATA_KEYS + plan.ENDPOINT_KEYS + plan.CONDITION_KEYS +
-                   plan.ANALYSIS_KEYS + plan.ANALYSIS_OPTIONS + plan.MULTIPLICITY_KEYS)
+                   plan.ANALYSIS_KEYS + plan.ANALYSIS_OPTIONS + plan.MULTIPLICITY_KEYS +
+                   plan.ESTIMAND_KEYS)
     accepted |= set(schema.METHODS)
     assert _documented_keys(DOC) <= accepted
 

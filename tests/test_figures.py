@@ -102,6 +102,15 @@ def test_forest_plot_rows_and_null_line():
     diff = figures.plot_forest([(a, Comparison("T", "C", "mean_difference", 1.0, (-1.0, 3.0),
                                                0.95))])
     assert diff.get_xscale() == "linear" and "Difference" in diff.get_xlabel()
+    assert list(diff.lines[-1].get_xdata()) == [0.0, 0.0]
+
+
+def test_forest_plot_of_win_probabilities_has_its_null_line_at_a_half():
+    a = AnalysisResult("w", "e", "wilcoxon", {})
+    ax = figures.plot_forest([(a, Comparison("T", "C", "win_probability", 0.7, (0.55, 0.82),
+                                             0.95))])
+    assert list(ax.lines[-1].get_xdata()) == [0.5, 0.5]
+    assert ax.get_xscale() == "linear" and "Win probability" in ax.get_xlabel()
 
 
 def test_ae_incidence_dots_and_risk_differences():

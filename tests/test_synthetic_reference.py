@@ -106,9 +106,9 @@ def check_estimate(a, c, ci_abs=1e-12):
     return m
 
 
-def check_p(a, c, test_name=None):
+def check_p(a, c, test_name=None, p_abs=P_ABS):
     r, m = mine(a, c)
-    assert m.p_value == pytest.approx(num(c["p_value"]), abs=P_ABS)
+    assert m.p_value == pytest.approx(num(c["p_value"]), abs=p_abs)
     if test_name is not None and c.get("statistic") is not None:
         tests = [t for t in r.tests if t.name == test_name]
         index = [x["arm"] for x in a["comparisons"] if x["estimand"] == c["estimand"]].index(c["arm"])
@@ -271,7 +271,10 @@ def test_mmrm_estimate_ci_matches_gls_emmeans(a, c):
 
 @pytest.mark.parametrize("a, c", cases({"mmrm"}))
 def test_mmrm_p_value_matches_gls_emmeans(a, c):
-    check_p(a, c)
+    # the p-value rests on the Satterthwaite df, which may differ by MMRM_DF relative
+    # (emmeans' finite-difference Hessian): on refractory-hypoxia's pf_course, df 52.35 and
+    # 52.36 agree to 3e-4 and move p by 1.7e-6, so 1e-6 absolute would test the Hessian
+    check_p(a, c, p_abs=1e-5)
 
 
 @pytest.mark.parametrize("a, arm", arm_cases({"mmrm"}))

@@ -29,11 +29,14 @@ class AnalysisInput:
 
     data: the endpoint rows of the analysis population, one row per subject (or per
       subject and DAY for repeated endpoints) with columns USUBJID, ARM, DAY, AVAL,
-      BASE, CHG, CNSR, EVNTCD (NaN where they do not apply or are missing) and the
+      BASE, CHG, CNSR, EVNTCD (NaN where they do not apply or are missing), ICE (the
+      intercurrent event and strategy applied, "" for none; optional) and the
       adsl covariates AGE, SEX, BMI, STRATUM where present. Rows whose analysed
       value is missing are included; runners exclude them and report ``n_missing``.
     arms: the SAP's arms, reference first (an arm may have no rows: runners say so).
     options: the SAP options of the analysis, already checked by plan.py.
+    intercurrent: the endpoint's intercurrent strategies (DESIGN.md 9); with a composite
+      one, AVAL/CHG hold worst-rank scores and rank methods report a win probability.
     """
     id: str
     endpoint: str
@@ -47,6 +50,13 @@ class AnalysisInput:
     transform: str | None = None      # "log": values are logs, report ratios
     target_day: int | None = None     # the endpoint's `day` (repeated endpoints)
     horizon: int | None = None        # time-to-event, binary, free_days
+    intercurrent: Mapping[str, str] = field(default_factory=dict)   # {event: strategy}
+    higher_is_better: bool = True     # the parameter's direction (win probability)
+
+    @property
+    def composite(self) -> bool:
+        """Worst-rank scores (composite strategies): only their order means something."""
+        return any(s.startswith("composite") for s in self.intercurrent.values())
 
     @property
     def reference(self) -> str:

@@ -218,7 +218,10 @@ def run_welch(inp) -> AnalysisResult:
 
 
 def run_wilcoxon(inp) -> AnalysisResult:
-    """Hodges-Lehmann shift with the Wilcoxon rank-sum test and CI (``wilcox.test``)."""
+    """Hodges-Lehmann shift with the Wilcoxon rank-sum test and CI (``wilcox.test``);
+    on worst-rank scores (a composite strategy) the win probability instead."""
+    if inp.composite:
+        return _run_win_probability(inp)
     rows = analysis_rows(inp)
     values, by_arm = continuous_by_arm(inp, rows)
     require_arms(inp, values)
@@ -237,6 +240,46 @@ def run_wilcoxon(inp) -> AnalysisResult:
     if inp.transform == "log":
         notes.append("values are logs: the shift is on the log scale (exp of it is a ratio)")
     return make_result(inp, by_arm, tests, comparisons, notes)
+
+
+WIN_PROBABILITY_NOTE = (
+    "worst-rank scores (Lachin 1999): win probability = U / (n1 n0) = P(treated better) + "
+    "P(tie) / 2, > 0.5 favours the treated arm; p: Wilcoxon rank-sum test on the scores "
+    "(exact when both arms have < 50 values and no ties, else normal with continuity "
+    "correction); CI: Newcombe (2006) method 5 score interval")
+
+
+def composite_by_arm(inp, rows: pd.DataFrame, values: Mapping[str, np.ndarray]) -> dict:
+    """n, missing and how many scores are composite, per arm (means of scores mean nothing)."""
+    strategy = rows.get("ICE", pd.Series("", index=rows.index)).fillna("").str.split(":").str[1]
+    missing = n_missing(rows, inp.response(), inp.arms)
+    out = {}
+    for arm in inp.arms:
+        in_arm = (rows["ARM"] == arm).to_numpy()
+        out[arm] = {"n": len(values[arm]), "n_missing": missing[arm],
+                    "n_composite_worst": int((in_arm & (strategy == "composite_worst")).sum()),
+                    "n_composite_best": int((in_arm & (strategy == "composite_best")).sum())}
+    return out
+
+
+def _run_win_probability(inp) -> AnalysisResult:
+    rows = analysis_rows(inp)
+    values = arm_values(rows, inp.response(), inp.arms)
+    require_arms(inp, values)
+    by_arm = composite_by_arm(inp, rows, values)
+
+    sign = 1.0 if inp.higher_is_better else -1.0    # better = a higher score
+
+    def compare(arm):
+        r = ranks.win_probability(sign * values[arm], sign * values[inp.reference], inp.ci_level)
+        return (Comparison(arm, inp.reference, "win_probability", r.estimate, r.ci.astuple(),
+                           r.ci.level, p_value=r.p_value),
+                Test("wilcoxon", r.statistic, None, r.p_value))
+
+    comparisons, tests, notes = _each_treated(inp, compare, "win_probability")
+    direction = ("higher" if inp.higher_is_better else "lower") + " values are better"
+    return make_result(inp, by_arm, tests, comparisons,
+                       notes + [f"{WIN_PROBABILITY_NOTE}; {direction}"])
 
 
 def run_paired(inp) -> AnalysisResult:

@@ -33,7 +33,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Iterator
 
 import numpy as np
@@ -234,13 +234,23 @@ def run_permutation(inp: AnalysisInput) -> AnalysisResult:
                             "check the analysed data or choose another statistic.") from None
     observed = float(spec.compute(sample, sample.treated[None, :])[0])
     arm, reference = inp.arms[1], inp.arms[0]
-    comparison = Comparison(arm, reference, spec.estimand, spec.estimate(sample), (None, None),
+    estimand, estimate = spec.estimand, spec.estimate(sample)
+    notes = _notes(inp, spec, sample, outcome)
+    if name == "wilcoxon" and inp.composite:   # worst-rank scores: no shift, a win probability
+        n1 = int(sample.treated.sum())
+        share = observed / (n1 * (sample.treated.size - n1))
+        estimand, estimate = "win_probability", share if inp.higher_is_better else 1.0 - share
+        notes += ("worst-rank scores: the estimate is the win probability U / (n1 n0), ties "
+                  "counted half, not the Hodges-Lehmann shift",)
+        # means of scores mean nothing: keep the counts
+        sample = replace(sample, by_arm={arm: {k: stats[k] for k in ("n", "n_missing")}
+                                         for arm, stats in sample.by_arm.items()})
+    comparison = Comparison(arm, reference, estimand, estimate, (None, None),
                             inp.ci_level, p_value=outcome.p_value)
     options = {**inp.options, "statistic": name, "n_permutations": n_permutations}
     return AnalysisResult(inp.id, inp.endpoint, inp.method, sample.by_arm,
                           tests=(Test("permutation", observed, None, outcome.p_value),),
-                          comparisons=(comparison,), notes=_notes(inp, spec, sample, outcome),
-                          options=options)
+                          comparisons=(comparison,), notes=notes, options=options)
 
 
 def _notes(inp: AnalysisInput, spec: _Statistic, sample: _Sample,

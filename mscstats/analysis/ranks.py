@@ -19,7 +19,8 @@ from scipy import stats
 from .common import Interval, NotEstimable, as_values, two_sided_normal_p
 from .uniroot import uniroot
 
-__all__ = ["RankTest", "rank_sum", "signed_rank", "rank_sum_counts", "signed_rank_counts"]
+__all__ = ["RankTest", "WinProbability", "rank_sum", "rank_sum_p", "win_probability",
+           "signed_rank", "rank_sum_counts", "signed_rank_counts"]
 
 EXACT_MAX_N = 50     # R: exact only when each sample has fewer values than this
 ROOT_TOL = 1e-4      # R: wilcox.test(tol.root = 1e-4)
@@ -120,6 +121,16 @@ def rank_sum(x, y, level: float = 0.95) -> RankTest:
     Mann-Whitney count of R (rank sum of x minus nx(nx+1)/2).
     """
     x, y = as_values(x), as_values(y)
+    w, p, exact = rank_sum_p(x, y)
+    if exact:
+        return _rank_sum_exact(x, y, w, p, level)
+    ties = len(np.unique(np.concatenate([x, y]))) != len(x) + len(y)
+    return _rank_sum_normal(x, y, w, p, level, ties)
+
+
+def rank_sum_p(x, y) -> tuple[float, float, bool]:
+    """(W, two-sided p, exact?) of the Wilcoxon rank-sum test, as ``wilcox.test(x, y)``."""
+    x, y = as_values(x), as_values(y)
     nx, ny = len(x), len(y)
     if nx < 1 or ny < 1:
         raise NotEstimable("the Wilcoxon test needs at least one value in each arm")
@@ -127,14 +138,18 @@ def rank_sum(x, y, level: float = 0.95) -> RankTest:
     w = float(ranks[:nx].sum() - nx * (nx + 1) / 2)
     ties = len(np.unique(ranks)) != len(ranks)
     if nx < EXACT_MAX_N and ny < EXACT_MAX_N and not ties:
-        return _rank_sum_exact(x, y, w, level)
-    return _rank_sum_normal(x, y, w, level, ties)
+        return w, _exact_p(rank_sum_counts(nx, ny), w, nx * ny / 2), True
+    n = nx + ny
+    sigma = np.sqrt((nx * ny / 12) * ((n + 1) - _tie_term(ranks) / (n * (n - 1))))
+    if sigma == 0:
+        raise NotEstimable("every value is the same in both arms: the Wilcoxon test is undefined")
+    z = w - nx * ny / 2
+    return w, two_sided_normal_p((z - _correction(z)) / sigma), False
 
 
-def _rank_sum_exact(x, y, w, level):
+def _rank_sum_exact(x, y, w, p, level):
     nx, ny = len(x), len(y)
     counts = rank_sum_counts(nx, ny)
-    p = _exact_p(counts, w, nx * ny / 2)
     diffs = np.sort(np.subtract.outer(x, y).ravel())
     alpha = 1.0 - level
     qu = max(_quantile(counts, alpha / 2), 1)
@@ -161,15 +176,8 @@ def _rank_sum_z(x, y, shift, corrected):
     return float((dz - (_correction(dz) if corrected else 0.0)) / sigma)
 
 
-def _rank_sum_normal(x, y, w, level, ties):
+def _rank_sum_normal(x, y, w, p, level, ties):
     nx, ny = len(x), len(y)
-    n = nx + ny
-    ranks = stats.rankdata(np.concatenate([x, y]))
-    sigma = np.sqrt((nx * ny / 12) * ((n + 1) - _tie_term(ranks) / (n * (n - 1))))
-    if sigma == 0:
-        raise NotEstimable("every value is the same in both arms: the Wilcoxon test is undefined")
-    z = w - nx * ny / 2
-    p = two_sided_normal_p((z - _correction(z)) / sigma)
     lo, hi = float(x.min() - y.max()), float(x.max() - y.min())
     ci = _normal_limits(lambda d: _rank_sum_z(x, y, d, True), lo, hi, level)
     estimate = uniroot(lambda d: _rank_sum_z(x, y, d, False), lo, hi, tol=ROOT_TOL)
@@ -193,6 +201,48 @@ def _normal_limits(zfun: Callable[[float], float], lo: float, hi: float, level: 
 
     q = float(stats.norm.isf(alpha / 2))
     return root(q), root(-q)
+
+
+# ------------------------------------------------------------------ win probability
+
+@dataclass(frozen=True)
+class WinProbability:
+    """P(treated better) + P(tie) / 2 = U / (n1 n0), with the Wilcoxon test of the
+    same scores and Newcombe's (2006) method 5 score interval."""
+    estimate: float
+    ci: Interval
+    statistic: float           # W = U, the Mann-Whitney count of the treated arm
+    p_value: float
+    exact: bool
+    n: tuple[int, int]
+
+
+def win_probability(x, y, level: float = 0.95) -> WinProbability:
+    """The win probability of x (treated) over y (reference); a higher score is better.
+
+    Ties count half (U uses midranks). The p-value is ``wilcox.test(x, y)``'s.
+    The CI is Newcombe's (2006, Stat Med 25:559) method 5: the theta solving
+    (theta_hat - theta)^2 = z^2 V(theta), with the Hanley-McNeil (1982)
+    variance V(theta) = theta (1 - theta) [1 + N* ((1 - theta) / (2 - theta) +
+    theta / (1 + theta))] / (n1 n0), where N* = (n1 + n0) / 2 - 1 replaces both
+    n1 - 1 and n0 - 1. It stays inside [0, 1], also when theta_hat is 0 or 1.
+    """
+    from scipy.optimize import brentq
+    x, y = as_values(x), as_values(y)
+    w, p, exact = rank_sum_p(x, y)
+    m, n = len(x), len(y)
+    theta = w / (m * n)
+    z = float(stats.norm.isf((1.0 - level) / 2.0))
+    n_star = (m + n) / 2.0 - 1.0
+
+    def gap(t):
+        variance = t * (1 - t) * (1 + n_star * ((1 - t) / (2 - t) + t / (1 + t))) / (m * n)
+        return (theta - t) ** 2 - z * z * variance
+
+    inside = theta if gap(theta) < 0 else min(max(theta, 1e-9), 1 - 1e-9)
+    lower = 0.0 if theta == 0 else brentq(gap, 0.0, inside, xtol=1e-14, rtol=1e-14)
+    upper = 1.0 if theta == 1 else brentq(gap, inside, 1.0, xtol=1e-14, rtol=1e-14)
+    return WinProbability(theta, Interval(lower, upper, level), w, p, exact, (m, n))
 
 
 # ------------------------------------------------------------------ signed rank
