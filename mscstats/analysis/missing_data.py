@@ -1,5 +1,5 @@
 """Missing-data analyses: ``missing = "mi"`` of ancova, welch and paired, and the
-``tipping_point`` method (DESIGN.md section 9; docs/estimands-mi.md).
+``tipping_point`` method (DESIGN.md section 9; docs/estimands.md).
 
 * MI: the endpoint's visits up to its target day (all of its ``days`` before the
   target, then the target; one visit for an endpoint without ``days``) are imputed
