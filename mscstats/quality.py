@@ -39,12 +39,16 @@ class QualityLog:
     dropped:   {"file", "column", "reason", "n", "rows"}
     warnings:  {"file", "column", "message", "n", "rows"}
     notes:     free-text facts about how the data were read (e.g. "wide format").
+    not_used:  {"file", "column"}: columns read from a file that nothing uses.
+    files_not_read: files (and workbook sheets) in the directory that are no table.
     """
     rows_read: dict[str, int] = field(default_factory=dict)
     converted: list[dict[str, Any]] = field(default_factory=list)
     dropped: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    not_used: list[dict[str, str]] = field(default_factory=list)   # {"file", "column"}
+    files_not_read: list[str] = field(default_factory=list)        # files that are no table
 
     # -- recording -------------------------------------------------------
     def read(self, file: str, n_rows: int) -> None:
@@ -106,6 +110,8 @@ class QualityLog:
             "dropped": list(self.dropped),
             "warnings": list(self.warnings),
             "notes": list(self.notes),
+            "not_used": list(self.not_used),
+            "files_not_read": list(self.files_not_read),
         }
 
 

@@ -340,8 +340,8 @@ CASES = [
     Case("header-only-adsl", header_only("adsl.csv"), "validate", 1,
          ("adsl.csv, column USUBJID", "adsl has no subjects (only a header)", FIX)),
     Case("header-only-visits", header_only("visits.csv"), "derive", 1,
-         ("sap.toml: endpoint[pf_d7]", "reads parameter PF, which the data lack (visits has: "
-          "nothing)", FIX)),
+         ("sap.toml: endpoint[pf_d7]", "reads parameter PF, which the data lack (they have: "
+          "nothing; efficacy tables read: visits.csv)", FIX)),
     Case("blank-header-line", recode(lambda b: b"\n" + b, ("visits.csv",)), "validate", 1,
          ("visits.csv", "the first line (the header) is empty", FIX)),
     Case("crlf-line-endings", recode(crlf), "derive", 0, ("wrote",), same_as_clean=True),
@@ -469,8 +469,11 @@ CASES = [
     Case("arm-with-no-subjects", edit("adsl.csv", lambda f: f.assign(ARM="control")),
          "analyze", 1, ("analysis pf_welch: arm 'MSC' has no subjects in the ITT population.",
                         "Fix: check the ARM values in adsl")),
-    Case("arm-with-no-subjects-warned", edit("adsl.csv", lambda f: f.assign(ARM="control")),
-         "validate+sap", 0, ("adsl.csv, column ARM: arm 'MSC' of the SAP has no subjects",)),
+    # validate --sap runs the checks analyze runs: what analyze refuses, it refuses too
+    # (before issue 17 it only warned "arm 'MSC' of the SAP has no subjects", exit 0)
+    Case("arm-with-no-subjects-validate-sap",
+         edit("adsl.csv", lambda f: f.assign(ARM="control")), "validate+sap", 1,
+         ("analysis pf_welch: arm 'MSC' has no subjects in the ITT population.", FIX)),
     Case("arm-with-no-subjects-report", edit("adsl.csv", lambda f: f.assign(ARM="control")),
          "report", 1, ("arm 'MSC' has no subjects",)),
     Case("no-subject-with-a-value",
