@@ -166,7 +166,7 @@ class _Found:
             return
         workbook = file.suffix.lower() == ".xlsx"
         for sheet, frame, comma in sheets:
-            label = f"{file.name}[{sheet}]" if workbook else file.name
+            label = f"{file.name}[{sheet}]" if len(sheets) > 1 else file.name
             name = (sheet if workbook else file.stem).strip().lower()
             columns = {str(c).strip().upper() for c in frame.columns}
             if workbook and name in TABLES:

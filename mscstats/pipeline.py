@@ -103,6 +103,15 @@ def apply_multiplicity(results: list[AnalysisResult], sap: Sap) -> list[Analysis
     return list(adjust_family(results, sap.multiplicity.family, sap.multiplicity.method))
 
 
+def _with_factor_notes(result: AnalysisResult, inp) -> AnalysisResult:
+    """A text covariate enters the model as a factor: the notes name it and its levels."""
+    from dataclasses import replace
+
+    from .analysis.design import factor_notes
+    notes = factor_notes(inp)
+    return replace(result, notes=tuple(result.notes) + tuple(notes)) if notes else result
+
+
 def _manifest(trial: Trial, sap: Sap) -> dict:
     packages = {}
     for name in _PACKAGES:
@@ -123,7 +132,7 @@ def analyze(trial: Trial, sap: Sap | str | Path, progress=None) -> TrialResults:
     for inp in inputs:
         if progress is not None:
             progress(inp.id)
-        results.append(run(inp))
+        results.append(_with_factor_notes(run(inp), inp))
     results = apply_multiplicity(results, sap)
     quality = trial.quality.to_dict()
     quality["derivation"] = list(endpoints.log)

@@ -50,6 +50,7 @@ DEATH_COLUMNS = frozenset({"DTHFL", *DAY_ONE, *(c for day, dates in ADSL_DATES
 TIMING = {"bds": ("ADY", "ATM", ("ADT",), "ADTM"),
           "adae": ("AESTDY", "AESTTM", ("ASTDT",), "ASTDTM"),
           "ex": ("EXSTDY", "EXSTTM", ("EXSTDT", "EXSTDTC"), "EXSTDTM")}
+TIME_ALIASES = {"AESTTM": "ASTTM"}     # the ADaM name of a clock time mscstats names otherwise
 
 
 # ---------------------------------------------------------------------------
@@ -364,7 +365,12 @@ def timed(table: RawTable, kind: str, chk: _Check, day_one: pd.Series | None) ->
     day_column, time_column, date_columns, datetime_column = TIMING[kind]
     frame, rows = table.frame, table.frame[ROW].to_numpy()
     new: dict = {}
-    if time_column in frame.columns and table.origin != "text":
+    alias = TIME_ALIASES.get(time_column)
+    if time_column not in frame.columns and alias in frame.columns:
+        new[time_column] = read_clocks(table, alias)
+        _used(chk, table, [alias])
+        chk.log.notes.append(f"{table.file}: {time_column} read from {alias}")
+    elif time_column in frame.columns and table.origin != "text":
         new[time_column] = read_clocks(table, time_column)
     present = [c for c in (*date_columns, datetime_column) if c in frame.columns]
     _used(chk, table, [day_column, time_column, *present])
