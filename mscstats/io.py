@@ -104,12 +104,6 @@ def read_tables(directory) -> RawTables:
                                 fix="give the directory that holds adsl.csv (and visits.csv, "
                                     "adae.csv, ex.csv)."))
     named, others, found = _find_files(path)
-    for name in REQUIRED_TABLES:
-        if name not in named:
-            found.problems.append(Problem(
-                path.name or str(path), f"no {name} table in {path}.",
-                fix=f"add {name}.csv (or {name}.parquet / .xpt / .sas7bdat / .xlsx) with "
-                    "columns " + ", ".join(TABLE_SPECS[name].required) + "."))
     for name, file in named.items():
         try:
             found.add(_read_table(name, file, found), file)
@@ -117,6 +111,12 @@ def read_tables(directory) -> RawTables:
             found.problems.extend(err.problems)
     for file in others:
         found.inspect(file)
+    for name in REQUIRED_TABLES:
+        if name not in found.tables and name not in named:
+            found.problems.append(Problem(
+                path.name or str(path), f"no {name} table in {path}.",
+                fix=f"add {name}.csv (or {name}.parquet / .xpt / .sas7bdat / .xlsx) with "
+                    "columns " + ", ".join(TABLE_SPECS[name].required) + "."))
     if found.problems:
         raise DataError(found.problems)
     tables = found.tables

@@ -102,7 +102,7 @@ def _passthrough(column: pd.Series, n: int, name: str, origin: str) -> np.ndarra
     if origin != "text":          # a text column of a typed file stays text
         return text
     filled = text != ""
-    numbers = pd.to_numeric(pd.Series(text).replace("", np.nan), errors="coerce")
+    numbers = pd.to_numeric(pd.Series(np.where(filled, text, None)), errors="coerce")
     leading_zero = pd.Series(text).str.match(r"^[+-]?0\d").to_numpy()
     if filled.any() and numbers[filled].notna().all() and not leading_zero.any():
         return numbers.to_numpy(dtype=float)
