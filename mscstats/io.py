@@ -13,9 +13,11 @@ without CNSR (a time-to-event table, which mscstats derives itself). A workbook
 named after a table is that table (its sheet of that name, or its only sheet);
 any other workbook gives the sheets named after a table or holding a BDS table.
 Every other file in the directory is named in ``RawTables.files_not_read``; a
-file named like a table that cannot be read is an error. Column names are upper-cased (they match case-insensitively), and
-every table gets a ``_ROW`` column: the 1-based data row in the file (header not
-counted, blank lines skipped), which every message and log entry cites.
+file named like a table that cannot be read is an error.
+
+Column names are upper-cased (they match case-insensitively), and every table
+gets a ``_ROW`` column: the 1-based data row in the file (header not counted,
+blank lines skipped), which every message and log entry cites.
 
 A wide visits file (one column per parameter, no PARAMCD) is melted here into
 the long layout, one record per non-empty cell; its records share the ``_ROW``
@@ -44,7 +46,7 @@ __all__ = ["RawTable", "RawTables", "read_tables", "blank"]
 # 1960-01-01, Excel days from 1899-12-30 (a time is a fraction of a day); CSV and
 # Parquet store no such convention, so a number there is not a date.
 ORIGINS = {".csv": "text", ".parquet": "parquet", ".xpt": "sas", ".sas7bdat": "sas",
-           ".xlsx": "excel"}
+           ".xlsx": "excel"}   # in-memory tables (tables_from_frames): "frame"
 
 ROW = "_ROW"
 _SEPARATORS = (",", ";", "\t")
@@ -66,7 +68,7 @@ class RawTable:
     wide: bool = False          # visits given one column per parameter (melted here)
     wide_columns: tuple[str, ...] = ()  # the parameter columns of a wide file
     decimal_comma: bool = False  # semicolon-separated CSV: "7,5" may mean 7.5
-    origin: str = "text"        # text (csv), parquet, sas (xpt, sas7bdat) or excel (xlsx)
+    origin: str = "text"        # text (csv), parquet, sas (xpt, sas7bdat), excel (xlsx), frame
     columns: tuple[str, ...] = ()  # the file's columns (upper case), before a wide file is melted
 
     @property
@@ -252,7 +254,7 @@ def tables_from_frames(name: str, frames: Mapping[str, pd.DataFrame]) -> RawTabl
                                     "BDS table (with PARAMCD and AVAL)."))
     if "adsl" not in frames:
         raise DataError(Problem(name, "no adsl table.", fix="give adsl (one row per subject)."))
-    tables = {table: _as_raw_table(table, table, frame.copy(), False, "parquet")
+    tables = {table: _as_raw_table(table, table, frame.copy(), False, "frame")
               for table, frame in sorted(frames.items(), key=lambda kv: _table_order(kv[0]))}
     digest = hashlib.sha256()
     for table in sorted(frames):

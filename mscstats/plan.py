@@ -327,7 +327,8 @@ class _Checker:
                          below_lloq=self.choice(t.get("below_lloq", "half"), "data.below_lloq",
                                                 schema.BELOW_LLOQ_RULES),
                          fio2_from_flow=flow,
-                         arm=self.text(t["arm"], "data.arm").strip().upper() if "arm" in t else "",
+                         arm=(self.text(t["arm"], "data.arm").strip().upper()
+                              if "arm" in t else ""),
                          params=self.param_map(t.get("params", {})))
 
     def param_map(self, t: Any) -> tuple[tuple[str, str], ...]:

@@ -142,11 +142,13 @@ def read_dates(table: RawTable, column: str, chk: _Check, with_time: bool = Fals
               else _one_date(v, table.origin) for v in values]
     bad = np.array([p is None for p in parsed], dtype=bool)[codes]
     if bad.any():
-        why = (f" (a number in a {table.origin} file is not a date)"
-               if table.origin in ("text", "parquet") else "")
+        shown = [values[c] for c in np.unique(codes[bad])]
+        numeric = any(re.fullmatch(r"[+-]?\d+(\.\d*)?", str(v).strip()) for v in shown)
+        kind = "CSV" if table.origin == "text" else table.origin
+        why = (f" (a number in a {kind} file is not a date)"
+               if numeric and table.origin not in _EPOCH else "")
         chk.problems.add(table.file, column, f"{column} is not a date{why}.", _DATE_FIX,
-                         table.frame[ROW].to_numpy()[bad],
-                         [str(values[c]) for c in np.unique(codes[bad])])
+                         table.frame[ROW].to_numpy()[bad], [str(v) for v in shown])
     dates = np.array([p[0] if p else _NAT for p in parsed], dtype="datetime64[D]")[codes]
     clocks = np.array([p[1] if p else "" for p in parsed], dtype=object)[codes]
     return dates, clocks

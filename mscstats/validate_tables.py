@@ -99,7 +99,7 @@ def _passthrough(column: pd.Series, n: int, name: str, origin: str) -> np.ndarra
     if pd.api.types.is_numeric_dtype(column.dtype) or _all_numbers(column):
         return cells.number()
     text = cells.text()
-    if origin != "text":          # a text column of a typed file stays text
+    if origin not in ("text", "frame"):   # a text column of a typed file stays text
         return text
     filled = text != ""
     numbers = pd.to_numeric(pd.Series(np.where(filled, text, None)), errors="coerce")
@@ -132,8 +132,8 @@ def _check_unique_subjects(table: RawTable, ids: np.ndarray, arm: np.ndarray,
     two = repeated[n_arms > 1]
     if len(two):
         chk.problems.add(table.file, arm_column, "a subject is in two arms (the same USUBJID "
-                         f"with different {arm_column}).", "keep one row per subject with its randomized arm.",
-                         two["row"], two["id"])
+                         f"with different {arm_column}).",
+                         "keep one row per subject with its randomized arm.", two["row"], two["id"])
     same = repeated[n_arms == 1]
     if len(same):
         chk.problems.add(table.file, "USUBJID", "duplicate USUBJID.",

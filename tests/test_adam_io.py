@@ -218,7 +218,7 @@ def test_dates_that_cannot_be_read_are_errors(tmp_path):
     with pytest.raises(DataError) as err:
         load_trial(trial)
     text = str(err.value)
-    assert "adsl.csv row 2, column RANDDT: RANDDT is not a date (a number in a text file is " \
+    assert "adsl.csv row 2, column RANDDT: RANDDT is not a date (a number in a CSV file is " \
            "not a date)" in text
     for value in ("'2024-02-30'", "'45352'", "'2024-03'"):
         assert value in text
