@@ -222,3 +222,22 @@ def test_dates_that_cannot_be_read_are_errors(tmp_path):
            "not a date)" in text
     for value in ("'2024-02-30'", "'45352'", "'2024-03'"):
         assert value in text
+
+
+def test_records_timed_by_adtm_alone(tmp_path):
+    """ADTM (ISO datetime) gives both the study day and the clock time."""
+    trial = _toy_without(tmp_path)
+    adsl = pd.read_csv(trial / "adsl.csv", dtype=str, keep_default_na=False)
+    adsl.assign(RANDDT="2024-03-01").to_csv(trial / "adsl.csv", index=False)
+    visits = pd.read_csv(trial / "visits.csv", dtype=str, keep_default_na=False)
+    day = visits["ADY"].astype(int)
+    stamp = (pd.Timestamp("2024-03-01") + pd.to_timedelta(np.where(day > 0, day - 1, day), "D"))
+    clock = visits["ATM"].where(visits["ATM"] == "", "T" + visits["ATM"])
+    visits.assign(ADTM=stamp.strftime("%Y-%m-%d") + clock).drop(columns=["ADY", "ATM"]).to_csv(
+        trial / "visits.csv", index=False)
+    timed = load_trial(trial)
+    reference = load_trial(TOY)
+    assert (reference.visits["ATM"] != "").any()
+    pd.testing.assert_frame_equal(timed.visits, reference.visits)
+    rules = {(c["column"], c["rule"].split(" (")[0]) for c in timed.quality.converted}
+    assert {("ADY", "ADY from ADTM"), ("ATM", "ATM from ADTM")} <= rules
