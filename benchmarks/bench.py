@@ -221,7 +221,6 @@ def _dated(tables: dict) -> dict:
 
 
 def case_load(quick: bool) -> None:
-    from mscstats.synth import make_batch
     sizes = [1_000_000] if quick else [1_000_000, 10_000_000]
     print("\nload: read + validate + derive (refractory-hypoxia template SAP), fresh process")
     for layout in ("study days (visits.csv, ADY)", "dates (advs.csv, ADT + ATM; RANDDT)"):
@@ -230,17 +229,23 @@ def case_load(quick: bool) -> None:
             _load_size(rows, dated=layout.startswith("dates"))
 
 
-def _load_size(rows: int, dated: bool) -> None:
+def _write_worker(directory: str, rows: int, dated: bool) -> None:
+    """Run in a fresh process: write the trial files (so that no process that measures
+    memory ever held the generated tables)."""
     from mscstats.synth import make_batch
+    replicates = max(1, round(rows / 7_300))        # about 7,300 visit rows a trial
+    tables = make_batch(KEY, 60, replicates, 1, tables=("adsl", "visits", "adae", "ex"))
+    if dated:
+        tables = _dated(tables)
+    for name, table in tables.items():
+        if table is not None:
+            table.to_csv(Path(directory) / f"{name}.csv", index=False)
+
+
+def _load_size(rows: int, dated: bool) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        replicates = max(1, round(rows / 7_300))        # about 7,300 visit rows a trial
-        tables = make_batch(KEY, 60, replicates, 1, tables=("adsl", "visits", "adae", "ex"))
-        if dated:
-            tables = _dated(tables)
-        for name, table in tables.items():
-            if table is not None:
-                table.to_csv(Path(tmp) / f"{name}.csv", index=False)
-        del tables
+        subprocess.run([sys.executable, __file__, "--write-worker", tmp, str(rows),
+                        "dated" if dated else "days"], check=True)
         out = subprocess.run([sys.executable, __file__, "--load-worker", tmp],
                              capture_output=True, text=True, check=True)
         found = json.loads(out.stdout.strip().splitlines()[-1])
@@ -261,9 +266,14 @@ def main() -> None:
                         action="append")
     parser.add_argument("--sims", type=int, default=None)
     parser.add_argument("--load-worker", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--write-worker", nargs=3, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.load_worker:
         _load_worker(args.load_worker)
+        return
+    if args.write_worker:
+        directory, rows, layout = args.write_worker
+        _write_worker(directory, int(rows), layout == "dated")
         return
     import platform
     print(f"mscstats benchmarks on {platform.platform()}, {os.cpu_count()} cores, "
