@@ -43,7 +43,7 @@ from .quality import QualityLog, Trial
 from .validate_adam import adsl_in_days, arm_column, mapped_params, timed
 from .validate_cells import _Cells, _Check, _Problems
 from .validate_tables import _adae, _adsl, _ex, _fill_saffl, _Subjects
-from .validate_visits import _no_visits, _visits
+from .validate_visits import _no_visits, _visits, warn_fio2_across
 
 __all__ = ["validate", "load_trial", "load_frames", "summary"]
 
@@ -123,30 +123,31 @@ def _efficacy(raw: RawTables, chk: _Check, subjects: _Subjects | None, day_one
     """The records of visits and every other BDS table, as one canonical visits frame,
     and the file rows each table contributes."""
     tables = mapped_params([t for t in raw.tables.values() if t.bds], chk)
-    pieces: list[tuple[RawTable, pd.DataFrame]] = []
-    rows: dict[str, np.ndarray] = {}
+    pieces: list[tuple[RawTable, pd.DataFrame, np.ndarray]] = []
     for table in tables:
         _note_visit_labels(table, chk)
-        got = _visits(timed(table, "bds", chk, day_one), chk, subjects)
+        got = _visits(timed(table, "bds", chk, day_one), chk, subjects,
+                      warn_fio2=len(tables) == 1)
         if got is not None:
-            pieces.append((table, got[0]))
-            rows[table.file] = got[1]
+            pieces.append((table, *got))
+    rows = {table.file: used for table, _, used in pieces}
     if not pieces:
         if not tables:
             chk.log.notes.append("no visits table: efficacy endpoints cannot be derived")
         return _no_visits(), rows
-    _one_table_per_parameter(pieces, chk)
     if len(pieces) == 1:
         return pieces[0][1], rows
-    visits = pd.concat([frame for _, frame in pieces], ignore_index=True)
+    _one_table_per_parameter(pieces, chk)
+    warn_fio2_across(pieces, chk)
+    visits = pd.concat([frame for _, frame, _ in pieces], ignore_index=True)
     visits = visits.sort_values(["USUBJID", "ADY", "ATM", "PARAMCD"], kind="stable")
     return visits.reset_index(drop=True), rows
 
 
-def _one_table_per_parameter(pieces: list[tuple[RawTable, pd.DataFrame]], chk: _Check) -> None:
+def _one_table_per_parameter(pieces: list[tuple], chk: _Check) -> None:
     """A parameter recorded in two BDS tables would be counted twice: an error."""
     where: dict[str, str] = {}
-    for table, frame in pieces:
+    for table, frame, _ in pieces:
         for param in pd.unique(frame["PARAMCD"]):
             if param in where:
                 chk.problems.add(table.file, "PARAMCD", f"parameter {param} is in both "

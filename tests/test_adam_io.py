@@ -241,3 +241,18 @@ def test_records_timed_by_adtm_alone(tmp_path):
     pd.testing.assert_frame_equal(timed.visits, reference.visits)
     rules = {(c["column"], c["rule"].split(" (")[0]) for c in timed.quality.converted}
     assert {("ADY", "ADY from ADTM"), ("ATM", "ATM from ADTM")} <= rules
+
+
+def test_pao2_and_fio2_in_two_tables_are_paired_for_the_warnings(tmp_path):
+    """FiO2 in another BDS table than PaO2 is still that day's FiO2: no false warning."""
+    trial = _toy_without(tmp_path)
+    visits = pd.read_csv(trial / "visits.csv", dtype=str, keep_default_na=False)
+    fio2 = visits["PARAMCD"] == "FIO2"
+    visits[fio2].to_csv(trial / "advs.csv", index=False)
+    visits[~fio2].to_csv(trial / "visits.csv", index=False)
+    split, whole = load_trial(trial), load_trial(TOY)
+    pd.testing.assert_frame_equal(split.visits, whole.visits)
+
+    def fio2_warnings(t):
+        return sorted((w["message"], w["n"]) for w in t.quality.warnings if "FIO2" in w["message"])
+    assert fio2_warnings(split) == fio2_warnings(whole)
