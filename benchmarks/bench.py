@@ -11,7 +11,9 @@ Cases (issue 8):
                engine, every core) vs the exact engine, a plain loop of the mscstats
                pipeline and a statsmodels + lifelines loop, one trial at a time
   load         load + validate + derive 1 and 10 million visit rows vs pandas.read_csv
-               alone; peak memory (each size in a fresh process)
+               alone; peak memory (each size in a fresh process); then the same records
+               as a sponsor's export: adsl with RANDDT and dates instead of study days,
+               the records in a BDS table (advs.csv) timed by ADT (ISO dates) and ATM
   mi           200 imputations of the refractory-hypoxia primary (ancova on pf_d7, days
                3-7 imputed by visit, Rubin's rules): the vectorised runner vs a Python
                loop of statsmodels OLS fits, one completed data set at a time (issue 18)
@@ -189,36 +191,75 @@ def _load_worker(directory: str) -> None:
     t_all = time.perf_counter() - start
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     start = time.perf_counter()
-    for name in ("adsl", "visits"):
-        pd.read_csv(Path(directory) / f"{name}.csv")
+    for name in ("adsl", "visits", "advs"):
+        if (Path(directory) / f"{name}.csv").exists():
+            pd.read_csv(Path(directory) / f"{name}.csv")
     t_read = time.perf_counter() - start
-    visit_rows = trial.quality.rows_read.get("visits.csv", trial.quality.total_read)
+    visit_rows = sum(n for f, n in trial.quality.rows_read.items() if f in ("visits.csv",
+                                                                            "advs.csv"))
     print(json.dumps({"rows": visit_rows, "load": t_load, "all": t_all, "read_csv": t_read,
                       "peak_bytes": rss}))
 
 
+def _dated(tables: dict) -> dict:
+    """The same trial as a sponsor's export: dates against RANDDT instead of study days."""
+    import numpy as np
+    adsl, visits = tables["adsl"], tables["visits"]
+    start = np.datetime64("2024-03-01") + np.arange(len(adsl)) % 40
+    day_one = dict(zip(adsl["USUBJID"], start))
+
+    def dates(days, first):
+        days = np.asarray(days, dtype=float)
+        shift = np.where(days > 0, days - 1, days)
+        out = first + np.nan_to_num(shift).astype("timedelta64[D]")
+        return np.where(np.isnan(days), "", np.datetime_as_string(out, unit="D"))
+
+    dated = {"adsl": adsl.drop(columns=["DTHDY", "DSCHDY", "LSTALVDY"]).assign(
+        RANDDT=np.datetime_as_string(start, unit="D"),
+        DTHDT=dates(adsl["DTHDY"], start), DSCHDT=dates(adsl["DSCHDY"], start),
+        LSTALVDT=dates(adsl["LSTALVDY"], start))}
+    first = visits["USUBJID"].map(day_one).to_numpy(dtype="datetime64[D]")
+    dated["advs"] = visits.assign(ADT=dates(visits["ADY"], first)).drop(columns="ADY")
+    return {**tables, **dated, "visits": None}
+
+
 def case_load(quick: bool) -> None:
-    from mscstats.synth import make_batch
     sizes = [1_000_000] if quick else [1_000_000, 10_000_000]
     print("\nload: read + validate + derive (refractory-hypoxia template SAP), fresh process")
-    for rows in sizes:
-        with tempfile.TemporaryDirectory() as tmp:
-            replicates = max(1, round(rows / 7_300))        # about 7,300 visit rows a trial
-            tables = make_batch(KEY, 60, replicates, 1, tables=("adsl", "visits", "adae", "ex"))
-            for name, table in tables.items():
-                table.to_csv(Path(tmp) / f"{name}.csv", index=False)
-            del tables
-            out = subprocess.run([sys.executable, __file__, "--load-worker", tmp],
-                                 capture_output=True, text=True, check=True)
-            found = json.loads(out.stdout.strip().splitlines()[-1])
-        line(f"{found['rows']:,} rows: load+validate {found['load']:.1f} s, +derive",
-             found["all"], found["read_csv"], "pandas.read_csv only")
-        verdict = ""
-        if rows >= 10_000_000:
-            met = found["all"] < 60 and found["peak_bytes"] < 6e9
-            verdict = f"; target < 60 s and < 6 GB: {'met' if met else 'NOT met'}"
-        print(f"  peak memory {found['peak_bytes'] / 2**30:.2f} GiB{verdict} (pandas.read_csv "
-              "only reads; mscstats also validates every cell and derives every endpoint)")
+    for layout in ("study days (visits.csv, ADY)", "dates (advs.csv, ADT + ATM; RANDDT)"):
+        print(f"  {layout}:")
+        for rows in sizes:
+            _load_size(rows, dated=layout.startswith("dates"))
+
+
+def _write_worker(directory: str, rows: int, dated: bool) -> None:
+    """Run in a fresh process: write the trial files (so that no process that measures
+    memory ever held the generated tables)."""
+    from mscstats.synth import make_batch
+    replicates = max(1, round(rows / 7_300))        # about 7,300 visit rows a trial
+    tables = make_batch(KEY, 60, replicates, 1, tables=("adsl", "visits", "adae", "ex"))
+    if dated:
+        tables = _dated(tables)
+    for name, table in tables.items():
+        if table is not None:
+            table.to_csv(Path(directory) / f"{name}.csv", index=False)
+
+
+def _load_size(rows: int, dated: bool) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([sys.executable, __file__, "--write-worker", tmp, str(rows),
+                        "dated" if dated else "days"], check=True)
+        out = subprocess.run([sys.executable, __file__, "--load-worker", tmp],
+                             capture_output=True, text=True, check=True)
+        found = json.loads(out.stdout.strip().splitlines()[-1])
+    line(f"{found['rows']:,} rows: load+validate {found['load']:.1f} s, +derive",
+         found["all"], found["read_csv"], "pandas.read_csv only")
+    verdict = ""
+    if rows >= 10_000_000:
+        met = found["all"] < 60 and found["peak_bytes"] < 6e9
+        verdict = f"; target < 60 s and < 6 GB: {'met' if met else 'NOT met'}"
+    print(f"  peak memory {found['peak_bytes'] / 2**30:.2f} GiB{verdict} (pandas.read_csv "
+          "only reads; mscstats also validates every cell and derives every endpoint)")
 
 
 def case_mi(quick: bool) -> None:
@@ -298,9 +339,14 @@ def main() -> None:
                         action="append")
     parser.add_argument("--sims", type=int, default=None)
     parser.add_argument("--load-worker", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--write-worker", nargs=3, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.load_worker:
         _load_worker(args.load_worker)
+        return
+    if args.write_worker:
+        directory, rows, layout = args.write_worker
+        _write_worker(directory, int(rows), layout == "dated")
         return
     import platform
     print(f"mscstats benchmarks on {platform.platform()}, {os.cpu_count()} cores, "

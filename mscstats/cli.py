@@ -139,7 +139,8 @@ def diff(old, new, rtol, atol):
 @main.command()
 @_DIR_ARGUMENT
 @click.option("--sap", "sap_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=None, help="Apply the SAP's arms and data rules too.")
+              default=None, help="Apply the SAP's arms and data rules too, and every check "
+                                 "derive and analyze run on the data.")
 @_user_errors
 def validate(directory, sap_path):
     """Check the trial in DIRECTORY and print its data-quality summary.
@@ -147,9 +148,14 @@ def validate(directory, sap_path):
     Exit 0 when the data are clean or have warnings only; exit 1 with every
     error (file, row, column and fix) when they are wrong.
     """
-    from .pipeline import load
+    from .pipeline import check, load
+    from .plan import read_sap
     from .validate import summary
-    click.echo(summary(load(directory, sap_path)))
+    plan = read_sap(sap_path) if sap_path is not None else None
+    trial = load(directory, plan)
+    if plan is not None:
+        check(trial, plan)
+    click.echo(summary(trial))
 
 
 def _demo_trial(key: str):

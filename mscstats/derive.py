@@ -63,10 +63,12 @@ def check_parameters(trial: Trial, sap: Sap) -> None:
         for param in endpoint.params:
             if param in present or derivable.get(param, set()) & present:
                 continue
+            read = ", ".join(f for t, f in trial.files.items() if t not in ("adsl", "adae", "ex"))
             raise SapError(f"endpoint[{endpoint.id}]", f"reads parameter {param}, which the "
-                           f"data lack (visits has: {', '.join(sorted(present)) or 'nothing'}).",
-                           "correct the PARAMCD in the SAP, or add the parameter to visits.",
-                           file=sap.source)
+                           f"data lack (they have: {', '.join(sorted(present)) or 'nothing'}; "
+                           f"efficacy tables read: {read or 'none'}).",
+                           "correct the PARAMCD in the SAP, map the sponsor's code in "
+                           "[data.params], or add the parameter to the data.", file=sap.source)
 
 
 def _with_arm(frame: pd.DataFrame, adsl: pd.DataFrame, endpoint_id: str) -> pd.DataFrame:

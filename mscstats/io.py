@@ -1,10 +1,23 @@
-"""Read a trial directory (CSV, Parquet, SAS transport) into raw tables, as read.
+"""Read a trial directory (CSV, Parquet, SAS transport or sas7bdat, xlsx) into raw
+tables, as read.
 
 Nothing here interprets a value: CSV cells stay text (so "007" stays "007" and
-"1e3" is not silently a number), Parquet and XPT columns keep the types stored
-in the file. Column names are upper-cased (they match case-insensitively), and
-every table gets a ``_ROW`` column: the 1-based data row in the file (header not
-counted, blank lines skipped), which every message and log entry cites.
+"1e3" is not silently a number), Parquet, SAS and xlsx columns keep the types
+stored in the file (a text cell stays text, a date stays a date; a number is
+read as the file's own kind of number, recorded in ``RawTable.origin`` so that
+validation knows a SAS date from an Excel serial date).
+
+Which files are tables: adsl, visits, adae and ex by their file stem; besides
+them any table with PARAMCD and AVAL (a BDS table: adlb, advs, adqs ...) but
+without CNSR (a time-to-event table, which mscstats derives itself). A workbook
+named after a table is that table (its sheet of that name, or its only sheet);
+any other workbook gives the sheets named after a table or holding a BDS table.
+Every other file in the directory is named in ``RawTables.files_not_read``; a
+file named like a table that cannot be read is an error.
+
+Column names are upper-cased (they match case-insensitively), and every table
+gets a ``_ROW`` column: the 1-based data row in the file (header not counted,
+blank lines skipped), which every message and log entry cites.
 
 A wide visits file (one column per parameter, no PARAMCD) is melted here into
 the long layout, one record per non-empty cell; its records share the ``_ROW``
@@ -14,6 +27,7 @@ of the file row they came from. Checking the values is validate.py's job.
 from __future__ import annotations
 
 import csv
+import difflib
 import hashlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -24,9 +38,15 @@ import pandas as pd
 
 from . import schema
 from .errors import DataError, Problem
-from .schema import FILE_SUFFIXES, PARAMS, REQUIRED_TABLES, TABLE_SPECS, TABLES
+from .schema import BDS_COLUMNS, FILE_SUFFIXES, PARAMS, REQUIRED_TABLES, TABLE_SPECS, TABLES
 
 __all__ = ["RawTable", "RawTables", "read_tables", "blank"]
+
+# How numbers in a date or time column are read: SAS counts days (seconds) from
+# 1960-01-01, Excel days from 1899-12-30 (a time is a fraction of a day); CSV and
+# Parquet store no such convention, so a number there is not a date.
+ORIGINS = {".csv": "text", ".parquet": "parquet", ".xpt": "sas", ".sas7bdat": "sas",
+           ".xlsx": "excel"}   # in-memory tables (tables_from_frames): "frame"
 
 ROW = "_ROW"
 _SEPARATORS = (",", ";", "\t")
@@ -48,6 +68,13 @@ class RawTable:
     wide: bool = False          # visits given one column per parameter (melted here)
     wide_columns: tuple[str, ...] = ()  # the parameter columns of a wide file
     decimal_comma: bool = False  # semicolon-separated CSV: "7,5" may mean 7.5
+    origin: str = "text"        # text (csv), parquet, sas (xpt, sas7bdat), excel (xlsx), frame
+    columns: tuple[str, ...] = ()  # the file's columns (upper case), before a wide file is melted
+
+    @property
+    def bds(self) -> bool:
+        """Efficacy records (visits, or another table with PARAMCD and AVAL)."""
+        return self.name == "visits" or self.name not in TABLES
 
 
 @dataclass(frozen=True)
@@ -57,6 +84,7 @@ class RawTables:
     tables: Mapping[str, RawTable]
     data_sha256: str                     # over sorted file names and bytes of the files read
     notes: tuple[str, ...] = field(default=())
+    files_not_read: tuple[str, ...] = ()  # files (and workbook sheets) that are no table
 
     def __getitem__(self, name: str) -> RawTable:
         return self.tables[name]
@@ -77,47 +105,128 @@ def read_tables(directory) -> RawTables:
         raise DataError(Problem(str(directory), f"the trial directory {what}.",
                                 fix="give the directory that holds adsl.csv (and visits.csv, "
                                     "adae.csv, ex.csv)."))
-    found, notes, problems = _find_files(path)
-    for name in REQUIRED_TABLES:
-        if name not in found:
-            problems.append(Problem(
-                path.name or str(path), f"no {name} table in {path}.",
-                fix=f"add {name}.csv (or {name}.parquet / {name}.xpt) with columns "
-                    + ", ".join(TABLE_SPECS[name].required) + "."))
-    tables: dict[str, RawTable] = {}
-    for name, file in found.items():
+    named, others, found = _find_files(path)
+    for name, file in named.items():
         try:
-            tables[name] = _read_table(name, file)
+            found.add(_read_table(name, file, found), file)
         except DataError as err:
-            problems.extend(err.problems)
-    if problems:
-        raise DataError(problems)
-    notes += [_wide_note(t) for t in tables.values() if t.wide]
-    ordered = {name: tables[name] for name in TABLES if name in tables}
-    return RawTables(path.resolve().name, ordered, _data_sha256(found.values()), tuple(notes))
+            found.problems.extend(err.problems)
+    for file in others:
+        found.inspect(file)
+    for name in REQUIRED_TABLES:
+        if name not in found.tables and name not in named:
+            found.problems.append(Problem(
+                path.name or str(path), f"no {name} table in {path}.",
+                fix=f"add {name}.csv (or {name}.parquet / .xpt / .sas7bdat / .xlsx) with "
+                    "columns " + ", ".join(TABLE_SPECS[name].required) + "."))
+    if found.problems:
+        raise DataError(found.problems)
+    tables = found.tables
+    notes = found.notes + [_wide_note(t) for t in tables.values() if t.wide]
+    ordered = {name: tables[name] for name in sorted(tables, key=_table_order)}
+    return RawTables(path.resolve().name, ordered, _data_sha256(found.files),
+                     tuple(notes), tuple(found.not_read))
 
 
 # ---------------------------------------------------------------------------
 # Finding the files
 # ---------------------------------------------------------------------------
 
-def _find_files(path: Path) -> tuple[dict[str, Path], list[str], list[Problem]]:
-    """Table name -> file; other files are noted, two files for one table are an error."""
+@dataclass
+class _Found:
+    """What reading the directory found: tables, files read, files not read, problems."""
+    tables: dict[str, RawTable] = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)
+    not_read: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    def skip(self, name: str, why: str) -> None:
+        self.not_read.append(name)
+        self.notes.append(f"not read: {name} ({why})")
+
+    def add(self, table: RawTable, file: Path) -> None:
+        if table.name in self.tables:
+            self.problems.append(Problem(file.name, f"two sources for the {table.name} table: "
+                                         f"{self.tables[table.name].file} and {table.file}.",
+                                         fix="keep one source per table (remove or rename the "
+                                             "others)."))
+            return
+        self.tables[table.name] = table
+        if file not in self.files:
+            self.files.append(file)
+
+    def inspect(self, file: Path) -> None:
+        """A file not named after a table: the BDS tables it holds, else logged as not read."""
+        try:
+            sheets = _read_frames(file)
+        except DataError as err:
+            if _table_like(file.stem):
+                self.problems.extend(err.problems)
+            else:
+                self.skip(file.name, "cannot be read: " + err.problems[0].message)
+            return
+        workbook = file.suffix.lower() == ".xlsx"
+        for sheet, frame, comma in sheets:
+            label = f"{file.name}[{sheet}]" if len(sheets) > 1 else file.name
+            name = (sheet if workbook else file.stem).strip().lower()
+            columns = {str(c).strip().upper() for c in frame.columns}
+            if workbook and name in TABLES:
+                self.add(_as_raw_table(name, label, frame, comma, ORIGINS[".xlsx"]), file)
+            elif set(BDS_COLUMNS) <= columns and "CNSR" not in columns:
+                self.add(_as_raw_table(name, label, frame, comma, ORIGINS[file.suffix.lower()]),
+                         file)
+            elif "CNSR" in columns:
+                self.skip(label, "a time-to-event table (CNSR): mscstats derives its own "
+                                 "endpoints from adsl and the BDS tables")
+            elif _table_like(name) and not workbook:
+                close = _table_like(name)
+                self.problems.append(Problem(label, f"named like the {close} table, but it is "
+                                             "not one.", fix=f"rename it {close}"
+                                             f"{file.suffix.lower()} if it is the {close} table, "
+                                             "or move it out of the trial directory."))
+            else:
+                self.skip(label, f"no table mscstats reads: not {', '.join(TABLES)}, and no "
+                                 "PARAMCD and AVAL columns")
+
+
+def _table_order(name: str) -> tuple[int, str]:
+    """adsl, visits, adae, ex, then the other BDS tables by name."""
+    return (TABLES.index(name), "") if name in TABLES else (len(TABLES), name)
+
+
+def _table_like(stem: str) -> str | None:
+    """The table a file name is probably a misspelling of ("vists" -> visits)."""
+    close = difflib.get_close_matches(stem.lower(), TABLES, n=1, cutoff=0.8)
+    return close[0] if close else None
+
+
+def _find_files(path: Path) -> tuple[dict[str, Path], list[Path], _Found]:
+    """Files named after a table, other readable files, and what is not read at all."""
+    found = _Found()
     by_table: dict[str, list[Path]] = {}
-    notes: list[str] = []
+    others: list[Path] = []
     for entry in sorted(path.iterdir(), key=lambda p: p.name):
         stem, suffix = entry.stem.lower(), entry.suffix.lower()
-        if entry.is_file() and stem in TABLES and suffix in FILE_SUFFIXES:
+        if not entry.is_file():
+            found.skip(entry.name + "/", "a directory")
+        elif suffix not in FILE_SUFFIXES and stem in TABLES:
+            found.problems.append(Problem(entry.name, f"the {stem} table is in a format mscstats "
+                                          f"does not read ({suffix or 'no suffix'}).",
+                                          fix=f"save it as {stem}.csv, .parquet, .xpt, "
+                                              ".sas7bdat or .xlsx."))
+        elif suffix not in FILE_SUFFIXES or entry.name.startswith((".", "~$")):
+            found.skip(entry.name, f"not a table file ({', '.join(FILE_SUFFIXES)})")
+        elif stem in TABLES:
             by_table.setdefault(stem, []).append(entry)
         else:
-            notes.append(f"ignored {entry.name}: not a table file "
-                         f"({', '.join(TABLES)} as {', '.join(FILE_SUFFIXES)})")
-    problems = [
+            others.append(entry)
+    found.problems += [
         Problem(path.name or str(path),
                 f"two files for the {name} table: {', '.join(p.name for p in files)}.",
                 fix="keep one file per table (remove or rename the others).")
         for name, files in by_table.items() if len(files) > 1]
-    return {n: files[0] for n, files in by_table.items() if len(files) == 1}, notes, problems
+    return {n: files[0] for n, files in by_table.items() if len(files) == 1}, others, found
 
 
 def _data_sha256(files) -> str:
@@ -137,14 +246,16 @@ def _data_sha256(files) -> str:
 def tables_from_frames(name: str, frames: Mapping[str, pd.DataFrame]) -> RawTables:
     """In-memory tables (adsl, visits, adae, ex as DataFrames), as if read from files
     named "<table>" -- for notebooks and simulation; validation is the same."""
-    unknown = sorted(set(frames) - set(schema.TABLES))
+    unknown = sorted(t for t, frame in frames.items() if t not in schema.TABLES and not
+                     set(BDS_COLUMNS) <= {str(c).strip().upper() for c in frame.columns})
     if unknown:
         raise DataError(Problem(name, f"unknown tables {unknown}.",
-                                fix=f"name tables among {', '.join(schema.TABLES)}."))
+                                fix=f"name tables among {', '.join(schema.TABLES)}, or give a "
+                                    "BDS table (with PARAMCD and AVAL)."))
     if "adsl" not in frames:
         raise DataError(Problem(name, "no adsl table.", fix="give adsl (one row per subject)."))
-    tables = {table: _as_raw_table(table, table, frame.copy(), False)
-              for table, frame in frames.items()}
+    tables = {table: _as_raw_table(table, table, frame.copy(), False, "frame")
+              for table, frame in sorted(frames.items(), key=lambda kv: _table_order(kv[0]))}
     digest = hashlib.sha256()
     for table in sorted(frames):
         digest.update(table.encode())
@@ -152,31 +263,48 @@ def tables_from_frames(name: str, frames: Mapping[str, pd.DataFrame]) -> RawTabl
     return RawTables(name, tables, digest.hexdigest())
 
 
-def _read_table(name: str, path: Path) -> RawTable:
-    file = path.name
+def _read_table(name: str, path: Path, found: _Found) -> RawTable:
+    """The table ``name`` from its file (a workbook: the sheet of that name, or its only one)."""
+    sheets = _read_frames(path)
+    pick = [s for s in sheets if s[0] is not None and s[0].strip().lower() == name] or sheets
+    if len(pick) > 1:
+        raise DataError(Problem(path.name, f"the workbook has {len(sheets)} sheets and none is "
+                                f"named {name}.", fix=f"name the sheet that holds the table "
+                                f"{name}, or keep only that sheet."))
+    sheet, frame, comma = pick[0]
+    for other, _, _ in sheets:
+        if other != sheet:
+            found.skip(f"{path.name}[{other}]", f"a further sheet of the {name} workbook")
+    return _as_raw_table(name, path.name, frame, comma, ORIGINS[path.suffix.lower()])
+
+
+def _read_frames(path: Path) -> list[tuple[str | None, pd.DataFrame, bool]]:
+    """(sheet, frame, decimal comma) for each table in the file: one, or a workbook's sheets."""
     if path.stat().st_size == 0:
-        raise DataError(Problem(file, "the file is empty (0 bytes).",
+        raise DataError(Problem(path.name, "the file is empty (0 bytes).",
                                 fix="write the header row and the data, or remove the file."))
     suffix = path.suffix.lower()
-    decimal_comma = False
     if suffix == ".csv":
         frame, separator = _read_csv(path)
-        decimal_comma = separator == ";"
-    elif suffix == ".parquet":
-        frame = _read_parquet(path)
-    else:
-        frame = _read_xpt(path)
-    return _as_raw_table(name, file, frame, decimal_comma)
+        return [(None, frame, separator == ";")]
+    if suffix == ".xlsx":
+        from .io_xlsx import read_workbook
+        return [(sheet, frame, False) for sheet, frame in read_workbook(path)]
+    reader = {".parquet": _read_parquet, ".xpt": _read_xpt, ".sas7bdat": _read_sas7bdat}[suffix]
+    return [(None, reader(path), False)]
 
 
-def _as_raw_table(name: str, file: str, frame: pd.DataFrame, decimal_comma: bool) -> RawTable:
+def _as_raw_table(name: str, file: str, frame: pd.DataFrame, decimal_comma: bool,
+                  origin: str = "text") -> RawTable:
     frame = _upper_columns(frame, file)
-    n_rows = len(frame)
+    n_rows, read = len(frame), tuple(frame.columns)
     frame[ROW] = np.arange(1, n_rows + 1, dtype=np.int64)
     if name == "visits" and _is_wide(frame):
         columns = tuple(_wide_parameters(frame.columns))
-        return RawTable(name, file, _melt_wide(frame), n_rows, True, columns, decimal_comma)
-    return RawTable(name, file, frame, n_rows, decimal_comma=decimal_comma)
+        return RawTable(name, file, _melt_wide(frame), n_rows, True, columns, decimal_comma,
+                        origin, read)
+    return RawTable(name, file, frame, n_rows, decimal_comma=decimal_comma, origin=origin,
+                    columns=read)
 
 
 def _upper_columns(frame: pd.DataFrame, file: str) -> pd.DataFrame:
@@ -291,6 +419,23 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         raise DataError(Problem(path.name, f"cannot read the Parquet file: "
                                            f"{' '.join(str(err).split())[:200]}",
                                 fix="export the table again as Parquet, or as CSV.")) from None
+
+
+def _read_sas7bdat(path: Path) -> pd.DataFrame:
+    """SAS data set: pyreadstat (dates with a SAS date format come back as dates)."""
+    try:
+        import pyreadstat
+    except ImportError:
+        raise DataError(Problem(path.name, "reading sas7bdat files needs the pyreadstat package.",
+                                fix="pip install pyreadstat, or export the table as SAS XPORT "
+                                    "(.xpt) or CSV.")) from None
+    try:
+        return pyreadstat.read_sas7bdat(str(path))[0]
+    except Exception as err:  # noqa: BLE001  (pyreadstat raises its own error types)
+        raise DataError(Problem(path.name, f"cannot read the sas7bdat file: "
+                                           f"{' '.join(str(err).split())[:200]}",
+                                fix="export the table again as sas7bdat, SAS XPORT (.xpt) or "
+                                    "CSV.")) from None
 
 
 def _read_xpt(path: Path) -> pd.DataFrame:

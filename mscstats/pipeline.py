@@ -22,7 +22,8 @@ from .plan import Analysis, Sap, read_sap
 from .quality import Trial
 from .results import AnalysisResult, TrialResults
 
-__all__ = ["load", "derive", "analyze", "analysis_input", "apply_multiplicity"]
+__all__ = ["load", "derive", "analyze", "analysis_input", "apply_multiplicity", "check",
+           "sap_columns"]
 
 COVARIATES = ("AGE", "SEX", "BMI", "STRATUM")
 _PACKAGES = ("numpy", "pandas", "scipy", "statsmodels")
@@ -39,7 +40,27 @@ def load(directory: str | Path, sap: Sap | str | Path | None = None) -> Trial:
     if sap is None:
         return load_trial(directory)
     return load_trial(directory, arms=sap.study.arms, daily_rule=sap.data.daily,
-                      below_lloq=sap.data.below_lloq, fio2_from_flow=sap.data.fio2_from_flow)
+                      below_lloq=sap.data.below_lloq, fio2_from_flow=sap.data.fio2_from_flow,
+                      arm=sap.data.arm, params=sap.data.params, covariates=sap_columns(sap))
+
+
+def sap_columns(sap: Sap) -> list[str]:
+    """The adsl columns the SAP's analyses name (covariates and strata; BASE is derived)."""
+    names = [c for a in sap.analyses for c in (*a.options.get("covariates", ()),
+                                                 *a.options.get("strata", ())) if c != "BASE"]
+    return list(dict.fromkeys(names))
+
+
+def check(trial: Trial, sap: Sap | str | Path) -> None:
+    """Every check derive and analyze run on the data, without running the analyses:
+    `mscstats validate --sap` passes exactly the data they will not refuse."""
+    _prepare(trial, _as_sap(sap))
+
+
+def _prepare(trial: Trial, sap: Sap):
+    """The endpoints and every analysis's input: what analyze runs the methods on."""
+    endpoints = derive_endpoints(trial, sap)
+    return endpoints, [analysis_input(trial, sap, endpoints, a) for a in sap.analyses]
 
 
 def derive(trial: Trial, sap: Sap | str | Path) -> pd.DataFrame:
@@ -87,6 +108,15 @@ def apply_multiplicity(results: list[AnalysisResult], sap: Sap) -> list[Analysis
     return list(adjust_family(results, sap.multiplicity.family, sap.multiplicity.method))
 
 
+def _with_factor_notes(result: AnalysisResult, inp) -> AnalysisResult:
+    """A text covariate enters the model as a factor: the notes name it and its levels."""
+    from dataclasses import replace
+
+    from .analysis.design import factor_notes
+    notes = factor_notes(inp)
+    return replace(result, notes=tuple(result.notes) + tuple(notes)) if notes else result
+
+
 def _manifest(trial: Trial, sap: Sap) -> dict:
     packages = {}
     for name in _PACKAGES:
@@ -102,13 +132,13 @@ def analyze(trial: Trial, sap: Sap | str | Path, progress=None) -> TrialResults:
     """Derive every endpoint and run every analysis of the SAP."""
     from .analysis import run
     sap = _as_sap(sap)
-    endpoints = derive_endpoints(trial, sap)
+    endpoints, inputs = _prepare(trial, sap)
     randomized = trial.population("ITT")["ARM"].value_counts().to_dict()
     results = []
-    for analysis in sap.analyses:
+    for analysis, inp in zip(sap.analyses, inputs):
         if progress is not None:
-            progress(analysis.id)
-        result = run(analysis_input(trial, sap, endpoints, analysis))
+            progress(inp.id)
+        result = _with_factor_notes(run(inp), inp)
         results.append(_with_missingness(result, trial, sap, endpoints, analysis, randomized))
     results = apply_multiplicity(results, sap)
     quality = trial.quality.to_dict()

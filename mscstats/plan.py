@@ -33,7 +33,7 @@ AE_KINDS = ("any", "serious", "related", "grade3", "infusion")
 
 # Every key the SAP accepts, by section (docs/sap.md documents each; a test checks).
 STUDY_KEYS = ("id", "title", "arms", "population", "alpha", "seed")
-DATA_KEYS = ("daily", "below_lloq", "fio2_from_flow")
+DATA_KEYS = ("daily", "below_lloq", "fio2_from_flow", "arm", "params")
 ENDPOINT_KEYS = ("id", "kind", "label", "param", "day", "days", "window", "transform",
                  "horizon", "event", "death", "missing", "intercurrent")
 CONDITION_KEYS = ("param", "op", "value", "chg", "on", "state", "ae")
@@ -155,6 +155,8 @@ class DataRules:
     daily: str = "worst"
     below_lloq: str = "half"
     fio2_from_flow: bool = False
+    arm: str = ""                          # adsl column of the arm; "" = ARM, else TRT01P
+    params: tuple[tuple[str, str], ...] = ()  # (mscstats code, the sponsor's PARAMCD)
 
 
 @dataclass(frozen=True)
@@ -472,7 +474,29 @@ class _Checker:
                                            schema.DAILY_RULES),
                          below_lloq=self.choice(t.get("below_lloq", "half"), "data.below_lloq",
                                                 schema.BELOW_LLOQ_RULES),
-                         fio2_from_flow=flow)
+                         fio2_from_flow=flow,
+                         arm=(self.text(t["arm"], "data.arm").strip().upper()
+                              if "arm" in t else ""),
+                         params=self.param_map(t.get("params", {})))
+
+    def param_map(self, t: Any) -> tuple[tuple[str, str], ...]:
+        """[data.params]: mscstats code = the sponsor's PARAMCD, e.g. PAO2 = "PO2"."""
+        self.keys(t, "data.params", tuple(t) if isinstance(t, Mapping) else ())
+        pairs, seen = [], {}
+        for code, sponsor in t.items():
+            path = f"data.params.{code}"
+            if code.upper() not in schema.PARAMS:
+                raise self.fail(path, f"{code} is not a parameter mscstats knows.",
+                                f"map one of {', '.join(schema.PARAMS)} to your PARAMCD, e.g. "
+                                'PAO2 = "PO2"; other parameters pass through under their own '
+                                "code.")
+            theirs = self.text(sponsor, path).strip().upper()
+            if theirs in seen:
+                raise self.fail(path, f"{theirs} is also mapped to {seen[theirs]}.",
+                                "map each sponsor PARAMCD to one parameter.")
+            seen[theirs] = code.upper()
+            pairs.append((code.upper(), theirs))
+        return tuple(pairs)
 
     # -- endpoints ---------------------------------------------------------
     _ENDPOINT_KEYS = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["Trial", "QualityLog", "row_ranges"]
@@ -17,18 +18,26 @@ __all__ = ["Trial", "QualityLog", "row_ranges"]
 
 def row_ranges(rows: Iterable[int]) -> str:
     """Compact row list: [2, 3, 4, 9] -> "2-4,9" (keeps the log small for big files)."""
-    rows = sorted(set(int(r) for r in rows))
-    if not rows:
+    rows = _distinct_rows(rows)
+    if not len(rows):
         return ""
-    parts, start, prev = [], rows[0], rows[0]
-    for r in rows[1:]:
-        if r == prev + 1:
-            prev = r
-            continue
-        parts.append(f"{start}-{prev}" if prev > start else f"{start}")
-        start = prev = r
-    parts.append(f"{start}-{prev}" if prev > start else f"{start}")
-    return ",".join(parts)
+    breaks = np.flatnonzero(np.diff(rows) != 1)
+    starts = np.r_[rows[0], rows[breaks + 1]].tolist()
+    ends = np.r_[rows[breaks], rows[-1]].tolist()
+    return ",".join(f"{a}-{b}" if b > a else f"{a}" for a, b in zip(starts, ends))
+
+
+def _distinct_rows(rows: Iterable[int]) -> np.ndarray:
+    """Sorted distinct row numbers (by sorting: rows mostly come sorted already)."""
+    rows = np.sort(_as_rows(rows))
+    return rows[np.r_[True, rows[1:] != rows[:-1]]] if len(rows) else rows
+
+
+def _as_rows(rows: Iterable[int]) -> np.ndarray:
+    """Row numbers as an int64 array (ten million rows stay an array, not Python ints)."""
+    if isinstance(rows, np.ndarray):
+        return rows.astype(np.int64, copy=False).ravel()
+    return np.fromiter((int(r) for r in rows), dtype=np.int64)
 
 
 @dataclass
@@ -39,12 +48,16 @@ class QualityLog:
     dropped:   {"file", "column", "reason", "n", "rows"}
     warnings:  {"file", "column", "message", "n", "rows"}
     notes:     free-text facts about how the data were read (e.g. "wide format").
+    not_used:  {"file", "column"}: columns read from a file that nothing uses.
+    files_not_read: files (and workbook sheets) in the directory that are no table.
     """
     rows_read: dict[str, int] = field(default_factory=dict)
     converted: list[dict[str, Any]] = field(default_factory=list)
     dropped: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    not_used: list[dict[str, str]] = field(default_factory=list)   # {"file", "column"}
+    files_not_read: list[str] = field(default_factory=list)        # files that are no table
 
     # -- recording -------------------------------------------------------
     def read(self, file: str, n_rows: int) -> None:
@@ -63,15 +76,15 @@ class QualityLog:
 
     @staticmethod
     def _add(target: list, rows: Iterable[int], allow_empty: bool = False, **key: Any) -> None:
-        rows = [int(r) for r in rows]
-        if not rows and not allow_empty:
+        rows = _distinct_rows(rows)
+        if not len(rows) and not allow_empty:
             return
         for entry in target:
             if all(entry.get(k) == v for k, v in key.items()):
-                merged = sorted(set(_expand(entry["rows"])) | set(rows))
+                merged = _distinct_rows(np.concatenate([_expand_array(entry["rows"]), rows]))
                 entry["rows"], entry["n"] = row_ranges(merged), len(merged)
                 return
-        target.append({**key, "n": len(set(rows)), "rows": row_ranges(rows)})
+        target.append({**key, "n": len(rows), "rows": row_ranges(rows)})
 
     # -- reading back ------------------------------------------------------
     def n_dropped(self, file: str | None = None) -> int:
@@ -106,7 +119,17 @@ class QualityLog:
             "dropped": list(self.dropped),
             "warnings": list(self.warnings),
             "notes": list(self.notes),
+            "not_used": list(self.not_used),
+            "files_not_read": list(self.files_not_read),
         }
+
+
+def _expand_array(rows_text: str) -> np.ndarray:
+    parts = []
+    for part in filter(None, rows_text.split(",")):
+        a, _, b = part.partition("-")
+        parts.append(np.arange(int(a), int(b or a) + 1, dtype=np.int64))
+    return np.concatenate(parts) if parts else np.array([], dtype=np.int64)
 
 
 def _expand(rows_text: str) -> list[int]:

@@ -16,7 +16,10 @@ from typing import Mapping
 
 TABLES = ("adsl", "visits", "adae", "ex")
 REQUIRED_TABLES = ("adsl",)
-FILE_SUFFIXES = (".csv", ".parquet", ".xpt")
+FILE_SUFFIXES = (".csv", ".parquet", ".xpt", ".sas7bdat", ".xlsx")
+# Besides visits, any table with both columns is a BDS table of efficacy records
+# (adlb, advs, adqs, adeff ...): its records are read like visits (DESIGN.md 2).
+BDS_COLUMNS = ("PARAMCD", "AVAL")
 
 
 @dataclass(frozen=True)

@@ -285,7 +285,8 @@ def listing_table(listing: pd.DataFrame) -> Table:
 # --------------------------------------------------------------------------
 
 def quality_tables(quality: Mapping[str, Any]) -> list[Table]:
-    """Rows read and used per file, conversions, dropped rows, warnings, derivation log."""
+    """Rows read and used per file, conversions, dropped rows, warnings, notes, columns not
+    used, files not read, derivation log."""
     read = tuple((file, str(n)) for file, n in quality.get("rows_read_by_file", {}).items())
     out = [Table("Rows read", ("File", "Rows"), read + (("Total read", str(quality["rows_read"])),
                                                        ("Total used", str(quality["rows_used"])))
@@ -302,6 +303,12 @@ def quality_tables(quality: Mapping[str, Any]) -> list[Table]:
     notes = tuple((str(n),) for n in quality.get("notes", ()))
     if notes:
         out.append(Table("Notes on reading the data", ("Note",), notes))
+    unused = tuple((str(e["file"]), str(e["column"])) for e in quality.get("not_used", ()))
+    if unused:
+        out.append(Table("Columns not used", ("File", "Column"), unused))
+    not_read = tuple((str(f),) for f in quality.get("files_not_read", ()))
+    if not_read:
+        out.append(Table("Files not read", ("File",), not_read))
     derivation = quality.get("derivation", ())
     if derivation:
         rows = tuple((str(e.get("endpoint") or ""), str(e.get("message", "")),

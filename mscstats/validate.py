@@ -38,11 +38,12 @@ import pandas as pd
 
 from . import schema
 from .errors import DataError
-from .io import ROW, RawTables, read_tables, tables_from_frames
+from .io import ROW, RawTable, RawTables, read_tables, tables_from_frames
 from .quality import QualityLog, Trial
-from .validate_cells import _Check, _Problems
+from .validate_adam import adsl_in_days, arm_column, mapped_params, timed
+from .validate_cells import _Cells, _Check, _Problems
 from .validate_tables import _adae, _adsl, _ex, _fill_saffl, _Subjects
-from .validate_visits import _no_visits, _visits
+from .validate_visits import _no_visits, _visits, warn_fio2_across
 
 __all__ = ["validate", "load_trial", "load_frames", "summary"]
 
@@ -64,16 +65,25 @@ def load_frames(frames, name: str = "trial", arms: Sequence[str] | None = None,
 
 ADSL_COLUMNS = ("USUBJID", "ARM", "LSTALVDY", "DTHDY", "DSCHDY", "ITTFL", "SAFFL",
                 "AGE", "SEX", "BMI", "STRATUM")
+# Columns each kind of table is read for (adsl's are counted as they are read).
+_READ = {kind: frozenset({*schema.TABLE_SPECS[spec].required, *schema.TABLE_SPECS[spec].optional,
+                          "ARM", *extra})
+         for kind, spec, extra in (("bds", "visits", ("AVISIT", "AVISITN")),
+                                   ("adae", "adae", ()), ("ex", "ex", ()))}
 
 
 def validate(raw: RawTables, arms: Sequence[str] | None = None, daily_rule: str = "worst",
-             below_lloq: str = "half", fio2_from_flow: bool = False) -> Trial:
+             below_lloq: str = "half", fio2_from_flow: bool = False, arm: str = "",
+             params: Sequence[tuple[str, str]] = (), covariates: Sequence[str] = ()) -> Trial:
     """Check and convert the tables read by io.read_tables into a canonical Trial.
 
     arms: the SAP's arms (reference first); an ARM outside them is an error.
     daily_rule: how duplicate records are reduced (worst, best, mean, first, last).
     below_lloq: value of a result below the LLOQ (half: LLOQ/2, lloq, zero).
     fio2_from_flow: the SAP imputes FiO2 from oxygen flow (changes warnings only).
+    arm: the adsl column of the arm ("" = ARM, else TRT01P; the SAP's [data] arm).
+    params: [data.params] of the SAP, (mscstats code, sponsor PARAMCD) pairs.
+    covariates: adsl columns the SAP names (covariates, strata): they count as used.
     Raises DataError listing every problem when the data are wrong.
     """
     if daily_rule not in schema.DAILY_RULES:
@@ -81,28 +91,93 @@ def validate(raw: RawTables, arms: Sequence[str] | None = None, daily_rule: str 
     if below_lloq not in schema.BELOW_LLOQ_RULES:
         raise ValueError(f"below_lloq must be one of {schema.BELOW_LLOQ_RULES}, "
                          f"got {below_lloq!r}")
-    chk = _Check(QualityLog(notes=list(raw.notes)), _Problems(),
-                 tuple(arms) if arms is not None else None, daily_rule, below_lloq,
-                 bool(fio2_from_flow))
+    chk = _Check(QualityLog(notes=list(raw.notes), files_not_read=list(raw.files_not_read)),
+                 _Problems(), tuple(arms) if arms is not None else None, daily_rule, below_lloq,
+                 bool(fio2_from_flow), arm.upper(), tuple(params))
     for table in raw.tables.values():
         chk.log.read(table.file, table.n_rows)
     if "adsl" not in raw:
         chk.problems.add(raw.name, None, "no adsl table.", "add adsl.csv (one row per subject).")
-    adsl = _adsl(raw["adsl"], chk) if "adsl" in raw else None
+    adsl = day_one = None
+    if "adsl" in raw:
+        adsl_table, day_one = adsl_in_days(raw["adsl"], chk)
+        adsl = _adsl(adsl_table, chk, arm_column(adsl_table, chk),
+                     frozenset(c.upper() for c in covariates))
     subjects = _Subjects.of(adsl, raw["adsl"].file) if adsl is not None else None
-    ex = _ex(raw["ex"], chk, subjects) if "ex" in raw else None
-    adae = _adae(raw["adae"], chk, subjects) if "adae" in raw else None
-    visits = _visits(raw["visits"], chk, subjects) if "visits" in raw else None
+    ex = _ex(timed(raw["ex"], "ex", chk, day_one), chk, subjects) if "ex" in raw else None
+    adae = _adae(timed(raw["adae"], "adae", chk, day_one), chk, subjects) \
+        if "adae" in raw else None
+    visits, visit_rows = _efficacy(raw, chk, subjects, day_one)
     if chk.problems:
         raise DataError(list(chk.problems))
     _fill_saffl(raw["adsl"], adsl, ex, chk)
-    if visits is None:
-        chk.log.notes.append("no visits table: efficacy endpoints cannot be derived")
-        visits = (_no_visits(), np.array([], dtype=np.int64))
-    _check_accounting(raw, chk.log, visits[1])
+    _check_accounting(raw, chk.log, visit_rows)
+    chk.log.not_used.extend(_not_used(raw, chk))
     return Trial(name=raw.name, adsl=_final_adsl(adsl, raw["adsl"].file, chk),
-                 visits=visits[0], adae=adae, ex=ex, quality=chk.log, files=raw.files,
+                 visits=visits, adae=adae, ex=ex, quality=chk.log, files=raw.files,
                  data_sha256=raw.data_sha256)
+
+
+def _efficacy(raw: RawTables, chk: _Check, subjects: _Subjects | None, day_one
+              ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """The records of visits and every other BDS table, as one canonical visits frame,
+    and the file rows each table contributes."""
+    tables = mapped_params([t for t in raw.tables.values() if t.bds], chk)
+    pieces: list[tuple[RawTable, pd.DataFrame, np.ndarray]] = []
+    for table in tables:
+        _note_visit_labels(table, chk)
+        got = _visits(timed(table, "bds", chk, day_one), chk, subjects,
+                      warn_fio2=len(tables) == 1)
+        if got is not None:
+            pieces.append((table, *got))
+    rows = {table.file: used for table, _, used in pieces}
+    if not pieces:
+        if not tables:
+            chk.log.notes.append("no visits table: efficacy endpoints cannot be derived")
+        return _no_visits(), rows
+    if len(pieces) == 1:
+        return pieces[0][1], rows
+    _one_table_per_parameter(pieces, chk)
+    warn_fio2_across(pieces, chk)
+    visits = pd.concat([frame for _, frame, _ in pieces], ignore_index=True)
+    visits = visits.sort_values(["USUBJID", "ADY", "ATM", "PARAMCD"], kind="stable")
+    return visits.reset_index(drop=True), rows
+
+
+def _one_table_per_parameter(pieces: list[tuple], chk: _Check) -> None:
+    """A parameter recorded in two BDS tables would be counted twice: an error."""
+    where: dict[str, str] = {}
+    for table, frame, _ in pieces:
+        for param in pd.unique(frame["PARAMCD"]):
+            if param in where:
+                chk.problems.add(table.file, "PARAMCD", f"parameter {param} is in both "
+                                 f"{where[param]} and {table.file}.",
+                                 "keep each parameter in one table (remove the copy, or "
+                                 "rename one code with [data.params]).")
+            where.setdefault(param, table.file)
+
+
+def _note_visit_labels(table: RawTable, chk: _Check) -> None:
+    """AVISIT/AVISITN are carried into the log only: windows are by study day."""
+    present = [c for c in ("AVISIT", "AVISITN") if c in table.frame.columns]
+    if not present:
+        return
+    labels = [v for v in _Cells(table.frame[present[0]], len(table.frame)).labels if v]
+    shown = ", ".join(repr(v) for v in labels[:4]) + (", ..." if len(labels) > 4 else "")
+    chk.log.notes.append(f"{table.file}: {' and '.join(present)} carried into the log only "
+                         f"({len(labels)} visits: {shown}); windows are by study day (ADY)")
+
+
+def _not_used(raw: RawTables, chk: _Check) -> list[dict[str, str]]:
+    """Every column of every table that nothing read."""
+    out = []
+    for table in raw.tables.values():
+        kind = "bds" if table.bds else table.name
+        read = chk.used.get(table.file, set()) | _READ.get(kind, frozenset())
+        if table.wide:
+            read |= {*table.wide_columns, "USUBJID", "ADY", "ATM"}
+        out += [{"file": table.file, "column": c} for c in table.columns if c not in read]
+    return out
 
 
 def _final_adsl(adsl: pd.DataFrame, file: str, chk: _Check) -> pd.DataFrame:
@@ -118,14 +193,15 @@ def _final_adsl(adsl: pd.DataFrame, file: str, chk: _Check) -> pd.DataFrame:
     return adsl[known + extra].reset_index(drop=True)
 
 
-def _check_accounting(raw: RawTables, log: QualityLog, visit_rows: np.ndarray) -> None:
+def _check_accounting(raw: RawTables, log: QualityLog, visit_rows: dict[str, np.ndarray]
+                      ) -> None:
     """Every row read is used or dropped, never both, never neither (a bug otherwise)."""
     log.check()
     for table in raw.tables.values():
         used = table.n_rows
-        if table.name == "visits":
+        if table.bds:
             seen = np.zeros(table.n_rows + 1, dtype=bool)
-            seen[visit_rows] = True
+            seen[visit_rows.get(table.file, np.array([], dtype=np.int64))] = True
             used = int(seen.sum())
         dropped = log.n_dropped(table.file)
         if used + dropped != table.n_rows:
@@ -208,6 +284,14 @@ def summary(trial: Trial) -> str:
         lines += [""] + block if block else []
     if log.notes:
         lines += ["", "notes:"] + [f"  {note}" for note in log.notes]
+    if log.not_used:
+        by_file: dict[str, list[str]] = {}
+        for entry in log.not_used:
+            by_file.setdefault(entry["file"], []).append(entry["column"])
+        lines += ["", "columns not used:"] + [f"  {file}: {', '.join(columns)}"
+                                              for file, columns in by_file.items()]
+    if log.files_not_read:
+        lines += ["", "files not read: " + ", ".join(log.files_not_read)]
     verdict = "warnings only" if log.warnings else "clean"
     lines += ["", f"no errors ({verdict})."]
     return "\n".join(lines)

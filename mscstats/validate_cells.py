@@ -105,6 +105,9 @@ class _Check:
     daily_rule: str
     below_lloq: str
     fio2_from_flow: bool
+    arm_column: str = ""                          # the SAP's [data] arm ("" = ARM, else TRT01P)
+    params: tuple[tuple[str, str], ...] = ()      # [data.params]: (mscstats code, sponsor code)
+    used: dict[str, set[str]] = field(default_factory=dict)   # file -> columns read
 
 
 # ---------------------------------------------------------------------------
@@ -210,11 +213,19 @@ def _sorted_codes(cells: _Cells) -> tuple[np.ndarray, np.ndarray]:
     return codes.astype(cells.codes.dtype)[cells.codes], np.asarray(labels, dtype=object)
 
 
+# What else gives a required column (DESIGN.md section 2, "A sponsor's ADaM export").
+_OR_ELSE = {"ADY": " (or ADT, with ATM or ADTM, counted from RANDDT in adsl)",
+            "LSTALVDY": " (or LSTALVDT, with RANDDT)", "AESTDY": " (or ASTDT, with RANDDT in adsl)",
+            "EXSTDY": " (or EXSTDT / EXSTDTC, with RANDDT in adsl)"}
+
+
 def _missing_columns(table: RawTable, columns: Iterable[str], chk: _Check) -> list[str]:
     missing = [c for c in columns if c not in table.frame.columns]
     for column in missing:
         chk.problems.add(table.file, column, f"required column {column} is missing.",
-                         fix=f"add a {column} column (names match case-insensitively).")
+                         fix=f"add a {column} column{_OR_ELSE.get(column, '')} (names match "
+                             "case-insensitively).")
+    chk.used.setdefault(table.file, set()).update(c for c in columns if c not in missing)
     return missing
 
 

@@ -46,19 +46,31 @@ class _Subjects:
         return self.ids.get_indexer(cells.labels)[cells.codes]
 
 
-def _adsl(table: RawTable, chk: _Check) -> pd.DataFrame | None:
-    if _missing_columns(table, schema.TABLE_SPECS["adsl"].required, chk):
+# adsl columns read as text whatever they look like: identifiers and codes.
+TEXT_COLUMNS = ("USUBJID", "SUBJID", "STUDYID", "SITEID", "SEX", "STRATUM", "RACE", "ETHNIC",
+                "COUNTRY")
+# adsl columns validation reads (the arm column, days, dates and flags are added to these).
+ADSL_READ = ("USUBJID", "DTHDY", "DSCHDY", "LSTALVDY", "ITTFL", "SAFFL", "AGE", "SEX", "BMI",
+             "STRATUM")
+
+
+def _adsl(table: RawTable, chk: _Check, arm: str | None,
+          named: frozenset = frozenset()) -> pd.DataFrame | None:
+    """The canonical adsl; ``arm`` is the column that holds the arm (ARM, TRT01P ...);
+    ``named`` the adsl columns the SAP uses (covariates, strata)."""
+    required = [c for c in schema.TABLE_SPECS["adsl"].required if c != "ARM"]
+    if _missing_columns(table, required, chk) or arm is None:
         return None
     frame, file, n = table.frame, table.file, len(table.frame)
     if n == 0:
         chk.problems.add(file, "USUBJID", "adsl has no subjects (only a header).",
                          "add one row per randomized subject.")
         return None
-    out = {"USUBJID": _Cells(frame["USUBJID"], n).text(), "ARM": _Cells(frame["ARM"], n).text()}
-    for column in ("USUBJID", "ARM"):
-        _require_text(table, column, out[column] == "", chk)
-    _check_unique_subjects(table, out["USUBJID"], out["ARM"], chk)
-    _check_arms(table, out["ARM"], chk)
+    out = {"USUBJID": _Cells(frame["USUBJID"], n).text(), "ARM": _Cells(frame[arm], n).text()}
+    _require_text(table, "USUBJID", out["USUBJID"] == "", chk)
+    _require_text(table, arm, out["ARM"] == "", chk)
+    _check_unique_subjects(table, out["USUBJID"], out["ARM"], chk, arm)
+    _check_arms(table, out["ARM"], chk, arm)
     for column in ("DTHDY", "DSCHDY", "LSTALVDY"):
         out[column] = (_days(table, column, chk, required=False) if column in frame.columns
                        else np.full(n, np.nan))
@@ -67,30 +79,41 @@ def _adsl(table: RawTable, chk: _Check) -> pd.DataFrame | None:
     for column in ("AGE", "BMI"):
         if column in frame.columns:
             out[column] = _numbers(table, column, chk)
-    for column in ("SEX", "STRATUM"):
-        if column in frame.columns:
-            out[column] = _Cells(frame[column], n).text()
     for column in ("ITTFL", "SAFFL"):
         out[column] = (_flag_values(table, column, chk, schema.YES_NO)
                        if column in frame.columns else np.full(n, "", dtype=object))
     _fill_flag(table, out, "ITTFL", np.ones(n, dtype=bool), "Y (randomized)", chk)
-    extra = [c for c in frame.columns if c not in out and c != ROW]
+    chk.used.setdefault(file, set()).update(c for c in (*ADSL_READ, *named) if c in frame.columns)
+    extra = [c for c in frame.columns if c not in out and c not in (ROW, arm)]
     for column in extra:  # kept: the SAP may name them as covariates or strata
-        out[column] = _passthrough(frame[column], n)
-    if extra:
-        chk.log.notes.append(f"{file}: extra columns kept for use as covariates: "
-                             f"{', '.join(extra)}")
+        out[column] = _passthrough(frame[column], n, column, table.origin)
     return pd.DataFrame({**out, ROW: frame[ROW].to_numpy()})
 
 
-def _passthrough(column: pd.Series, n: int) -> np.ndarray:
-    """An extra adsl column: numbers when every filled cell is a number, else text."""
-    text = _Cells(column, n).text()
-    numbers = pd.to_numeric(pd.Series(text).replace("", np.nan), errors="coerce")
+def _passthrough(column: pd.Series, n: int, name: str, origin: str) -> np.ndarray:
+    """An extra adsl column: numbers when the file stores numbers, or (CSV text) when every
+    filled cell is a plain number; else its text exactly ("01" stays "01")."""
+    cells = _Cells(column, n)
+    if name in TEXT_COLUMNS:
+        return cells.text()
+    if pd.api.types.is_numeric_dtype(column.dtype) or _all_numbers(column):
+        return cells.number()
+    text = cells.text()
+    if origin not in ("text", "frame"):   # a text column of a typed file stays text
+        return text
     filled = text != ""
-    if filled.any() and numbers[filled].notna().all():
+    numbers = pd.to_numeric(pd.Series(np.where(filled, text, None)), errors="coerce")
+    leading_zero = pd.Series(text).str.match(r"^[+-]?0\d").to_numpy()
+    if filled.any() and numbers[filled].notna().all() and not leading_zero.any():
         return numbers.to_numpy(dtype=float)
     return text
+
+
+def _all_numbers(column: pd.Series) -> bool:
+    """An object column (xlsx) whose filled cells are all numbers; text cells keep it text."""
+    values = column.dropna()
+    return bool(len(values)) and all(isinstance(v, (int, float, np.number))
+                                     and not isinstance(v, bool) for v in values)
 
 
 def _require_text(table: RawTable, column: str, empty: np.ndarray, chk: _Check) -> None:
@@ -100,7 +123,7 @@ def _require_text(table: RawTable, column: str, empty: np.ndarray, chk: _Check) 
 
 
 def _check_unique_subjects(table: RawTable, ids: np.ndarray, arm: np.ndarray,
-                           chk: _Check) -> None:
+                           chk: _Check, arm_column: str = "ARM") -> None:
     frame = pd.DataFrame({"id": ids, "arm": arm, "row": table.frame[ROW].to_numpy()})
     repeated = frame[frame["id"].duplicated(keep=False) & (frame["id"] != "")]
     if repeated.empty:
@@ -108,9 +131,9 @@ def _check_unique_subjects(table: RawTable, ids: np.ndarray, arm: np.ndarray,
     n_arms = repeated.groupby("id")["arm"].transform("nunique").to_numpy()
     two = repeated[n_arms > 1]
     if len(two):
-        chk.problems.add(table.file, "ARM", "a subject is in two arms (the same USUBJID with "
-                         "different ARM).", "keep one row per subject with its randomized arm.",
-                         two["row"], two["id"])
+        chk.problems.add(table.file, arm_column, "a subject is in two arms (the same USUBJID "
+                         f"with different {arm_column}).",
+                         "keep one row per subject with its randomized arm.", two["row"], two["id"])
     same = repeated[n_arms == 1]
     if len(same):
         chk.problems.add(table.file, "USUBJID", "duplicate USUBJID.",
@@ -118,13 +141,13 @@ def _check_unique_subjects(table: RawTable, ids: np.ndarray, arm: np.ndarray,
                          same["row"], same["id"])
 
 
-def _check_arms(table: RawTable, arm: np.ndarray, chk: _Check) -> None:
+def _check_arms(table: RawTable, arm: np.ndarray, chk: _Check, column: str = "ARM") -> None:
     if chk.arms is None:
         return
     wrong = (arm != "") & ~np.isin(arm, list(chk.arms))
     if wrong.any():
         named = ", ".join(repr(a) for a in chk.arms)
-        chk.problems.add(table.file, "ARM", "ARM is not one of the SAP's arms.",
+        chk.problems.add(table.file, column, f"{column} is not one of the SAP's arms.",
                          f"use the arm names of the SAP exactly ({named}), or correct the SAP.",
                          table.frame[ROW].to_numpy()[wrong], arm[wrong])
 

@@ -493,28 +493,52 @@ def _log_duplicates(ledger: _Ledger, dropped_rows: np.ndarray, keeper_rows: np.n
 def _warn_fio2(rec: _Records, labels: _Labels, table: RawTable, chk: _Check) -> None:
     """PaO2 without any FiO2 that day: say whether PF can still be derived."""
     param = labels.param[rec.param]
+    on_day = _lex_key(rec.subject, _day_codes(rec.day))
+    column = None if table.wide else "PARAMCD"
+    for sel, message in _fio2_gaps(on_day, param, rec.text, chk.fio2_from_flow):
+        chk.log.warn(table.file, message, rec.row[sel], column)
+
+
+def warn_fio2_across(pieces, chk: _Check) -> None:
+    """_warn_fio2 over several BDS tables at once (PaO2 in one, FiO2 in another):
+    ``pieces`` are (table, canonical visits frame, its file rows)."""
+    frames = [frame for _, frame, _ in pieces]
+    subject = pd.factorize(np.concatenate([f["USUBJID"].to_numpy() for f in frames]))[0]
+    day = np.concatenate([f["ADY"].to_numpy() for f in frames])
+    param = np.concatenate([f["PARAMCD"].to_numpy() for f in frames])
+    text = np.concatenate([f["AVALC"].to_numpy() for f in frames])
+    gaps = _fio2_gaps(_lex_key(subject, _day_codes(day)), param, text, chk.fio2_from_flow)
+    start = 0
+    for table, frame, rows in pieces:
+        part = slice(start, start + len(frame))
+        start += len(frame)
+        for sel, message in gaps:
+            if sel[part].any():
+                chk.log.warn(table.file, message, rows[sel[part]],
+                             None if table.wide else "PARAMCD")
+
+
+def _fio2_gaps(on_day: np.ndarray, param: np.ndarray, text: np.ndarray, from_flow_rule: bool
+               ) -> list[tuple[np.ndarray, str]]:
+    """(records, message) for PaO2 records without an FiO2 on their subject-day."""
     pao2 = param == "PAO2"
     if not pao2.any():
-        return
+        return []
     # derive pairs PaO2 with the FiO2 of the same time, else of the same day
-    on_day = _lex_key(rec.subject, _day_codes(rec.day))
     missing = pao2 & ~np.isin(on_day, on_day[param == "FIO2"])
     oxydev = param == "OXYDEV"
-    room_air = missing & np.isin(on_day, on_day[oxydev & (rec.text == "RA")])
-    from_flow = np.zeros(len(rec.row), dtype=bool)
-    if chk.fio2_from_flow:
-        from_flow = (missing & ~room_air & np.isin(on_day, on_day[oxydev & (rec.text == "NC")])
+    room_air = missing & np.isin(on_day, on_day[oxydev & (text == "RA")])
+    from_flow = np.zeros(len(param), dtype=bool)
+    if from_flow_rule:
+        from_flow = (missing & ~room_air & np.isin(on_day, on_day[oxydev & (text == "NC")])
                      & np.isin(on_day, on_day[param == "O2FLOW"]))
-    column = None if table.wide else "PARAMCD"
-    for sel, message in (
-            (room_air, "PAO2 without FIO2 on a day on room air: FIO2 will be imputed as 0.21"),
+    gaps = [(room_air, "PAO2 without FIO2 on a day on room air: FIO2 will be imputed as 0.21"),
             (from_flow, "PAO2 without FIO2 on nasal cannula: FIO2 will be imputed from O2FLOW "
                         "(0.21 + 0.04 x L/min)"),
-            (missing & ~room_air & ~from_flow, "PAO2 without any FIO2 that day: no PF for these "
-                                               "records (record FIO2, or set fio2_from_flow "
-                                               "for nasal cannula)")):
-        if sel.any():
-            chk.log.warn(table.file, message, rec.row[sel], column)
+            (missing & ~room_air & ~from_flow, "PAO2 without any FIO2 that day: no PF for "
+                                               "these records (record FIO2, or set "
+                                               "fio2_from_flow for nasal cannula)")]
+    return [(sel, message) for sel, message in gaps if sel.any()]
 
 
 def _warn_after_last_alive(table: RawTable, day: np.ndarray, used: np.ndarray,
@@ -531,9 +555,10 @@ def _warn_after_last_alive(table: RawTable, day: np.ndarray, used: np.ndarray,
                      table.frame[ROW].to_numpy()[late], "ADY")
 
 
-def _visits(table: RawTable, chk: _Check, subjects: _Subjects | None
+def _visits(table: RawTable, chk: _Check, subjects: _Subjects | None, warn_fio2: bool = True
             ) -> tuple[pd.DataFrame, np.ndarray] | None:
-    """Canonical visits and the file rows they use; None when there were errors."""
+    """Canonical visits and the file rows they use; None when there were errors.
+    warn_fio2=False: the caller warns about PaO2 without FiO2 across several tables."""
     frame, file = table.frame, table.file
     missing = _missing_columns(table, schema.TABLE_SPECS["visits"].required, chk)
     if "AVAL" not in frame.columns and "AVALC" not in frame.columns:
@@ -548,7 +573,8 @@ def _visits(table: RawTable, chk: _Check, subjects: _Subjects | None
         return None
     rec, labels = read
     _aggregate(rec, labels, table, chk, ledger, flags)
-    _warn_fio2(rec, labels, table, chk)
+    if warn_fio2:
+        _warn_fio2(rec, labels, table, chk)
     ledger.close(chk.log, rec.row)
     return _visits_frame(rec, labels, flags), rec.row
 

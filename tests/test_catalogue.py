@@ -193,6 +193,60 @@ def analysis(id_: str, endpoint: str, method: str, **options) -> str:
     return "\n".join(lines) + "\n\n"
 
 
+def data_rules(text: str):
+    """Add a [data] section (or a table under it) to the toy SAP."""
+    body = text if text.startswith("[") else "[data]\n" + text
+    return sap("seed = 7\n", "seed = 7\n\n" + body + "\n\n")
+
+
+TOY_START = pd.Timestamp("2024-03-01")
+
+
+def _date(day: str) -> str:
+    if not day:
+        return ""
+    d = int(day)
+    return (TOY_START + pd.Timedelta(days=d - 1 if d > 0 else d)).date().isoformat()
+
+
+def dated(drop_days: bool = False):
+    """adsl with RANDDT (all 2024-03-01), DTHFL and DTHDT/DSCHDT/LSTALVDT from the days."""
+    def change(f):
+        f = f.assign(RANDDT=TOY_START.date().isoformat(),
+                     DTHFL=["Y" if d else "" for d in f["DTHDY"]],
+                     DTHDT=f["DTHDY"].map(_date), DSCHDT=f["DSCHDY"].map(_date),
+                     LSTALVDT=f["LSTALVDY"].map(_date))
+        return f.drop(columns=["DTHDY", "DSCHDY", "LSTALVDY"]) if drop_days else f
+    return edit("adsl.csv", change)
+
+
+def visits_dated():
+    """visits timed by ADT instead of ADY (day 1 = 2024-03-01 for every subject)."""
+    return edit("visits.csv", lambda f: f.assign(ADT=f["ADY"].map(_date)).drop(columns="ADY"))
+
+
+def move_rows(source: str, target: str, **match):
+    """Rows matching the cells move from one table to a new one (a BDS table)."""
+    def corrupt(trial: Path) -> None:
+        frame = _read(trial / source)
+        rows = pd.Series(True, index=frame.index)
+        for name, wanted in match.items():
+            rows &= frame[name] == wanted
+        frame[rows].to_csv(trial / target, index=False, lineterminator="\n")
+        frame[~rows].to_csv(trial / source, index=False, lineterminator="\n")
+    return corrupt
+
+
+def copy_rows(source: str, target: str, **match):
+    def corrupt(trial: Path) -> None:
+        frame = _read(trial / source)
+        rows = pd.Series(True, index=frame.index)
+        for name, wanted in match.items():
+            rows &= frame[name] == wanted
+        frame[rows].to_csv(trial / target, index=False, lineterminator="\n")
+    return corrupt
+
+
 NEVER = ('[[endpoint]]\nid = "never"\nkind = "time_to_event"\nhorizon = 28\n'
          'event.any = [ { param = "SPO2", op = ">=", value = 100 } ]\n\n')
 MORTALITY = ('[[endpoint]]\nid = "death"\nkind = "time_to_event"\nhorizon = 28\n'
@@ -356,8 +410,8 @@ CASES = [
     Case("header-only-adsl", header_only("adsl.csv"), "validate", 1,
          ("adsl.csv, column USUBJID", "adsl has no subjects (only a header)", FIX)),
     Case("header-only-visits", header_only("visits.csv"), "derive", 1,
-         ("sap.toml: endpoint[pf_d7]", "reads parameter PF, which the data lack (visits has: "
-          "nothing)", FIX)),
+         ("sap.toml: endpoint[pf_d7]", "reads parameter PF, which the data lack (they have: "
+          "nothing; efficacy tables read: visits.csv)", FIX)),
     Case("blank-header-line", recode(lambda b: b"\n" + b, ("visits.csv",)), "validate", 1,
          ("visits.csv", "the first line (the header) is empty", FIX)),
     Case("crlf-line-endings", recode(crlf), "derive", 0, ("wrote",), same_as_clean=True),
@@ -485,8 +539,11 @@ CASES = [
     Case("arm-with-no-subjects", edit("adsl.csv", lambda f: f.assign(ARM="control")),
          "analyze", 1, ("analysis pf_welch: arm 'MSC' has no subjects in the ITT population.",
                         "Fix: check the ARM values in adsl")),
-    Case("arm-with-no-subjects-warned", edit("adsl.csv", lambda f: f.assign(ARM="control")),
-         "validate+sap", 0, ("adsl.csv, column ARM: arm 'MSC' of the SAP has no subjects",)),
+    # validate --sap runs the checks analyze runs: what analyze refuses, it refuses too
+    # (before issue 17 it only warned "arm 'MSC' of the SAP has no subjects", exit 0)
+    Case("arm-with-no-subjects-validate-sap",
+         edit("adsl.csv", lambda f: f.assign(ARM="control")), "validate+sap", 1,
+         ("analysis pf_welch: arm 'MSC' has no subjects in the ITT population.", FIX)),
     Case("arm-with-no-subjects-report", edit("adsl.csv", lambda f: f.assign(ARM="control")),
          "report", 1, ("arm 'MSC' has no subjects",)),
     Case("no-subject-with-a-value",
@@ -810,6 +867,83 @@ HYGIENE_CASES = [
          "report", 0, ("wrote",), check=prints_literally(DOLLAR_ARM)),
 ]
 CASES += HYGIENE_CASES
+    # ---- ADaM export (issue 17): sponsor names, dates, files --------------------------
+    Case("adam-no-arm-and-no-trt01p", edit("adsl.csv", lambda f: f.rename(columns={"ARM": "TRT"})),
+         "validate", 1, ("adsl.csv, column ARM", "looked for ARM and TRT01P", "TRT01P (the "
+                         "planned treatment)", FIX)),
+    Case("adam-trt01p-read-as-arm", edit("adsl.csv", lambda f: f.rename(columns={"ARM": "TRT01P"})),
+         "derive", 0, ("wrote",), same_as_clean=True),
+    Case("adam-sap-arm-trt01a-missing",
+         both(edit("adsl.csv", lambda f: f.rename(columns={"ARM": "TRT01P"})),
+              data_rules('arm = "TRT01A"')), "validate+sap", 1,
+         ("adsl.csv, column TRT01A", "required column TRT01A is missing", "add a TRT01A column",
+          FIX)),
+    Case("adam-dates-give-the-days", dated(drop_days=True), "derive", 0, ("wrote",),
+         same_as_clean=True),
+    Case("adam-dthfl-y-without-a-date", both(dated(), where("adsl.csv", "DTHFL", "Y",
+                                                            USUBJID="S01")), "validate", 1,
+         ("adsl.csv row 1, column DTHFL", 'DTHFL is "Y" but no death day or date', FIX)),
+    Case("adam-dthfl-n-with-a-date", both(dated(), where("adsl.csv", "DTHFL", "N",
+                                                         USUBJID="S02")), "validate", 1,
+         ("adsl.csv row 2, column DTHFL", 'DTHFL is "N" but a death day or date', FIX)),
+    Case("adam-day-and-date-disagree", both(dated(), where("adsl.csv", "DTHDT", "2024-03-12",
+                                                           USUBJID="S02")), "validate", 1,
+         ("adsl.csv row 2, column DTHDY", "DTHDY and DTHDT disagree", "'10 vs 12'", FIX)),
+    Case("adam-death-date-before-randomization",
+         both(dated(drop_days=True), where("adsl.csv", "DTHDT", "2024-02-20", USUBJID="S02"),
+              where("adsl.csv", "LSTALVDT", "2024-02-20", USUBJID="S02")), "validate", 1,
+         ("adsl.csv row 2, column DTHDY", "DTHDY is before day 1", FIX)),
+    Case("adam-visit-date-before-randomization-is-a-negative-day",
+         both(dated(), visits_dated(), where("visits.csv", "ADT", "2024-02-28", USUBJID="S01",
+                                             ADT="2024-03-01")), "validate", 0,
+         ("ADY from ADT (study day against RANDDT", "days -2 to")),
+    Case("adam-adt-without-randdt", visits_dated(), "validate", 1,
+         ("visits.csv row 1, column ADT", "no RANDDT or TRTSDT", FIX)),
+    Case("adam-date-not-a-date", both(dated(), where("adsl.csv", "RANDDT", "03/01/2024",
+                                                     USUBJID="S03")), "validate", 1,
+         ("adsl.csv row 3, column RANDDT", "RANDDT is not a date", "YYYY-MM-DD", FIX)),
+    Case("adam-unread-death-column", edit("adsl.csv", lambda f: f.assign(DTHADY=f["DTHDY"])),
+         "validate", 1, ("adsl.csv, column DTHADY", "looks like a death, discharge or last-alive",
+                         FIX)),
+    Case("adam-unreadable-xlsx", both(remove("visits.csv"), write("visits.xlsx", b"PK\x03\x04 no")),
+         "validate", 1, ("visits.xlsx", "cannot read the xlsx workbook", FIX)),
+    Case("adam-xls-not-read", both(remove("visits.csv"), write("visits.xls", b"\xd0\xcf old")),
+         "validate", 1, ("visits.xls", "a format mscstats does not read", FIX)),
+    Case("adam-unknown-file-is-logged", write("notes.txt", "from the sponsor\n"), "validate", 0,
+         ("files not read: notes.txt",)),
+    Case("adam-unknown-file-in-results-json", write("define.xml", "<define/>"), "analyze", 0,
+         ("wrote",), check=lambda out: _assert_not_read(out, ["define.xml"])),
+    Case("adam-file-named-like-a-table", write("vists.csv", "USUBJID,DAY\nS01,1\n"), "validate", 1,
+         ("vists.csv", "named like the visits table", FIX)),
+    Case("adam-bds-table-besides-visits",
+         both(move_rows("visits.csv", "adlb.csv", PARAMCD="IL6")), "derive", 0, ("wrote",),
+         same_as_clean=True),
+    Case("adam-parameter-in-two-bds-tables",
+         both(copy_rows("visits.csv", "adlb.csv", PARAMCD="IL6")), "validate", 1,
+         ("adlb.csv, column PARAMCD", "parameter IL6 is in both", FIX)),
+    Case("adam-mapped-code-absent", data_rules('[data.params]\nPAO2 = "PO2"'), "validate+sap", 1,
+         ("column PARAMCD", "maps PAO2 to the sponsor code PO2, which no table has",
+          "tables read: visits.csv", FIX)),
+    Case("adam-mapped-code-read", both(where("visits.csv", "PARAMCD", "PO2", PARAMCD="PAO2"),
+                                       data_rules('[data.params]\nPAO2 = "PO2"')), "derive", 0,
+         ("wrote",), same_as_clean=True),
+    Case("adam-mapping-an-unknown-code", data_rules('[data.params]\nPOO2 = "PO2"'), "validate+sap",
+         1, ("sap.toml: data.params.POO2: POO2 is not a parameter mscstats knows", FIX)),
+    Case("adam-text-covariate-names-its-levels",
+         both(edit("adsl.csv", lambda f: f.assign(SITEID=["01", "02"] * 3)),
+              analyses(analysis("x", "pf_d7", "ancova", covariates=["BASE", "SITEID"]))),
+         "analyze", 0, ("wrote 1 analyses",),
+         check=lambda out: _assert_note(out, "x", "SITEID is a factor: levels 01, 02 "
+                                                  "(reference 01)")),
+]
+
+
+def _assert_not_read(out: Path, files: list[str]) -> None:
+    assert json.loads(out.read_text("utf-8"))["data_quality"]["files_not_read"] == files
+
+
+def _assert_note(out: Path, analysis_id: str, note: str) -> None:
+    assert note in _analysis(out, analysis_id)["notes"]
 
 
 def test_the_catalogue_is_large_and_covers_every_stage():

@@ -117,6 +117,15 @@ def test_quality_tables_list_every_entry():
     assert out[3].rows[0][3] == "<b>&x"
 
 
+def test_quality_tables_list_columns_not_used_and_files_not_read():
+    quality = {"rows_read": 2, "rows_used": 2, "rows_read_by_file": {"adsl.xpt": 2},
+               "not_used": [{"file": "adsl.xpt", "column": "STUDYID"}],
+               "files_not_read": ["README.txt", "export.xlsx[notes]"]}
+    out = {t.title: t for t in tables.quality_tables(quality)}
+    assert out["Columns not used"].rows == (("adsl.xpt", "STUDYID"),)
+    assert out["Files not read"].rows == (("README.txt",), ("export.xlsx[notes]",))
+
+
 def test_an_analysis_title_names_its_rows():
     import dataclasses
     results = _results()

@@ -16,7 +16,10 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["requested_terms", "Block", "intercept", "numeric", "categorical", "interaction", "is_categorical",
-           "covariate_blocks", "stack", "drop_aliased"]
+           "covariate_blocks", "stack", "drop_aliased", "factor_notes"]
+
+# Methods whose strata enter the model as factors (the others stratify: Cox, log-rank).
+FACTOR_STRATA_METHODS = ("ancova", "mmrm")
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,25 @@ def covariate_blocks(frame: pd.DataFrame, covariates: Sequence[str],
         blocks.append(categorical(name, col) if is_categorical(col, name) else numeric(name, col))
     blocks += [categorical(name, frame[name].astype(str)) for name in strata]
     return blocks
+
+
+def factor_notes(inp) -> list[str]:
+    """The analysis's text covariates (and a linear model's strata), which enter as factors:
+    each named with its levels, sorted as ``categorical`` sorts them, the first the reference."""
+    data = inp.data
+    names = [str(c) for c in inp.options.get("covariates", ())]
+    factors = [c for c in names if c in data.columns and is_categorical(data[c], c)]
+    if inp.method in FACTOR_STRATA_METHODS:
+        factors += [str(s) for s in inp.options.get("strata", ()) if s in data.columns]
+    notes = []
+    for name in dict.fromkeys(factors):
+        values = data[name].dropna()
+        values = values[values.astype(str) != ""]
+        levels = sorted(values.unique().tolist(), key=_level_key)
+        if levels:
+            notes.append(f"{name} is a factor: levels {', '.join(map(str, levels))} "
+                         f"(reference {levels[0]})")
+    return notes
 
 
 def stack(blocks: Sequence[Block]) -> tuple[np.ndarray, tuple[str, ...]]:
