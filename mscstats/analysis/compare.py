@@ -18,9 +18,10 @@ Conventions (docs for the report's methods page):
 * Every treated arm (the SAP's arms after the first) is compared with the
   reference arm (the first). Differences are treated minus reference; ratios
   treated over reference.
-* An arm with no analysable subject stops the analysis with AnalysisError. A
-  comparison the data cannot support (too few values, no variation) is
-  reported without numbers and a note says why.
+* An arm with no analysable subject makes the analysis not estimable
+  (NotEstimable: the pipeline writes its entry with the reason, the other
+  analyses run). A comparison the data cannot support (too few values, no
+  variation) is reported without numbers and a note says why.
 * ``tests`` hold one test per comparison, in the order of ``comparisons``.
 * Log-transformed endpoints (values are natural logs): welch and paired report
   exp of the difference (``geometric_mean_ratio``) or of the mean change
@@ -70,7 +71,7 @@ def analysis_rows(inp, *, all_days: bool = False) -> pd.DataFrame:
     if not all_days and inp.target_day is not None and repeated:
         rows = rows[rows["DAY"] == inp.target_day]
         if rows.empty:
-            raise AnalysisError(inp.id, f"no rows on the target day {inp.target_day}")
+            raise NotEstimable(f"no subject has a value on the target day {inp.target_day}")
     keys = ["USUBJID", "DAY"] if all_days and "DAY" in rows.columns else ["USUBJID"]
     duplicated = rows.duplicated(keys, keep=False)
     if duplicated.any():
@@ -102,9 +103,8 @@ def require_arms(inp, values: Mapping[str, Sized], minimum: int = 2,
                             f"{len(inp.arms)}.", "use method 'paired' or 'binary' for a single arm.")
     empty = [arm for arm in inp.arms if _size(values[arm]) == 0]
     if empty:
-        raise AnalysisError(inp.id, f"arm(s) {empty} have no subject with {what}.",
-                            "check ARM and the analysis population, or remove the arm from the "
-                            "SAP.")
+        raise NotEstimable(f"arm(s) {empty} have no subject with {what} (check ARM and the "
+                           "analysis population, or remove the arm from the SAP)")
 
 
 def _size(v) -> int:

@@ -203,7 +203,7 @@ def run_mmrm(inp) -> AnalysisResult:
                        frame["DAY"].map({d: i for i, d in enumerate(days)}).to_numpy(),
                        len(days), covariance)
     except NotEstimable as why:
-        raise AnalysisError(inp.id, f"the MMRM cannot be fitted: {why}") from None
+        raise NotEstimable(f"the MMRM cannot be fitted: {why}") from None
     by_arm = _mmrm_by_arm(inp, rows, fit, all_names, names, covariate_blocks, days)
     comparisons = [_mmrm_comparison(inp, fit, names, arm, days, notes) for arm in inp.arms[1:]]
     notes += [f"MMRM, REML, {covariance} covariance over days {days}; Satterthwaite df",
