@@ -12,6 +12,7 @@ import pytest
 
 from mscstats.analysis import AnalysisInput, batch, run
 from mscstats.analysis.permutation import analysis_rng, permutation_test
+from mscstats.analysis.common import NotEstimable
 from mscstats.errors import AnalysisError
 from mscstats.results import dumps_json
 
@@ -229,10 +230,10 @@ def test_clear_errors(change, message):
         run(inp)
 
 
-def test_an_arm_without_data_is_an_error():
+def test_an_arm_without_data_is_not_estimable():
     data = frame(CASES["mean_difference_cont12"])
     data.loc[data["ARM"] == ARMS[1], "AVAL"] = np.nan
-    with pytest.raises(AnalysisError, match="arm 'UC-MSC' has no subject"):
+    with pytest.raises(NotEstimable, match="arm 'UC-MSC' has no subject"):
         run(analysis(data))
     twice = pd.concat([data, data], ignore_index=True)
     with pytest.raises(AnalysisError, match="more than one row"):

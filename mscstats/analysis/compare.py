@@ -41,7 +41,7 @@ import pandas as pd
 
 from ..errors import AnalysisError
 from ..results import AnalysisResult, Comparison, Test
-from .common import Interval, NotEstimable
+from .common import Interval, NotEstimable, exp_or_inf
 from . import proportions, ranks, ttests
 
 __all__ = ["METHODS", "run_welch", "run_wilcoxon", "run_paired", "run_binary", "analysis_rows",
@@ -141,7 +141,7 @@ def continuous_by_arm(inp, rows: pd.DataFrame) -> tuple[dict[str, np.ndarray], d
         stats = continuous_summary(values[arm])
         stats["n_missing"] = missing[arm]
         if inp.transform == "log":
-            stats["geometric_mean"] = None if stats["mean"] is None else math.exp(stats["mean"])
+            stats["geometric_mean"] = None if stats["mean"] is None else exp_or_inf(stats["mean"])
         if has_base:
             analysed = (rows["ARM"] == arm) & pd.to_numeric(rows[column], errors="coerce").notna()
             base = pd.to_numeric(rows.loc[analysed, "BASE"], errors="coerce").dropna()
@@ -159,7 +159,7 @@ def empty_comparison(arm: str, reference: str | None, estimand: str, level: floa
 
 def ratio_scale(estimate: float, ci: Interval) -> tuple[float, tuple[float, float]]:
     """exp of a log-scale estimate and its CI."""
-    return math.exp(estimate), (math.exp(ci.lower), math.exp(ci.upper))
+    return exp_or_inf(estimate), (exp_or_inf(ci.lower), exp_or_inf(ci.upper))
 
 
 def _t_comparison(arm, reference, result: ttests.TTest, estimand, ratio_estimand, log) -> Comparison:

@@ -164,11 +164,11 @@ def _gls(patterns, sigma, n_obs) -> _Gls | None:
     logdet, inv = 0.0, []
     for pat in patterns:
         s = sigma[np.ix_(pat.visits, pat.visits)]
-        try:
-            chol = np.linalg.cholesky(s)
+        try:                  # not positive definite, or too ill-conditioned to invert:
+            chol = np.linalg.cholesky(s)      # this covariance is not a candidate
+            si = np.linalg.inv(s)
         except np.linalg.LinAlgError:
             return None
-        si = np.linalg.inv(s)
         inv.append(si)
         logdet += len(pat.y) * 2.0 * np.sum(np.log(np.diag(chol)))
         six = np.einsum("kl,ilp->ikp", si, pat.x)

@@ -54,6 +54,9 @@ class LinearFit:
         """Estimate, SE, t, p and CI of one coefficient (as summary(lm) and confint)."""
         j = self.names.index(name)
         est, se = float(self.coef[j]), float(self.se[j])
+        if not se > 0:
+            raise NotEstimable("the model fits the data exactly (residual variance 0): the "
+                               "estimate has no standard error")
         t = est / se
         return est, se, t, float(2 * stats.t.sf(abs(t), self.df)), t_interval(est, se, self.df, level)
 
@@ -137,7 +140,11 @@ def _ancova_comparison(inp, fit, arm, log, notes):
             notes.append(f"{arm} vs {inp.reference}: not estimable (no subject of the arm with "
                          f"complete covariates, or the arm is confounded with a covariate)")
         return empty_comparison(arm, inp.reference, estimand, inp.ci_level), Test("t", None, None, None)
-    est, se, t, p, ci = fit.effect(name, inp.ci_level)
+    try:
+        est, se, t, p, ci = fit.effect(name, inp.ci_level)
+    except NotEstimable as why:
+        notes.append(f"{arm} vs {inp.reference}: {why}")
+        return empty_comparison(arm, inp.reference, estimand, inp.ci_level), Test("t", None, None, None)
     test = Test("t", t, float(fit.df), p)
     if log:
         ratio, ratio_ci = ratio_scale(est, ci)
