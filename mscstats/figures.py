@@ -165,7 +165,8 @@ def plot_over_days(summary: pd.DataFrame, ylabel: str, ax=None,
                     capsize=2, linewidth=1.2, label=arm)
     _day_axis(ax)
     ax.set_ylabel(ylabel)
-    ax.legend(loc="best", frameon=False, fontsize="small")
+    if ax.get_legend_handles_labels()[0]:       # no arm with values: nothing to name
+        ax.legend(loc="best", frameon=False, fontsize="small")
     return ax
 
 
