@@ -268,10 +268,17 @@ def _start(y, x, visit, n_visits, structure):
 
 
 def _objective(patterns, structure, n_obs, theta):
-    g = _gls(patterns, structure.sigma(theta), n_obs)
-    if g is None:
+    # A line search may try parameters whose covariance is beyond the float range
+    # (exp of a huge log-variance): such a point is infeasible, not an error.
+    with np.errstate(over="ignore", invalid="ignore"):
+        sigma = structure.sigma(theta)
+        g = _gls(patterns, sigma, n_obs) if np.all(np.isfinite(sigma)) else None
+        if g is None or not np.isfinite(g.minus2_reml):
+            return np.inf, np.zeros_like(theta)
+        grad = _reml_gradient(patterns, g, structure.jacobian(theta), structure.t)
+    if not np.all(np.isfinite(grad)):
         return np.inf, np.zeros_like(theta)
-    return g.minus2_reml, _reml_gradient(patterns, g, structure.jacobian(theta), structure.t)
+    return g.minus2_reml, grad
 
 
 def _gradient(patterns, structure, n_obs, theta):

@@ -49,6 +49,7 @@ class LinearFit:
     se: np.ndarray
     df: int
     dropped: tuple[str, ...] = ()
+    perfect: bool = False          # summary.lm's "essentially perfect fit"
 
     def effect(self, name: str, level: float):
         """Estimate, SE, t, p and CI of one coefficient (as summary(lm) and confint)."""
@@ -72,8 +73,12 @@ def least_squares(y, x, names) -> LinearFit:
     coef = np.linalg.solve(r, q.T @ y)
     resid = y - x @ coef
     r_inv = np.linalg.inv(r)
-    se = np.sqrt(np.sum(resid ** 2) / df * np.sum(r_inv ** 2, axis=1))
-    return LinearFit(names, coef, se, df, dropped)
+    variance = np.sum(resid ** 2) / df
+    se = np.sqrt(variance * np.sum(r_inv ** 2, axis=1))
+    fitted = y - resid
+    # summary.lm's test: the residual variance is rounding next to the fitted values
+    perfect = bool(variance < (np.mean(fitted) ** 2 + np.var(fitted, ddof=1)) * 1e-30)
+    return LinearFit(names, coef, se, df, dropped, perfect)
 
 
 # ------------------------------------------------------------------ shared option handling
@@ -122,6 +127,9 @@ def run_ancova(inp) -> AnalysisResult:
         notes.append(str(why))
     if fit is not None and fit.dropped:
         notes.append(f"terms dropped as linear combinations of others: {list(fit.dropped)}")
+    if fit is not None and fit.perfect:
+        notes.append("essentially perfect fit (summary.lm warns so): the residual variance is "
+                     "rounding error, so the SE, CI and p-value mean nothing")
     for arm in inp.arms[1:]:
         c, t = _ancova_comparison(inp, fit, arm, log, notes)
         comparisons.append(c)
