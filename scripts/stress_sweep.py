@@ -83,15 +83,17 @@ def _warning_site(w) -> str:
     return f"{name}:{w.lineno}"
 
 
-def run_config(config: Config, n_sims: int) -> list[tuple]:
-    """The findings of one configuration: (kind, type, site, message, analysis)."""
+def run_config(config: Config, n_sims: int, analyses=None) -> list[tuple]:
+    """The findings of one configuration: (kind, type, site, message, analysis).
+    ``analyses``: only these of the SAP (the same trials: the generator does not
+    depend on them)."""
     from mscstats.analysis import run
     from mscstats.analysis.common import NotEstimable
     from mscstats.errors import AnalysisError
     from mscstats.plan import template
-    from mscstats.simulate import _summarise, chunk_results, hypothesis_rows
+    from mscstats.simulate import _summarise, chunk_results, hypothesis_rows, restrict_sap
     findings: list[tuple] = []
-    sap = template(config.design)
+    sap = restrict_sap(template(config.design), analyses)
 
     def runner(inp):
         try:
