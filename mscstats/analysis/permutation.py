@@ -230,9 +230,9 @@ def run_permutation(inp: AnalysisInput) -> AnalysisResult:
     try:
         outcome = permutation_test(extremeness, sample.treated, n_permutations,
                                    analysis_rng(inp.seed, inp.id))
-    except ValueError as err:
-        raise AnalysisError(inp.id, f"the {name} statistic cannot be computed: {err}.",
-                            "check the analysed data or choose another statistic.") from None
+    except ValueError as err:          # NotEstimable too: the data cannot give the statistic
+        raise NotEstimable(f"the {name} statistic cannot be computed: {err} (check the "
+                           "analysed data or choose another statistic)") from None
     observed = float(spec.compute(sample, sample.treated[None, :])[0])
     arm, reference = inp.arms[1], inp.arms[0]
     comparison = Comparison(arm, reference, spec.estimand, spec.estimate(sample), (None, None),
