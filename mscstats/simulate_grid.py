@@ -133,7 +133,8 @@ def _ancova_arms(out, batch, y, arm, complete, covariates, arms, log):
         p = _t_p(fit.t, fit.df)
         out.p[batch, j - 1] = p
         out.estimate[batch, j - 1] = np.exp(fit.estimate) if log else fit.estimate
-        out.needs_runner[np.flatnonzero(batch)[~np.isfinite(p)]] = True
+        # no p, or an SE of exactly 0 (an exact fit: the runner says it is not estimable)
+        out.needs_runner[np.flatnonzero(batch)[~np.isfinite(p) | ~(fit.se > 0)]] = True
 
 
 # ------------------------------------------------------------------ Welch

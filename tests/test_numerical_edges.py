@@ -244,6 +244,13 @@ def test_ancova_without_residual_df_or_variance_is_not_estimable_with_a_reason()
     # fit"; the estimate stands, a note says its SE means nothing
     assert r.comparison("MSC").estimate == pytest.approx(7.0, rel=1e-12)
     assert any("essentially perfect fit" in n for n in r.notes)
+    # three subjects, no BASE, equal control values: one residual df, residuals of
+    # rounding size; the same note
+    equal = pd.DataFrame({"USUBJID": ["a", "b", "c"], "ARM": ["control", "control", "MSC"],
+                          "CHG": [5.0, 5.0, 9.0]})
+    r = no_warnings(run, analysis("ancova", equal, ["control", "MSC"], kind="change"))
+    assert r.comparison("MSC").estimate == pytest.approx(4.0, rel=1e-12)
+    assert any("essentially perfect fit" in n for n in r.notes)
     # a residual variance of exactly 0 (the ZeroDivisionError): not estimable, with why
     fit = LinearFit(("ARMMSC",), np.array([7.0]), np.array([0.0]), 2)
     with pytest.raises(NotEstimable, match="residual variance 0"):
