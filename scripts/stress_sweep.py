@@ -141,7 +141,9 @@ def sweep(configs, n_sims: int, jobs: int = 1, echo=print) -> dict:
     else:
         pool, done = None, (_worker((c, n_sims)) for c in configs)
     try:
-        for config, findings in done:
+        for k, (config, findings) in enumerate(done, start=1):
+            if k % 20 == 0 or k == len(configs):
+                echo(f"[{k}/{len(configs)}] {config}: {len(sites)} site(s) so far")
             for kind, kind_type, site, message, analysis in findings:
                 key = (kind, kind_type, site)
                 if key not in sites:

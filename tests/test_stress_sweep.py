@@ -57,6 +57,7 @@ def test_every_design_at_the_smallest_sizes_and_extreme_effects():
     totals = SWEEP.report(sites, echo=lines.append)
     assert sites == {}, "\n".join(lines)
     assert lines[-3:] == ["crash sites: 0", "warning sites: 0", "analysis error sites: 0"]
+    assert lines[0].startswith("[10/10]")
     assert sum(totals.values()) == 0
 
 
