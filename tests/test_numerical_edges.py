@@ -405,3 +405,30 @@ def test_extreme_effects_at_the_ends_of_the_range_simulate_without_warnings():
             batch = no_warnings(make_batch, key, 10, 3, 1, effect, ("adsl", "visits", "adae", "ex"))
             assert np.isfinite(pd.to_numeric(batch["visits"]["AVAL"], errors="coerce")
                                .dropna()).all()
+
+
+def test_the_report_shows_a_not_estimable_analysis_with_its_reason_and_infinity():
+    import io
+    import re
+    from dataclasses import replace
+
+    from pypdf import PdfReader
+
+    from mscstats.pipeline import analyze, load
+    from mscstats.plan import template
+    from mscstats.report import render_pdf
+    key = "single-arm-bm-msc"
+    sap = template(key)
+    trial = load(Path(__file__).resolve().parents[1] / "data" / "synthetic" / key, sap)
+    results = analyze(trial, sap)
+    first = results.analyses[0]
+    broken = AnalysisResult.not_estimable(first.id, first.endpoint, first.method,
+                                          "the REML fit did not converge", first.options)
+    second = results.analyses[1]
+    infinite = replace(second, comparisons=(replace(second.comparisons[0], estimate=math.inf,
+                                                    ci=(7.655, math.inf)),))
+    results = replace(results, analyses=(broken, infinite, *results.analyses[2:]))
+    pdf = render_pdf(trial, sap, results)
+    text = re.sub(r"\s+", " ", " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages))
+    assert f"{first.id}: not estimable: the REML fit did not converge." in text
+    assert "∞ (7.66, ∞)" in text and "NA (7.66, NA)" not in text
