@@ -29,6 +29,9 @@ import numpy as np
 from . import __version__
 from .errors import MscstatsError, SapError
 from .plan import Multiplicity, Sap
+# Accepted range of every --effect value (a ratio or multiplier): wide enough for any
+# plausible effect and beyond, narrow enough that the generator's exp and odds stay finite.
+from .synth_designs import EFFECT_RANGE
 
 if TYPE_CHECKING:   # pandas and the visit-level modules load only where used: grid workers
     import pandas as pd       # start without them
@@ -41,9 +44,6 @@ __all__ = ["CHUNK", "ENGINES", "Rate", "NotEstimableCount", "OperatingCharacteri
            "chunk_results", "hypothesis_rows", "comparison_reason", "EFFECT_RANGE"]
 
 CHUNK = 25  # replicates generated together: the unit of randomness
-# Accepted range of every --effect value (a ratio or multiplier): wide enough for any
-# plausible effect and beyond, narrow enough that the generator's exp and odds stay finite.
-EFFECT_RANGE = (1e-3, 1e3)
 
 
 @dataclass(frozen=True)

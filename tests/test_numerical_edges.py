@@ -432,3 +432,9 @@ def test_the_report_shows_a_not_estimable_analysis_with_its_reason_and_infinity(
     text = re.sub(r"\s+", " ", " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages))
     assert f"{first.id}: not estimable: the REML fit did not converge." in text
     assert "∞ (7.66, ∞)" in text and "NA (7.66, NA)" not in text
+
+
+def test_an_effect_outside_its_range_is_refused_by_the_generator_too():
+    from mscstats.synth import Effect
+    with pytest.raises(ValueError, match="within 0.001 to 1000"):
+        Effect(cytokine_ratio=1e300)
