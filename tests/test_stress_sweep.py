@@ -36,6 +36,8 @@ FOUND = [
      "competing.py: ZeroDivisionError, crr se 0"),
     (Config("refractory-hypoxia", 10, "strong", 1), "pf_mmrm",
      "mmrm.py: LinAlgError, singular matrix"),
+    (Config("refractory-hypoxia", 10, "extreme", 2), "pf_mmrm",
+     "mmrm.py: RuntimeWarnings, an infeasible point taken as converged"),
     (Config("three-arm-paxlovid", 4, "design", 1), "ttci_cox",
      "cox.py: OverflowError in exp of a limit"),
     (Config("three-arm-paxlovid", 6, "null", 1), "ttci_cox", "cox.py: RuntimeWarnings, NaN fit"),

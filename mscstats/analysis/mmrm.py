@@ -292,6 +292,8 @@ def _optimize(patterns, structure, n_obs, theta0):
     theta = res.x
     for _ in range(20):                       # Newton polish: BFGS stops short of 1e-6 accuracy
         value, grad = fun(theta)
+        if not np.isfinite(value):
+            break                             # infeasible (see _objective): not converged
         if np.max(np.abs(grad)) < 1e-9 * max(1.0, abs(value)):
             return theta
         try:
@@ -302,8 +304,11 @@ def _optimize(patterns, structure, n_obs, theta0):
             if fun(theta - step)[0] <= value:
                 break
             step = step / 2
+        else:
+            break                             # no step helps: keep theta
         theta = theta - step
-    if not np.max(np.abs(fun(theta)[1])) < 1e-5 * max(1.0, abs(fun(theta)[0])):
+    value, grad = fun(theta)
+    if not (np.isfinite(value) and np.max(np.abs(grad)) < 1e-5 * max(1.0, abs(value))):
         raise NotEstimable("the REML fit did not converge")
     return theta
 
