@@ -1,8 +1,9 @@
 #!/usr/bin/env python
 """Stress sweep: every design's whole template SAP on simulated trials of every size.
 
-    python scripts/stress_sweep.py                       # the full sweep (about 20 min)
+    python scripts/stress_sweep.py                       # the full sweep (~14 min, one core)
     python scripts/stress_sweep.py --designs refractory-hypoxia --n 4,10 --seeds 1
+    python scripts/stress_sweep.py --jobs 2 --effects null,design,strong,extreme,harm
     python scripts/stress_sweep.py --n-sims 100 --seeds 5 --jobs 2   # longer, locally
 
 Configurations: designs x n in {2, 3, 4, 6, 10, 20, 60, 150} x effects {null, design,
