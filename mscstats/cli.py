@@ -64,6 +64,23 @@ def synth(key, n_subjects, seed, messy, output):
     click.echo(f"wrote {len(written)} files to {output}: " + ", ".join(p.name for p in written))
 
 
+_STRICT_OPTION = click.option(
+    "--strict", is_flag=True,
+    help="Exit 1, writing nothing, when an analysis is not estimable (default: write it "
+         "with its reason, warn on stderr and exit 0).")
+
+
+def _warn_not_estimable(results, strict: bool) -> None:
+    """A warning on stderr per analysis that could not be computed; --strict: exit 1."""
+    for a in results.not_estimable:
+        click.echo(f"warning: analysis {a.id} is not estimable: {a.reason}", err=True)
+    if strict and results.not_estimable:
+        click.echo(f"error: {len(results.not_estimable)} analysis(es) not estimable and "
+                   "--strict is set; nothing written. Fix: check the data of those analyses, "
+                   "or run without --strict to write them with their reasons.", err=True)
+        sys.exit(1)
+
+
 @main.command()
 @click.argument("key", type=click.Choice(DESIGN_KEYS))
 @_user_errors
@@ -104,9 +121,14 @@ def derive(directory, sap_path, output):
 @_SAP_OPTION
 @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
               required=True, help="results.json to write (- for standard output).")
+@_STRICT_OPTION
 @_user_errors
-def analyze(directory, sap_path, output):
-    """Run every analysis of the SAP and write results.json."""
+def analyze(directory, sap_path, output, strict):
+    """Run every analysis of the SAP and write results.json.
+
+    An analysis that cannot be computed on the data is written with status
+    "not_estimable" and its reason, with a warning on stderr (exit 0; 1 with --strict).
+    """
     from .pipeline import analyze as run_analyses
     from .pipeline import load
     from .plan import read_sap
@@ -115,6 +137,7 @@ def analyze(directory, sap_path, output):
     trial = load(directory, plan)
     results = run_analyses(trial, plan,
                            progress=lambda a: click.echo(f"analysis {a}", err=True))
+    _warn_not_estimable(results, strict)
     write_output(out, results.to_json().encode("utf-8"))
     _say(out, f"wrote {len(results.analyses)} analyses to {output}")
 
@@ -154,7 +177,8 @@ def validate(directory, sap_path):
     plan = read_sap(sap_path) if sap_path is not None else None
     trial = load(directory, plan)
     if plan is not None:
-        check(trial, plan)
+        for line in check(trial, plan):     # analyze would write these with their reason
+            click.echo(f"warning: {line}", err=True)
     click.echo(summary(trial))
 
 
@@ -183,15 +207,17 @@ def _demo_trial(key: str):
                    "(default design: refractory-hypoxia).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
               required=True, help="report.pdf to write (- for standard output).")
+@_STRICT_OPTION
 @_user_errors
-def report(directory, sap_path, demo_key, output):
+def report(directory, sap_path, demo_key, output, strict):
     """Analyze the trial in DIRECTORY by the SAP and write the PDF report.
 
     \b
     mscstats report DIR --sap SAP -o report.pdf
     mscstats report --demo [KEY] -o report.pdf
     """
-    from .report import make_report
+    from .pipeline import analyze as run_analyses
+    from .report import render_pdf
 
     def progress(step: str) -> None:
         click.echo(step, err=True)
@@ -210,7 +236,9 @@ def report(directory, sap_path, demo_key, output):
         plan = read_sap(sap_path)
         progress(f"reading {directory}")
         trial = load(directory, plan)
-    pdf = make_report(trial, plan, progress=progress)
+    results = run_analyses(trial, plan, progress=lambda a: progress(f"analysis {a}"))
+    _warn_not_estimable(results, strict)
+    pdf = render_pdf(trial, plan, results, progress)
     write_output(out, pdf)
     _say(out, f"wrote {output} ({len(pdf) // 1024} KiB)")
 
@@ -238,7 +266,8 @@ def _sample_sizes(ctx, param, value):
               help="Total sample sizes, comma-separated (default: the design's n).")
 @click.option("--effect", "effects", multiple=True, metavar="[ARM:]NAME=VALUE",
               help="Change an assumed effect (recovery_rate, progression_or, mortality_or, "
-                   "cytokine_ratio) from the design's default; repeatable.")
+                   "cytokine_ratio; a ratio from 0.001 to 1000) from the design's default; "
+                   "repeatable.")
 @click.option("--null", is_flag=True,
               help="Start from no effect in any arm: the rates are type I errors.")
 @click.option("--analyses", default=None,
@@ -269,8 +298,11 @@ def simulate(key, sap_path, n_sims, n_values, effects, null, analyses, seed, job
     from .simulate import simulate as run_simulation
     from .synth import get_design
     out = check_output(output)
+    try:
+        effect = parse_effects(key, effects, null)
+    except MscstatsError as err:          # a malformed or out-of-range value: usage error
+        raise click.BadParameter(str(err), param_hint="--effect") from None
     plan = read_sap(sap_path) if sap_path else template(key)
-    effect = parse_effects(key, effects, null)
     n_values = n_values or [get_design(key).n]
     chosen = [a.strip() for a in analyses.split(",") if a.strip()] if analyses else None
     with tqdm(total=None, unit="chunk", file=sys.stderr, disable=None) as bar:
@@ -280,6 +312,8 @@ def simulate(key, sap_path, n_sims, n_values, effects, null, analyses, seed, job
         oc = run_simulation(key, plan, n_values, n_sims, effect=effect, seed=seed,
                             analyses=chosen, jobs=jobs, scheduler=scheduler, progress=progress,
                             engine=engine)
+    for line in oc.warnings:
+        click.echo(f"warning: {line}", err=True)
     write_output(out, oc.to_json().encode("utf-8"))
     _say(out, str(oc))
     _say(out, f"wrote {output}")

@@ -183,7 +183,7 @@ def plot_over_days(summary: pd.DataFrame, ylabel: str, ax=None,
                     capsize=2, linewidth=1.2, label=_arm(arm))
     _day_axis(ax)
     ax.set_ylabel(ylabel)
-    if arms:   # no arm with a summary (a tiny trial): an empty panel, no empty legend
+    if ax.get_legend_handles_labels()[0]:       # no arm with values: nothing to name
         ax.legend(loc="best", frameon=False, fontsize="small")
     return ax
 

@@ -2,6 +2,13 @@
 
 Builds each analysis's input (population, covariates), runs the registry,
 adjusts the multiplicity family and assembles results.json.
+
+An analysis that cannot be computed on the data does not stop the run
+(DESIGN.md section 6): run_analysis turns the library's NotEstimable, and a
+numerical failure raised inside a runner (NUMERICAL_FAILURES), into an entry
+with status "not_estimable" and the reason. Only those are caught: any other
+exception is a bug and surfaces as one; an AnalysisError (the SAP and the data
+do not fit, with a fix) stays an error.
 """
 
 from __future__ import annotations
@@ -16,14 +23,14 @@ from . import __version__
 from .daily import worst_direction
 from .derive import Endpoints
 from .derive import derive as derive_endpoints
-from .errors import AnalysisError, SapError
+from .errors import SapError
 from .estimand_summary import arm_warnings, estimand_results, missingness
 from .plan import Analysis, Sap, read_sap
 from .quality import Trial
 from .results import AnalysisResult, TrialResults
 
 __all__ = ["load", "derive", "analyze", "analysis_input", "apply_multiplicity", "check",
-           "sap_columns"]
+           "sap_columns", "run_analysis", "NUMERICAL_FAILURES", "not_estimable_reason"]
 
 COVARIATES = ("AGE", "SEX", "BMI", "STRATUM")
 _PACKAGES = ("numpy", "pandas", "scipy", "statsmodels")
@@ -51,16 +58,20 @@ def sap_columns(sap: Sap) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def check(trial: Trial, sap: Sap | str | Path) -> None:
+def check(trial: Trial, sap: Sap | str | Path) -> list[str]:
     """Every check derive and analyze run on the data, without running the analyses:
-    `mscstats validate --sap` passes exactly the data they will not refuse."""
-    _prepare(trial, _as_sap(sap))
+    `mscstats validate --sap` passes exactly the data they will not refuse. Returns the
+    analyses that analyze would report as not estimable before any method runs."""
+    _, entries = _prepare(trial, _as_sap(sap))
+    return [f"analysis {e.id} is not estimable: {e.reason}" for e in entries
+            if isinstance(e, AnalysisResult)]
 
 
 def _prepare(trial: Trial, sap: Sap):
-    """The endpoints and every analysis's input: what analyze runs the methods on."""
+    """The endpoints and, per analysis, its input, or its not-estimable entry when the
+    data leave nothing to run the method on (an arm without subjects)."""
     endpoints = derive_endpoints(trial, sap)
-    return endpoints, [analysis_input(trial, sap, endpoints, a) for a in sap.analyses]
+    return endpoints, [_analysis_entry(trial, sap, endpoints, a) for a in sap.analyses]
 
 
 def derive(trial: Trial, sap: Sap | str | Path) -> pd.DataFrame:
@@ -70,15 +81,17 @@ def derive(trial: Trial, sap: Sap | str | Path) -> pd.DataFrame:
 
 
 def analysis_input(trial: Trial, sap: Sap, endpoints: Endpoints, analysis: Analysis):
+    """The analysis's AnalysisInput; raises NotEstimable when an arm has no subject in
+    the analysis population (the analysis is then not estimable, the others run)."""
     from .analysis import AnalysisInput
+    from .analysis.common import NotEstimable
     endpoint = sap.endpoint(analysis.endpoint)
     population = sap.analysis_population(analysis)
     subjects = trial.population(population)
     for arm in sap.study.arms:
         if not (subjects["ARM"] == arm).any():
-            raise AnalysisError(analysis.id, f"arm {arm!r} has no subjects in the {population} "
-                                "population.", "check the ARM values in adsl and study.arms in "
-                                "the SAP.")
+            raise NotEstimable(f"arm {arm!r} has no subjects in the {population} population "
+                               "(check the ARM values in adsl and study.arms in the SAP)")
     wanted = [c for c in (*analysis.options.get("covariates", ()),
                           *analysis.options.get("strata", ())) if c != "BASE"]
     for name in wanted:
@@ -105,7 +118,46 @@ def apply_multiplicity(results: list[AnalysisResult], sap: Sap) -> list[Analysis
     if sap.multiplicity.method == "none" or not sap.multiplicity.family:
         return results
     from .analysis.multiplicity import adjust_family
-    return list(adjust_family(results, sap.multiplicity.family, sap.multiplicity.method))
+    return list(adjust_family(results, sap.multiplicity.family, sap.multiplicity.method,
+                              arms=sap.study.arms))
+
+
+def _numerical_failures() -> tuple[type[BaseException], ...]:
+    import numpy as np
+    return (np.linalg.LinAlgError, FloatingPointError, ZeroDivisionError, OverflowError)
+
+
+NUMERICAL_FAILURES = _numerical_failures()
+
+
+def not_estimable_reason(err: BaseException) -> str:
+    """The reason of a not-estimable entry: NotEstimable's own words; for a numerical
+    failure, the exception named (it marks a numerical edge the runner missed)."""
+    from .analysis.common import NotEstimable
+    if isinstance(err, NotEstimable):
+        return str(err)
+    return f"numerical failure: {type(err).__name__}: {err}"
+
+
+def run_analysis(inp, runner=None) -> AnalysisResult:
+    """The analysis's result, or its not-estimable entry (DESIGN.md section 6)."""
+    from .analysis import run
+    from .analysis.common import NotEstimable
+    try:
+        return (runner or run)(inp)
+    except (NotEstimable, *NUMERICAL_FAILURES) as err:
+        return AnalysisResult.not_estimable(inp.id, inp.endpoint, inp.method,
+                                            not_estimable_reason(err), inp.options)
+
+
+def _analysis_entry(trial: Trial, sap: Sap, endpoints: Endpoints, analysis: Analysis):
+    """The analysis's AnalysisInput, or its not-estimable entry."""
+    from .analysis.common import NotEstimable
+    try:
+        return analysis_input(trial, sap, endpoints, analysis)
+    except NotEstimable as why:
+        return AnalysisResult.not_estimable(analysis.id, analysis.endpoint, analysis.method,
+                                            str(why), analysis.options)
 
 
 def _with_factor_notes(result: AnalysisResult, inp) -> AnalysisResult:
@@ -129,16 +181,19 @@ def _manifest(trial: Trial, sap: Sap) -> dict:
 
 
 def analyze(trial: Trial, sap: Sap | str | Path, progress=None) -> TrialResults:
-    """Derive every endpoint and run every analysis of the SAP."""
-    from .analysis import run
+    """Derive every endpoint and run every analysis of the SAP; an analysis that cannot
+    be computed is an entry with status "not_estimable" (TrialResults.not_estimable)."""
     sap = _as_sap(sap)
     endpoints, inputs = _prepare(trial, sap)
     randomized = trial.population("ITT")["ARM"].value_counts().to_dict()
     results = []
-    for analysis, inp in zip(sap.analyses, inputs):
+    for analysis, entry in zip(sap.analyses, inputs):
         if progress is not None:
-            progress(inp.id)
-        result = _with_factor_notes(run(inp), inp)
+            progress(analysis.id)
+        if isinstance(entry, AnalysisResult):       # not estimable before any method ran
+            result = entry
+        else:
+            result = _with_factor_notes(run_analysis(entry), entry)
         results.append(_with_missingness(result, trial, sap, endpoints, analysis, randomized))
     results = apply_multiplicity(results, sap)
     quality = trial.quality.to_dict()

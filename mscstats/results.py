@@ -20,7 +20,12 @@ __all__ = ["Test", "Comparison", "Curve", "AnalysisResult", "EstimandResult", "T
 
 
 def clean_number(x: Any) -> Any:
-    """numpy scalars -> Python; NaN and infinities -> None (JSON has neither)."""
+    """numpy scalars -> Python; NaN -> None; an infinity -> "Infinity" / "-Infinity".
+
+    JSON has neither NaN nor infinity. None means "not estimable" (a reason comes
+    with it); an infinite estimate or limit (e.g. a zero cell) is a value, written
+    as the string DESIGN.md section 6 names.
+    """
     if x is None:
         return None
     if isinstance(x, (bool, np.bool_)):
@@ -29,7 +34,11 @@ def clean_number(x: Any) -> Any:
         return int(x)
     if isinstance(x, (float, np.floating)):
         x = float(x) + 0.0  # + 0.0 turns -0.0 into 0.0
-        return x if math.isfinite(x) else None
+        if math.isnan(x):
+            return None
+        if math.isinf(x):
+            return "Infinity" if x > 0 else "-Infinity"
+        return x
     return x
 
 
@@ -55,8 +64,10 @@ def _fmt(x: Any, digits: int = 4) -> str:
     if x is None:
         return "NA"
     if isinstance(x, float):
-        if not math.isfinite(x):
+        if math.isnan(x):
             return "NA"
+        if math.isinf(x):
+            return "∞" if x > 0 else "-∞"
         return f"{x:.{digits}g}"
     return str(x)
 
@@ -142,9 +153,18 @@ class Curve(_Presentable):
     n_censor: tuple[int, ...]
 
 
+ESTIMABLE, NOT_ESTIMABLE = "estimable", "not_estimable"
+
+
 @dataclass(frozen=True)
 class AnalysisResult(_Presentable):
-    """Everything one ``[[analysis]]`` of the SAP produced."""
+    """Everything one ``[[analysis]]`` of the SAP produced.
+
+    ``status`` is "not_estimable" when the analysis could not be computed on the
+    data (no convergence, an arm without subjects, a singular design): it then
+    has no numbers and ``reason`` says why (DESIGN.md section 6). Both keys are
+    written to results.json only for such an analysis.
+    """
     id: str
     endpoint: str
     method: str
@@ -162,6 +182,19 @@ class AnalysisResult(_Presentable):
     # warnings about arms analysed with few of their randomized subjects
     missingness: tuple[Mapping[str, Any], ...] = ()
     warnings: tuple[str, ...] = ()
+    status: str = ESTIMABLE
+    reason: str | None = None
+
+    @classmethod
+    def not_estimable(cls, id: str, endpoint: str, method: str, reason: str,
+                      options: Mapping[str, Any] | None = None) -> "AnalysisResult":
+        """The entry of an analysis that cannot be computed: no numbers, the reason."""
+        return cls(id=id, endpoint=endpoint, method=method, by_arm={},
+                   options=dict(options or {}), status=NOT_ESTIMABLE, reason=reason)
+
+    @property
+    def estimable(self) -> bool:
+        return self.status == ESTIMABLE
 
     def to_dict(self) -> dict:
         out = super().to_dict()
@@ -169,6 +202,8 @@ class AnalysisResult(_Presentable):
             del out["curves"]
         if self.grid is None:
             del out["grid"], out["tipping_point"]
+        if self.estimable:         # estimable analyses keep their JSON as it always was
+            del out["status"], out["reason"]
         return out
 
     def comparison(self, arm: str) -> Comparison:
@@ -184,8 +219,13 @@ class AnalysisResult(_Presentable):
         raise KeyError(f"analysis {self.id!r} has no test {name!r}")
 
     def to_frame(self):
-        """One row per comparison (or per arm when there is no comparison)."""
+        """One row per comparison (or per arm when there is no comparison; one row
+        with the reason when the analysis is not estimable)."""
         import pandas as pd
+        if not self.estimable:
+            return pd.DataFrame([{"analysis": self.id, "endpoint": self.endpoint,
+                                  "method": self.method, "status": self.status,
+                                  "reason": self.reason}])
         rows = []
         for c in self.comparisons:
             row = {"analysis": self.id, "endpoint": self.endpoint, "method": self.method}
@@ -202,6 +242,8 @@ class AnalysisResult(_Presentable):
 
     def __str__(self) -> str:
         lines = [f"Analysis {self.id} ({self.method}) of endpoint {self.endpoint}"]
+        if not self.estimable:
+            lines.append(f"  not estimable: {self.reason}")
         for arm, stats in self.by_arm.items():
             shown = ", ".join(f"{k} = {_fmt(v)}" for k, v in stats.items()
                               if not isinstance(v, (list, tuple, Mapping)))
@@ -254,6 +296,11 @@ class TrialResults(_Presentable):
 
     def to_json(self) -> str:
         return dumps_json(self)
+
+    @property
+    def not_estimable(self) -> tuple[AnalysisResult, ...]:
+        """The analyses that could not be computed (each with its reason)."""
+        return tuple(a for a in self.analyses if not a.estimable)
 
     def to_frame(self):
         import pandas as pd

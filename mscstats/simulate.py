@@ -29,6 +29,9 @@ import numpy as np
 from . import __version__
 from .errors import MscstatsError, SapError
 from .plan import Multiplicity, Sap
+# Accepted range of every --effect value (a ratio or multiplier): wide enough for any
+# plausible effect and beyond, narrow enough that the generator's exp and odds stay finite.
+from .synth_designs import EFFECT_RANGE
 
 if TYPE_CHECKING:   # pandas and the visit-level modules load only where used: grid workers
     import pandas as pd       # start without them
@@ -36,15 +39,23 @@ if TYPE_CHECKING:   # pandas and the visit-level modules load only where used: g
     from .derive import Endpoints
     from .quality import Trial
 
-__all__ = ["CHUNK", "ENGINES", "Rate", "OperatingCharacteristics", "simulate", "restrict_sap",
-           "parse_effects", "choose_engine", "run_chunk"]
+__all__ = ["CHUNK", "ENGINES", "Rate", "NotEstimableCount", "OperatingCharacteristics",
+           "simulate", "restrict_sap", "parse_effects", "choose_engine", "run_chunk",
+           "chunk_results", "hypothesis_rows", "comparison_reason", "EFFECT_RANGE"]
 
 CHUNK = 25  # replicates generated together: the unit of randomness
 
 
 @dataclass(frozen=True)
 class Rate:
-    """Rejection rate of one comparison at one sample size."""
+    """Rejection rate of one comparison at one sample size.
+
+    n_estimable: replicates with a p-value, the rate's denominator;
+    n_not_estimable: replicates where the analysis or this comparison could not be
+    computed, counted by reason in ``not_estimable_reasons`` (the rest, if any, had
+    an estimate without a test); mean_estimate: over the finite estimates,
+    ``n_infinite_estimates`` counting the infinite ones it leaves out.
+    """
     n: int
     analysis: str
     arm: str
@@ -53,25 +64,45 @@ class Rate:
     n_estimable: int
     rejections: int
     mean_estimate: float | None
+    n_not_estimable: int = 0
+    not_estimable_reasons: tuple[tuple[str, int], ...] = ()
+    n_infinite_estimates: int = 0
 
     @property
     def rate(self) -> float | None:
-        """None when no replicate had a p-value: an estimate without a test (e.g. a
-        single-arm proportion), whose 'power' would read as a misleading 0."""
-        return self.rejections / self.n_sims if self.n_estimable else None
+        """Rejections over the replicates with a p-value; None when none had one (an
+        estimate without a test, e.g. a single-arm proportion, or never estimable),
+        whose 'power' would read as a misleading 0."""
+        return self.rejections / self.n_estimable if self.n_estimable else None
 
     @property
     def mc_se(self) -> float | None:
-        """Monte Carlo standard error of the rate: sqrt(p (1 - p) / N)."""
+        """Monte Carlo standard error of the rate: sqrt(p (1 - p) / n_estimable)."""
         rate = self.rate
-        return None if rate is None else math.sqrt(rate * (1.0 - rate) / self.n_sims)
+        return None if rate is None else math.sqrt(rate * (1.0 - rate) / self.n_estimable)
 
     def to_dict(self) -> dict:
         return {"n": self.n, "analysis": self.analysis, "arm": self.arm,
                 "estimand": self.estimand, "n_sims": self.n_sims,
-                "n_estimable": self.n_estimable, "rejections": self.rejections,
-                "rejection_rate": self.rate, "mc_se": self.mc_se,
-                "mean_estimate": self.mean_estimate}
+                "n_estimable": self.n_estimable, "n_not_estimable": self.n_not_estimable,
+                "not_estimable_reasons": dict(self.not_estimable_reasons),
+                "rejections": self.rejections, "rejection_rate": self.rate,
+                "mc_se": self.mc_se, "mean_estimate": self.mean_estimate,
+                "n_infinite_estimates": self.n_infinite_estimates}
+
+
+@dataclass(frozen=True)
+class NotEstimableCount:
+    """How many replicates of one analysis at one n could not be computed, and why."""
+    n: int
+    analysis: str
+    n_sims: int
+    n_not_estimable: int
+    reasons: tuple[tuple[str, int], ...] = ()
+
+    def to_dict(self) -> dict:
+        return {"n": self.n, "analysis": self.analysis, "n_sims": self.n_sims,
+                "n_not_estimable": self.n_not_estimable, "reasons": dict(self.reasons)}
 
 
 @dataclass(frozen=True)
@@ -86,13 +117,22 @@ class OperatingCharacteristics:
     multiplicity: str = "none"
     notes: tuple[str, ...] = field(default=())
     engine: str = "exact"
+    not_estimable: tuple[NotEstimableCount, ...] = ()
 
     def to_dict(self) -> dict:
         return {"mscstats_version": __version__, "design": self.design, "study": self.study,
                 "sap_sha256": self.sap_sha256, "alpha": self.alpha, "seed": self.seed,
                 "effect": dict(self.effect), "multiplicity": self.multiplicity,
                 "chunk": CHUNK, "engine": self.engine, "notes": list(self.notes),
-                "results": [r.to_dict() for r in self.rates]}
+                "results": [r.to_dict() for r in self.rates],
+                "not_estimable": [c.to_dict() for c in self.not_estimable]}
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """One line per analysis and n that no replicate could compute."""
+        return tuple(f"analysis {c.analysis} at n = {c.n}: not estimable in any of the "
+                     f"{c.n_sims} replicates ({_reasons_text(c.reasons)})"
+                     for c in self.not_estimable if c.n_not_estimable == c.n_sims)
 
     def to_json(self) -> str:
         from .results import dumps_json
@@ -107,11 +147,22 @@ class OperatingCharacteristics:
                  f"{self.alpha:g}, effect {dict(self.effect)}"]
         for r in self.rates:
             est = "NA" if r.mean_estimate is None else f"{r.mean_estimate:.4g}"
-            rejects = ("no p-value (an estimate without a test)" if r.rate is None else
-                       f"rejects {r.rate:.3f} (MC SE {r.mc_se:.3f}) of {r.n_sims}")
+            if r.n_infinite_estimates:
+                est += f" ({r.n_infinite_estimates} infinite left out)"
+            rejects = ("no p-value" + ("" if r.n_not_estimable else " (an estimate without a test)")
+                       if r.rate is None else
+                       f"rejects {r.rate:.3f} (MC SE {r.mc_se:.3f}) of {r.n_estimable} estimable")
             lines.append(f"  n = {r.n:>4}  {r.analysis:<18} {r.arm:<10} {r.estimand:<28} "
-                         f"{rejects}; mean estimate {est}")
+                         f"{rejects}, {r.n_not_estimable} not estimable; mean estimate {est}")
+        for c in self.not_estimable:
+            if c.n_not_estimable:
+                lines.append(f"  n = {c.n:>4}  {c.analysis:<18} not estimable in "
+                             f"{c.n_not_estimable} of {c.n_sims}: {_reasons_text(c.reasons)}")
         return "\n".join(lines)
+
+
+def _reasons_text(reasons: Sequence[tuple[str, int]]) -> str:
+    return "; ".join(f"{count} x {reason}" for reason, count in reasons)
 
 
 def restrict_sap(sap: Sap, analyses: Sequence[str] | None) -> Sap:
@@ -135,7 +186,8 @@ def parse_effects(key: str, specs: Sequence[str], null: bool = False) -> dict:
 
     Settings start from the design's default effects (from no effect with
     ``null``); a setting without ARM applies to every treated arm. NAME is a field
-    of synth.Effect (recovery_rate, progression_or, mortality_or, cytokine_ratio).
+    of synth.Effect (recovery_rate, progression_or, mortality_or, cytokine_ratio);
+    VALUE a number in EFFECT_RANGE.
     """
     from dataclasses import fields as dataclass_fields
 
@@ -159,8 +211,12 @@ def parse_effects(key: str, specs: Sequence[str], null: bool = False) -> dict:
             number = float(value)
         except ValueError:
             raise MscstatsError(f"--effect {spec!r}: {value!r} is not a number. {fix}") from None
+        low, high = EFFECT_RANGE
         if not (math.isfinite(number) and number > 0):
             raise MscstatsError(f"--effect {spec!r}: effects are positive ratios. {fix}")
+        if not low <= number <= high:
+            raise MscstatsError(f"--effect {spec!r}: {number:g} is outside the accepted range "
+                                f"{low:g} to {high:g} of an effect (a ratio). {fix}")
         for arm in arms:
             effects[arm] = replace(effects[arm], **{name.strip(): number})
     return effects
@@ -198,33 +254,56 @@ def _replicate_inputs(trial: Trial, sap: Sap, endpoints: Endpoints, analysis,
         yield r, replace(whole, data=whole.data.iloc[groups[r]].reset_index(drop=True))
 
 
-def _primary_comparisons(results) -> list[tuple[str, str, str, float | None, float | None]]:
-    """(analysis, arm, estimand, p, estimate) of each arm's hypothesis, the adjusted p
-    where the SAP's family applies."""
+def comparison_reason(result, comparison) -> str | None:
+    """Why a comparison has neither a p-value nor an estimate (None when it has one):
+    the runner's note about that arm, or a plain statement."""
+    if comparison.p_value is not None or comparison.estimate is not None:
+        return None
+    prefixes = (f"{comparison.arm} vs {comparison.reference}:", f"{comparison.arm}:")
+    for note in result.notes:
+        if note.startswith(prefixes):
+            return note.split(":", 1)[1].strip()
+    return "the comparison has no estimate and no p-value"
+
+
+def hypothesis_rows(result) -> list[tuple]:
+    """(analysis, arm, estimand, p, estimate, reason) of each arm's hypothesis, the
+    adjusted p where the SAP's family applies; reason None unless the comparison could
+    not be computed. A not-estimable analysis: one row (analysis, None, None, None,
+    None, reason)."""
     from .analysis.multiplicity import primary_comparisons
+    if not result.estimable:
+        return [(result.id, None, None, None, None, result.reason)]
     return [(result.id, c.arm, c.estimand,
-             c.p_adjusted if c.p_adjusted is not None else c.p_value, c.estimate)
-            for result in results for c in primary_comparisons(result)]
+             c.p_adjusted if c.p_adjusted is not None else c.p_value, c.estimate,
+             comparison_reason(result, c))
+            for c in primary_comparisons(result)]
 
 
-def run_chunk(key: str, sap: Sap, n: int, chunk: int, replicates: int, seed: int,
-              effect, engine: str = "exact") -> list[tuple]:
-    """Simulate and analyse one chunk; one row per replicate and primary comparison:
-    (analysis, arm, estimand, p, estimate); p is None where it could not be computed.
+def _run_replicate(inp, runner):
+    """pipeline.run_analysis, and an AnalysisError too as not estimable: a simulated
+    replicate never stops the run (its message is the reason)."""
+    from .pipeline import run_analysis
+    from .results import AnalysisResult
+    try:
+        return run_analysis(inp, runner)
+    except MscstatsError as err:
+        return AnalysisResult.not_estimable(inp.id, inp.endpoint, inp.method, str(err),
+                                            inp.options)
 
-    engine "exact": visit records, validation, derive.py and the runners, replicate
-    by replicate; "grid": the same trials derived and analysed as arrays
-    (simulate_grid.py), which gives the same rows about 35 times faster.
+
+def chunk_results(key: str, sap: Sap, n: int, chunk: int, replicates: int, seed: int,
+                  effect, runner=None) -> list[list]:
+    """The exact engine on one chunk: per replicate, every analysis's result in SAP order
+    (a not-estimable entry where it cannot be computed), multiplicity applied.
+
+    runner: the function that runs one AnalysisInput (default analysis.run); the
+    stress sweep passes one that records what a runner raises.
     """
-    if engine == "grid":
-        from .derive_grid import grid_params
-        from .simulate_grid import analyse_grid
-        from .synth import make_grid
-        return analyse_grid(make_grid(key, n, replicates, _chunk_seed(seed, n, chunk), effect,
-                                      grid_params(sap)), sap)
-    from .analysis import run
+    from .analysis.common import NotEstimable
     from .derive import derive
     from .pipeline import apply_multiplicity
+    from .results import AnalysisResult
     from .synth import make_batch
     from .validate import load_frames
     frames = make_batch(key, n, replicates, _chunk_seed(seed, n, chunk), effect,
@@ -236,41 +315,73 @@ def run_chunk(key: str, sap: Sap, n: int, chunk: int, replicates: int, seed: int
     by_replicate: dict[int, list] = {r: [] for r in range(replicates)}
     for analysis in sap.analyses:
         try:
-            inputs = list(_replicate_inputs(trial, sap, endpoints, analysis, replicate))
-        except MscstatsError:
-            continue  # e.g. an arm empty in the whole chunk: not estimable anywhere
-        for r, inp in inputs:
-            try:
-                by_replicate[r].append(run(inp))
-            except MscstatsError:
-                continue  # e.g. an arm empty in this replicate: not estimable
-    family = set(sap.multiplicity.family)
-    rows = []
-    for r in range(replicates):
-        results = by_replicate[r]
-        if not family <= {result.id for result in results}:
-            # a family member could not be computed: no adjusted p, so none of the
-            # family's hypotheses counts as rejected in this replicate
-            results = [result for result in results if result.id not in family]
+            inputs = dict(_replicate_inputs(trial, sap, endpoints, analysis, replicate))
+        except (NotEstimable, MscstatsError) as why:   # e.g. an arm empty in the whole chunk
+            inputs, reason = {}, str(why)
         else:
-            results = apply_multiplicity(results, sap)
-        rows.extend(_primary_comparisons(results))
-    return rows
+            reason = "no subject of the trial has a row of the endpoint"
+        for r in range(replicates):
+            by_replicate[r].append(
+                _run_replicate(inputs[r], runner) if r in inputs else
+                AnalysisResult.not_estimable(analysis.id, analysis.endpoint, analysis.method,
+                                             reason, analysis.options))
+    return [apply_multiplicity(by_replicate[r], sap) for r in range(replicates)]
 
 
-def _summarise(n: int, n_sims: int, rows: list[tuple], alpha: float) -> list[Rate]:
+def run_chunk(key: str, sap: Sap, n: int, chunk: int, replicates: int, seed: int,
+              effect, engine: str = "exact") -> list[tuple]:
+    """Simulate and analyse one chunk; one row per replicate and primary comparison:
+    (analysis, arm, estimand, p, estimate, reason), p None where it could not be
+    computed, reason None unless the comparison or the analysis could not be (a
+    not-estimable analysis gives one row with arm and estimand None).
+
+    engine "exact": visit records, validation, derive.py and the runners, replicate
+    by replicate (chunk_results); "grid": the same trials derived and analysed as arrays
+    (simulate_grid.py), which gives the same rows about 35 times faster.
+    """
+    if engine == "grid":
+        from .derive_grid import grid_params
+        from .simulate_grid import analyse_grid
+        from .synth import make_grid
+        return analyse_grid(make_grid(key, n, replicates, _chunk_seed(seed, n, chunk), effect,
+                                      grid_params(sap)), sap)
+    return [row for results in chunk_results(key, sap, n, chunk, replicates, seed, effect)
+            for result in results for row in hypothesis_rows(result)]
+
+
+def _counted(reasons) -> tuple[tuple[str, int], ...]:
+    """(reason, count), most frequent first, then alphabetically (deterministic)."""
+    from collections import Counter
+    return tuple(sorted(Counter(r for r in reasons if r is not None).items(),
+                        key=lambda item: (-item[1], item[0])))
+
+
+def _summarise(n: int, n_sims: int, rows: list[tuple], alpha: float,
+               analyses: Sequence[str]) -> tuple[list[Rate], list[NotEstimableCount]]:
+    """Per comparison: rejections over the replicates with a p-value, the not-estimable
+    ones by reason (an analysis not estimable in a replicate counts for each of its
+    comparisons); per analysis: the replicates it could not be computed in."""
     import pandas as pd
-    frame = pd.DataFrame(rows, columns=["analysis", "arm", "estimand", "p", "estimate"])
+    frame = pd.DataFrame(rows, columns=["analysis", "arm", "estimand", "p", "estimate",
+                                        "reason"])
+    whole = frame[frame["arm"].isna()]
+    counts = [NotEstimableCount(n, a, n_sims, int((whole["analysis"] == a).sum()),
+                                _counted(whole.loc[whole["analysis"] == a, "reason"]))
+              for a in analyses]
     rates = []
-    for (analysis, arm, estimand), g in frame.groupby(["analysis", "arm", "estimand"],
-                                                      sort=False):
+    for (analysis, arm, estimand), g in frame[frame["arm"].notna()].groupby(
+            ["analysis", "arm", "estimand"], sort=False):
         p = g["p"].astype(float)
         est = g["estimate"].astype(float)
+        reasons = [*g["reason"], *whole.loc[whole["analysis"] == analysis, "reason"]]
         finite = est[np.isfinite(est)]
+        reasons_counted = _counted(reasons)
         rates.append(Rate(n, analysis, arm, estimand, n_sims, int(p.notna().sum()),
                           int((p < alpha).sum()),
-                          float(finite.mean()) if len(finite) else None))
-    return rates
+                          float(finite.mean()) if len(finite) else None,
+                          sum(c for _, c in reasons_counted), reasons_counted,
+                          int(np.isinf(est).sum())))
+    return rates, counts
 
 
 ENGINES = ("auto", "grid", "exact")
@@ -316,10 +427,14 @@ def simulate(key: str, sap: Sap, n_values: Sequence[int], n_sims: int, effect=No
              for c in range(math.ceil(n_sims / CHUNK))]
     chunks = _run_tasks(key, sap, tasks, seed, effect, jobs, scheduler, progress, engine)
     rates: list[Rate] = []
+    counts: list[NotEstimableCount] = []
     for n in n_values:
         rows = [row for (task_n, _, _), found in zip(tasks, chunks) if task_n == n
                 for row in found]
-        rates.extend(_summarise(n, n_sims, rows, sap.study.alpha))
+        found_rates, found_counts = _summarise(n, n_sims, rows, sap.study.alpha,
+                                               [a.id for a in sap.analyses])
+        rates.extend(found_rates)
+        counts.extend(found_counts)
     if effect is None:
         described = {arm: vars(e) for arm, e in design.effects.items()}
     elif isinstance(effect, Effect):
@@ -327,15 +442,21 @@ def simulate(key: str, sap: Sap, n_values: Sequence[int], n_sims: int, effect=No
     else:
         described = {arm: vars(e) for arm, e in effect.items()}
     notes = ("rejection: p < alpha, using p_adjusted where the SAP's multiplicity family "
-             "applies; a replicate where an analysis could not be computed counts as not "
-             "rejecting (n_estimable says how many could)",
+             "applies; rejection_rate and mc_se are over the replicates with a p-value "
+             "(n_estimable); n_not_estimable counts the replicates where the analysis or the "
+             "comparison could not be computed, by reason (not_estimable_reasons; per "
+             "analysis in not_estimable); in the family a hypothesis without a p-value "
+             "counts as not rejected (p = 1)",
+             "mean_estimate is the mean of the finite estimates; n_infinite_estimates counts "
+             "the infinite ones left out (e.g. a hazard ratio with every event in one arm)",
              "engine grid: the trials are derived and analysed as arrays, with the same "
              "rules and the same results as engine exact (hazard ratios agree to the Cox "
              "fit's convergence, about 1e-7)" if engine == "grid" else
              "engine exact: every trial is validated, derived and analysed as a real one")
-    return OperatingCharacteristics(key, sap.study.id, sap.sha256, sap.study.alpha, seed,
-                                    described, tuple(rates), sap.multiplicity.method, notes,
-                                    engine)
+    oc = OperatingCharacteristics(key, sap.study.id, sap.sha256, sap.study.alpha, seed,
+                                  described, tuple(rates), sap.multiplicity.method, notes,
+                                  engine, tuple(counts))
+    return replace(oc, notes=oc.notes + oc.warnings)
 
 
 CONNECT_TIMEOUT = 10      # seconds to reach the scheduler, and again to find a worker

@@ -16,12 +16,11 @@ Output: the rows run_chunk gives for the same chunk, in the same order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .derive_grid import DailyGrid, GridDerivation, GridEndpoint
-from .errors import MscstatsError
 from .plan import Analysis, Endpoint, Sap
 
 __all__ = ["analyse_grid"]
@@ -30,12 +29,15 @@ __all__ = ["analyse_grid"]
 @dataclass
 class _Outcome:
     """One analysis over B replicates: per treated arm (columns) the p-value and the
-    estimate of the arm's hypothesis; ``raised``: the runner would stop (no result)."""
+    estimate of the arm's hypothesis; ``raised``: the analysis is not estimable in that
+    replicate; ``reasons``: (replicate, column or None for the whole analysis) -> why
+    it could not be computed, as the runner says it."""
     estimands: list[str]
     p: np.ndarray             # (B, arms - 1), NaN where no p-value
     estimate: np.ndarray      # (B, arms - 1), NaN where none
     raised: np.ndarray        # (B,)
     needs_runner: np.ndarray  # (B,) replicates the batch cannot answer as the runner would
+    reasons: dict = field(default_factory=dict)
 
 
 def analyse_grid(grid: DailyGrid, sap: Sap, runner_only: bool = False) -> list[tuple]:
@@ -131,7 +133,8 @@ def _ancova_arms(out, batch, y, arm, complete, covariates, arms, log):
         p = _t_p(fit.t, fit.df)
         out.p[batch, j - 1] = p
         out.estimate[batch, j - 1] = np.exp(fit.estimate) if log else fit.estimate
-        out.needs_runner[np.flatnonzero(batch)[~np.isfinite(p)]] = True
+        # no p, or an SE of exactly 0 (an exact fit: the runner says it is not estimable)
+        out.needs_runner[np.flatnonzero(batch)[~np.isfinite(p) | ~(fit.se > 0)]] = True
 
 
 # ------------------------------------------------------------------ Welch
@@ -210,16 +213,15 @@ def _binary(analysis: Analysis, endpoint: Endpoint, values: GridEndpoint, grid: 
         out.estimate[:, 0] = events[:, 0] / np.where(sizes[:, 0] > 0, sizes[:, 0], 1)
     else:
         out = _outcome(grid, ["risk_difference"] * (arms - 1))
-    out.raised |= (sizes == 0).any(axis=1)             # require_arms: an arm without values
+    out.needs_runner |= (sizes == 0).any(axis=1)       # require_arms: the runner says why
     p_of_table: dict[tuple, float] = {}
-    for r in np.flatnonzero(~out.raised):
+    for r in np.flatnonzero(~out.needs_runner):
         for j in range(1, arms):
             table = (int(events[r, j]), int(sizes[r, j]), int(events[r, 0]), int(sizes[r, 0]))
             if table not in p_of_table:
                 p_of_table[table] = fisher_exact_p(*table)
             out.p[r, j - 1] = p_of_table[table]
             out.estimate[r, j - 1] = table[0] / table[1] - table[2] / table[3]
-    out.estimate[out.raised] = np.nan
     return out
 
 
@@ -234,8 +236,9 @@ def _run_replicate(out: _Outcome, r: int, analysis: Analysis, endpoint: Endpoint
     """The analysis's runner on replicate r's grid-derived rows (as run_chunk runs it)."""
     import pandas as pd
 
-    from .analysis import AnalysisInput, run
-    from .analysis.multiplicity import primary_comparisons
+    from .analysis import AnalysisInput
+    from .simulate import _run_replicate as run_replicate
+    from .simulate import hypothesis_rows
     rows = np.arange(r * grid.n, (r + 1) * grid.n)
     rows = rows[included[rows]]
     arms = np.array(sap.study.arms, dtype=object)
@@ -250,31 +253,32 @@ def _run_replicate(out: _Outcome, r: int, analysis: Analysis, endpoint: Endpoint
                         seed=sap.study.seed, transform=endpoint.transform,
                         target_day=endpoint.day, horizon=endpoint.horizon)
     out.p[r], out.estimate[r], out.raised[r] = np.nan, np.nan, False
-    try:
-        result = run(inp)
-    except MscstatsError:
+    result = run_replicate(inp, None)
+    if not result.estimable:
         out.raised[r] = True
+        out.reasons[r, None] = result.reason
         return
-    for c in primary_comparisons(result):
-        j = sap.study.arms.index(c.arm) - 1
-        out.p[r, j] = np.nan if c.p_value is None else c.p_value
-        out.estimate[r, j] = np.nan if c.estimate is None else c.estimate
+    for _, arm, _, p, estimate, reason in hypothesis_rows(result):
+        j = max(sap.study.arms.index(arm) - 1, 0)     # one arm: its own column
+        out.p[r, j] = np.nan if p is None else p
+        out.estimate[r, j] = np.nan if estimate is None else estimate
+        if reason is not None:
+            out.reasons[r, j] = reason
 
 
 # ------------------------------------------------------------------ multiplicity and rows
 
 def _rows(outcomes: dict[str, _Outcome], sap: Sap, replicates: int) -> list[tuple]:
     """run_chunk's rows: replicate by replicate, analyses in SAP order; the family's p
-    adjusted where every member has a result, the family left out where one has none."""
+    adjusted with a hypothesis without a p-value (or of a not-estimable member) counted
+    as p = 1, as analysis.multiplicity.adjust_family does."""
     from .analysis.multiplicity import adjust_rows
     family = [a.id for a in sap.analyses if a.id in set(sap.multiplicity.family)]
-    dropped = np.zeros(replicates, dtype=bool)
-    for member in family:
-        dropped |= outcomes[member].raised
     reported = {aid: o.p.copy() for aid, o in outcomes.items()}
     if family and sap.multiplicity.method != "none":
-        adjusted = adjust_rows(np.hstack([outcomes[f].p for f in family]),
-                               sap.multiplicity.method)
+        p = np.hstack([outcomes[f].p for f in family])
+        adjusted = adjust_rows(np.where(np.isnan(p), 1.0, p), sap.multiplicity.method)
+        adjusted[np.isnan(p)] = np.nan
         start = 0
         for member in family:
             width = outcomes[member].p.shape[1]
@@ -285,11 +289,13 @@ def _rows(outcomes: dict[str, _Outcome], sap: Sap, replicates: int) -> list[tupl
     for r in range(replicates):
         for analysis in sap.analyses:
             o = outcomes[analysis.id]
-            if o.raised[r] or (dropped[r] and analysis.id in family):
+            if o.raised[r]:
+                rows.append((analysis.id, None, None, None, None, o.reasons[r, None]))
                 continue
             for j, arm in enumerate(arms):
                 p, estimate = reported[analysis.id][r, j], o.estimate[r, j]
                 rows.append((analysis.id, arm, o.estimands[j],
                              None if np.isnan(p) else float(p),
-                             None if np.isnan(estimate) else float(estimate)))
+                             None if np.isnan(estimate) else float(estimate),
+                             o.reasons.get((r, j))))
     return rows

@@ -360,7 +360,10 @@ def _enrol(design: Design, n: int, arm_effects: np.ndarray, rng,
         pf0=pf0, level0=level0, ceiling=np.maximum(ceiling, level0),
         dosed=dosed, treated=treated, effect=effect,
         healthy=np.log(rng.uniform(400.0, 480.0, n)),
-        rate=design.recovery_rate * np.exp(rng.normal(0.0, 0.35, n)) * effect[:, 0],
+        # the fraction of the gap to health closed in a day: at most MAX_RECOVERY (a
+        # larger --effect recovery_rate would overshoot health and diverge)
+        rate=np.minimum(design.recovery_rate * np.exp(rng.normal(0.0, 0.35, n)) * effect[:, 0],
+                        MAX_RECOVERY),
         offset=offset,
         niv=rng.random(n) < 0.3,
         hf_flow=5.0 * rng.integers(8, 13, n),
@@ -382,9 +385,13 @@ class _Course:
     last_record: np.ndarray   # last day with a morning assessment
 
 
+MAX_RECOVERY = 0.9
+
+
 def _with_odds_ratio(p: np.ndarray, odds_ratio: np.ndarray) -> np.ndarray:
-    odds = p / (1.0 - p) * odds_ratio
-    return odds / (1.0 + odds)
+    # odds x OR back to a probability, p OR / (1 - p + p OR): no division by zero
+    # where p rounds to 1 (a logit above 37)
+    return p * odds_ratio / (1.0 - p + p * odds_ratio)
 
 
 def _deterioration(design: Design, c: _Cohort, rng):

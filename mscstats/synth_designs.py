@@ -25,6 +25,10 @@ LEVELS = ("RA", "NC", "MASK", "HF", "IMV", "ECMO")
 LEVEL_LOWER_PF = (300.0, 230.0, 190.0, 100.0, 60.0)
 
 
+# The accepted range of every effect (a ratio or multiplier; `--effect`, docs/cli.md).
+EFFECT_RANGE = (1e-3, 1e3)
+
+
 @dataclass(frozen=True)
 class Effect:
     """Treatment effect of an arm against the natural course (all 1.0 = no effect).
@@ -43,10 +47,14 @@ class Effect:
     cytokine_ratio: float = 1.0
 
     def __post_init__(self) -> None:
+        low, high = EFFECT_RANGE
         for name in ("recovery_rate", "progression_or", "mortality_or", "cytokine_ratio"):
             value = getattr(self, name)
             if not value > 0:
                 raise ValueError(f"Effect.{name} must be positive, got {value!r}")
+            if not low <= value <= high:      # beyond it the generator's exp would overflow
+                raise ValueError(f"Effect.{name} must be within {low:g} to {high:g}, "
+                                 f"got {value!r}")
 
     @property
     def is_null(self) -> bool:

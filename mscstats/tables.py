@@ -6,7 +6,9 @@ Formatting rules (hand-checkable):
 - a p-value has 3 decimals, "<0.001" below 0.001;
 - a proportion is "n (p%)" with one decimal of percent;
 - baseline mean (SD) and median (Q1, Q3) have one decimal;
-- missing or infinite numbers are "NA"; -0 is printed as 0.
+- a missing number is "NA", an infinite one "∞" or "-∞"; -0 is printed as 0;
+- a comparison without an estimate is "not estimable", and an analysis that
+  could not be computed is listed with "not estimable" and its reason.
 
 Each builder returns a :class:`Table` of strings; report.py lays it out.
 """
@@ -29,6 +31,7 @@ __all__ = ["Table", "fmt_number", "decimals_for", "fmt_estimate", "fmt_ci", "fmt
            "estimand_table", "missingness_table", "warnings_table"]
 
 NA = "NA"
+NOT_ESTIMABLE = "not estimable"
 RATIO_ESTIMANDS = ("geometric_mean_ratio", "hazard_ratio", "subdistribution_hazard_ratio",
                    "risk_ratio", "odds_ratio", "common_odds_ratio", "rmst_ratio",
                    "geometric_mean_change")
@@ -55,7 +58,13 @@ def _finite(x: Any) -> bool:
     return x is not None and isinstance(x, (int, float)) and math.isfinite(float(x))
 
 
+def _infinite(x: Any) -> bool:
+    return isinstance(x, (int, float)) and math.isinf(float(x))
+
+
 def fmt_number(x: Any, decimals: int) -> str:
+    if _infinite(x):
+        return "∞" if float(x) > 0 else "-∞"
     if not _finite(x):
         return NA
     text = f"{float(x):.{decimals}f}"
@@ -100,6 +109,8 @@ def _label(name: str) -> str:
 
 
 def estimate_with_ci(c: Comparison) -> str:
+    if c.estimate is None or (isinstance(c.estimate, float) and math.isnan(c.estimate)):
+        return NOT_ESTIMABLE
     decimals = decimals_for(c.estimate)
     return f"{fmt_number(c.estimate, decimals)} {fmt_ci(c.ci, decimals)}"
 
@@ -159,9 +170,13 @@ def analysis_name(result) -> str:
 
 def endpoint_table(results: TrialResults, labels: Mapping[str, str]) -> Table:
     """One row per comparison of every analysis: estimate (CI), p and adjusted p."""
-    rows = []
+    rows, footnotes = [], []
     level = None
     for a in results.analyses:
+        if not a.estimable:
+            rows.append((analysis_name(a), labels.get(a.endpoint, a.endpoint), a.method, "", "",
+                         NOT_ESTIMABLE, "", ""))
+            footnotes.append(f"{analysis_name(a)}: not estimable: {a.reason}.")
         for c in a.comparisons:
             level = level or c.ci_level
             versus = f"{c.arm} vs {c.reference}" if c.reference else c.arm
@@ -176,7 +191,7 @@ def endpoint_table(results: TrialResults, labels: Mapping[str, str]) -> Table:
         notes += (WARNING_FOOTNOTE,)
     return Table("Endpoint summary", ("Analysis", "Endpoint", "Method", "Comparison",
                                       "Estimand", f"Estimate ({ci})", "p", "Adjusted p"),
-                 tuple(rows), notes)
+                 tuple(rows), notes + tuple(footnotes))
 
 
 def tests_table(results: TrialResults) -> Table:

@@ -280,6 +280,27 @@ def risk_difference_zero(out: Path) -> None:
     assert rd["estimate"] == 0.0 and rd["p_value"] == 1.0
 
 
+def not_estimable(analysis_id: str, reason: str, others: tuple[str, ...] = ()):
+    """The analysis is written with status not_estimable and its reason, no numbers;
+    the ``others`` ran (they have no status key: estimable, as always)."""
+    def check(out: Path) -> None:
+        result = _analysis(out, analysis_id)
+        assert result["status"] == "not_estimable" and reason in result["reason"], result
+        assert result["comparisons"] == [] and result["tests"] == []
+        for other in others:
+            assert "status" not in _analysis(out, other) and _analysis(out, other)["comparisons"]
+    return check
+
+
+def infinite_odds_ratio(out: Path) -> None:
+    """No death in control: the odds ratio and its upper limit are infinite, written as
+    the string "Infinity" (null would mean not estimable)."""
+    text = out.read_text("utf-8")
+    odds = [c for c in _analysis(out, "x")["comparisons"] if c["estimand"] == "odds_ratio"][0]
+    assert odds["estimate"] == "Infinity" and odds["ci"][1] == "Infinity", odds
+    assert '"Infinity"' in text and "NaN" not in text
+
+
 def hazard_ratio_not_estimable(out: Path) -> None:
     result = _analysis(out, "x")
     assert result["comparisons"][0]["estimate"] is None
@@ -324,6 +345,7 @@ class Case:
     id: str
     corrupt: Callable[[Path], None]
     command: str                      # validate | validate+sap | derive | analyze | report
+                                      # (analyze+strict, report+strict: with --strict)
     exit: int
     expect: tuple[str, ...] = ()      # fragments of the output (file, column / key, fix)
     same_as_clean: bool = False       # derive: endpoints equal to those of the clean toy
@@ -536,22 +558,45 @@ CASES = [
     # No events / all censored: R's survdiff reports chisq 0 ("No test, actually") and
     # stops with "system is exactly singular" when the variance is singular (every
     # stratum one subject); mscstats reports the test as null with a note saying why.
+    # An analysis that cannot be computed is not estimable (DESIGN.md 6): its entry
+    # has status "not_estimable" and the reason, the others run, exit 0 with a warning;
+    # --strict makes it exit 1 and write nothing.
     Case("arm-with-no-subjects", edit("adsl.csv", lambda f: f.assign(ARM="control")),
-         "analyze", 1, ("analysis pf_welch: arm 'MSC' has no subjects in the ITT population.",
-                        "Fix: check the ARM values in adsl")),
-    # validate --sap runs the checks analyze runs: what analyze refuses, it refuses too
-    # (before issue 17 it only warned "arm 'MSC' of the SAP has no subjects", exit 0)
-    Case("arm-with-no-subjects-validate-sap",
-         edit("adsl.csv", lambda f: f.assign(ARM="control")), "validate+sap", 1,
-         ("analysis pf_welch: arm 'MSC' has no subjects in the ITT population.", FIX)),
+         "analyze", 0, ("warning: analysis pf_welch is not estimable: arm 'MSC' has no "
+                        "subjects in the ITT population", "check the ARM values in adsl"),
+         check=not_estimable("pf_welch", "arm 'MSC' has no subjects")),
+    Case("arm-with-no-subjects-strict", edit("adsl.csv", lambda f: f.assign(ARM="control")),
+         "analyze+strict", 1, ("warning: analysis pf_welch is not estimable",
+                               "not estimable and --strict is set; nothing written.")),
+    # validate --sap runs the checks analyze runs: what analyze writes as not estimable,
+    # validate names as a warning
+    Case("arm-with-no-subjects-warned", edit("adsl.csv", lambda f: f.assign(ARM="control")),
+         "validate+sap", 0, ("adsl.csv, column ARM: arm 'MSC' of the SAP has no subjects",
+                             "warning: analysis pf_welch is not estimable: arm 'MSC' has no "
+                             "subjects in the ITT population")),
     Case("arm-with-no-subjects-report", edit("adsl.csv", lambda f: f.assign(ARM="control")),
-         "report", 1, ("arm 'MSC' has no subjects",)),
+         "report", 0, ("warning: analysis pf_welch is not estimable: arm 'MSC' has no subjects",
+                       "wrote")),
+    Case("arm-with-no-subjects-report-strict",
+         edit("adsl.csv", lambda f: f.assign(ARM="control")),
+         "report+strict", 1, ("arm 'MSC' has no subjects", "--strict is set; nothing written")),
+    Case("one-analysis-not-estimable-the-others-run",
+         analyses(analysis("x", "pf20", "welch") + analysis("y", "mort28", "binary"),
+                  '[[endpoint]]\nid = "pf20"\nkind = "change"\nparam = "PF"\nday = 20\n'
+                  'window = 0\n\n'), "analyze", 0, ("wrote 2 analyses",),
+         check=not_estimable("x", "have no subject with a value", others=("y",))),
+    Case("infinite-odds-ratio-is-written-as-Infinity",
+         both(where("adsl.csv", "DTHDY", "", ARM="control"),
+              where("adsl.csv", "LSTALVDY", "28", ARM="control"),
+              analyses(analysis("x", "mort28", "binary"))), "analyze", 0,
+         ("wrote 1 analyses",), check=infinite_odds_ratio),
     Case("no-subject-with-a-value",
          analyses(analysis("x", "pf20", "welch"),
                   '[[endpoint]]\nid = "pf20"\nkind = "change"\nparam = "PF"\nday = 20\n'
-                  'window = 0\n\n'), "analyze", 1,
-         ("analysis x: arm(s) ['control', 'MSC'] have no subject with a value of the endpoint.",
-          FIX)),
+                  'window = 0\n\n'), "analyze", 0,
+         ("warning: analysis x is not estimable: arm(s) ['control', 'MSC'] have no subject "
+          "with a value of the endpoint",),
+         check=not_estimable("x", "have no subject with a value of the endpoint")),
     Case("binary-endpoint-with-no-events",
          both(ALIVE, analyses(analysis("x", "mort28", "binary"))), "analyze", 0,
          ("wrote 1 analyses",), check=risk_difference_zero),
@@ -965,7 +1010,8 @@ def _command(command: str, trial: Path, out: Path) -> list[str]:
         return ["validate", str(trial)]
     if command == "validate+sap":
         return ["validate", str(trial), "--sap", sap_path]
-    return [command, str(trial), "--sap", sap_path, "-o", str(out)]
+    command, _, strict = command.partition("+")           # "analyze+strict": --strict
+    return [command, str(trial), "--sap", sap_path, "-o", str(out)] + (["--strict"] if strict else [])
 
 
 def _prepare(tmp_path: Path, corrupt=None) -> Path:

@@ -10,6 +10,7 @@ from scipy import stats
 
 from mscstats.analysis import AnalysisInput, run
 from mscstats.analysis.ranks import rank_sum_counts, signed_rank_counts
+from mscstats.analysis.common import NotEstimable
 from mscstats.errors import AnalysisError
 from mscstats.results import dumps_json
 
@@ -181,13 +182,13 @@ def test_one_subject_in_an_arm_gives_a_note_not_a_crash():
     assert '"estimate": null' in json_text
 
 
-def test_empty_arm_is_an_analysis_error():
+def test_empty_arm_makes_the_analysis_not_estimable():
     d = frame({"placebo": [1.0, 2.0], "UC-MSC": [np.nan, np.nan]})
     for method in ("welch", "wilcoxon"):
-        with pytest.raises(AnalysisError, match=r"\['UC-MSC'\] have no subject"):
+        with pytest.raises(NotEstimable, match=r"\['UC-MSC'\] have no subject"):
             run(inp(method, d, ["placebo", "UC-MSC"]))
     b = frame({"placebo": [1, 0]}, column="AVAL")
-    with pytest.raises(AnalysisError, match="no subject"):
+    with pytest.raises(NotEstimable, match="no subject"):
         run(inp("binary", b, ["placebo", "UC-MSC"], kind="binary"))
 
 
@@ -229,8 +230,8 @@ def test_binary_one_subject_per_arm():
     r = run(inp("binary", d, ["placebo", "UC-MSC"], kind="binary"))
     rd, rr, odds = r.comparisons
     assert rd.estimate == 1.0 and r.test("fisher").p_value == 1.0
-    assert odds.estimate == math.inf                     # as fisher.test; JSON writes null
-    assert '"estimate": null' in dumps_json(odds)
+    assert odds.estimate == math.inf                     # as fisher.test
+    assert '"estimate": "Infinity"' in dumps_json(odds)  # DESIGN.md 6: not null
 
 
 def test_bad_input_is_named():

@@ -300,7 +300,7 @@ def test_bad_cause_code_and_missing_covariate_are_errors():
         run(inp("cuminc", d.assign(EVNTCD=d.EVNTCD.replace(2, 3)), ["control", "UC-MSC"]))
     with pytest.raises(AnalysisError, match="AGE"):
         run(inp("finegray", d, ["control", "UC-MSC"], {"covariates": ("AGE",)}))
-    with pytest.raises(AnalysisError, match="no subject"):
+    with pytest.raises(NotEstimable, match="no subject"):   # not estimable, not an error
         run(inp("finegray", d, ["control", "UC-MSC", "BM-MSC"]))
 
 

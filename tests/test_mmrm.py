@@ -20,6 +20,7 @@ import pytest
 
 from mscstats.analysis import AnalysisInput, run
 from mscstats.analysis.mmrm import fit_mmrm
+from mscstats.analysis.common import NotEstimable
 from mscstats.errors import AnalysisError
 
 HERE = Path(__file__).parent / "reference" / "compare"
@@ -150,7 +151,7 @@ def test_mmrm_errors_are_clear():
         run(mmrm_input(covariance="toeplitz"))
     with pytest.raises(AnalysisError, match="target day"):
         run(mmrm_input(target_day=None))
-    with pytest.raises(AnalysisError, match=r"\['UC-MSC'\] have no subject"):
+    with pytest.raises(NotEstimable, match=r"\['UC-MSC'\] have no subject"):
         run(mmrm_input(data=DATA[DATA.ARM != "UC-MSC"]))
     with pytest.raises(AnalysisError, match="not in the data"):
         run(mmrm_input(covariates=["WEIGHT"]))
@@ -173,5 +174,5 @@ def test_arm_without_data_on_a_day():
     assert r.comparison("Paxlovid").estimate is not None          # day 14 is still estimable
     assert "5" not in r.by_arm["Paxlovid"]["lsmeans"] and "5" in r.by_arm["standard"]["lsmeans"]
     assert any("ARMPaxlovid:DAY5" in n for n in r.notes)
-    with pytest.raises(AnalysisError, match="target day 5"):
+    with pytest.raises(NotEstimable, match="target day 5"):
         run(mmrm_input(data=d, target_day=5))

@@ -70,7 +70,9 @@ def test_parse_effects_defaults_null_and_arm_settings():
 @pytest.mark.parametrize("spec, words", [("speed=2", "not an effect setting"),
                                          ("placebo:recovery_rate=2", "not a treated arm"),
                                          ("recovery_rate=fast", "not a number"),
-                                         ("recovery_rate=0", "positive")])
+                                         ("recovery_rate=0", "positive"),
+                                         ("cytokine_ratio=1e300", "outside the accepted range"),
+                                         ("mortality_or=0.0009", "0.001 to 1000")])
 def test_parse_effects_errors(spec, words):
     with pytest.raises(MscstatsError, match=words):
         parse_effects(KEY, [spec])
@@ -104,7 +106,8 @@ def test_cli_writes_operating_characteristics(tmp_path):
 
 @pytest.mark.parametrize("args, code, words", [
     (["--n", "1,x"], 2, "integers"),
-    (["--effect", "speed=3"], 1, "not an effect setting"),
+    (["--effect", "speed=3"], 2, "not an effect setting"),
+    (["--effect", "cytokine_ratio=1e300"], 2, "outside the accepted range 0.001 to 1000"),
     (["--analyses", "nope"], 1, "nope"),
 ])
 def test_cli_errors(tmp_path, args, code, words):

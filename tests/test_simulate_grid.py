@@ -118,6 +118,7 @@ def assert_rows_agree(exact_rows, grid_rows):
     assert len(exact_rows) == len(grid_rows)
     for ours, theirs in zip(grid_rows, exact_rows):
         assert ours[:3] == theirs[:3]
+        assert ours[5] == theirs[5], (ours, theirs)      # the same not-estimable reason
         hazard = theirs[2] == "hazard_ratio"
         for k, rel, absolute in ((3, 1e-10, 1e-12), (4, 1e-6 if hazard else 1e-10, 0.0)):
             assert (ours[k] is None) == (theirs[k] is None), (ours, theirs)
@@ -150,12 +151,22 @@ def test_an_exact_fit_gives_rounding_sized_p_values_in_both_engines():
 def test_small_trials_exercise_the_runner_and_the_family_rule():
     (sap,) = grid_saps("refractory-hypoxia")
     rows = run_chunk("refractory-hypoxia", sap, 2, 0, 25, 3, None, engine="grid")
-    per_analysis = pd.Series([r[0] for r in rows]).value_counts()
-    # with one subject an arm, many replicates cannot run the primary ANCOVA; the
-    # family (primary, ttci_logrank) is then left out of that replicate
-    assert per_analysis["primary"] < 25
-    assert per_analysis["ttci_logrank"] == per_analysis["primary"]
-    assert per_analysis["ttpf300_logrank"] > per_analysis["primary"]
+    frame = pd.DataFrame(rows, columns=["analysis", "arm", "estimand", "p", "estimate", "reason"])
+    # every replicate has a row for every analysis: with one subject an arm, many
+    # replicates cannot run the primary ANCOVA, which is then a not-estimable row
+    assert (frame["analysis"].value_counts() == 25).all()
+    primary = frame[frame["analysis"] == "primary"].reset_index(drop=True)
+    unestimable = primary["arm"].isna() | primary["p"].isna()
+    assert unestimable.any() and primary.loc[unestimable, "reason"].notna().all()
+    # the family (primary, ttci_logrank, Holm): a primary without p counts as p = 1, so
+    # the log-rank p is doubled (Holm's first step with m = 2) rather than dropped
+    logrank = frame[frame["analysis"] == "ttci_logrank"].reset_index(drop=True)
+    raw = pd.DataFrame(run_chunk("refractory-hypoxia", restrict_sap(sap, ["ttci_logrank"]), 2, 0,
+                                 25, 3, None, engine="grid"), columns=frame.columns)
+    both = unestimable & logrank["p"].notna()
+    assert both.any()
+    assert logrank.loc[both, "p"].to_numpy() == pytest.approx(
+        np.minimum(1.0, 2 * raw.loc[both, "p"].to_numpy()))
 
 
 def test_batched_statistics_equal_the_runner_on_the_same_grid():

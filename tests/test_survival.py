@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from mscstats.analysis import AnalysisInput, run
 from mscstats.analysis.logrank import logrank_test
 from mscstats.cli import main
+from mscstats.analysis.common import NotEstimable
 from mscstats.errors import AnalysisError
 from mscstats.plan import template_text
 
@@ -237,7 +238,7 @@ def test_bad_rows_raise_analysis_errors():
     d = data("n10")
     with pytest.raises(AnalysisError, match="CNSR 0 or 1"):
         run(analysis(d.assign(CNSR=3), "km", ["placebo", "UC-MSC"]))
-    with pytest.raises(AnalysisError, match="no subject"):
+    with pytest.raises(NotEstimable, match="no subject"):      # not estimable, not an error
         run(analysis(d[d.ARM == "placebo"], "logrank", ["placebo", "UC-MSC"]))
     with pytest.raises(AnalysisError, match="CNSR"):
         run(analysis(d.drop(columns="CNSR"), "cox", ["placebo", "UC-MSC"]))

@@ -301,6 +301,17 @@ def test_ordinal_p_value_matches_clm(a, c):
 @pytest.mark.parametrize("a", [a for a in ANALYSES if a["method"] == "ordinal_po"], ids=analysis_id)
 def test_ordinal_brant_matches_binary_glm_logits(a):
     b = result(a["design"], a["analysis"]).test("brant")
+    if (a["design"], a["analysis"]) == ("three-arm-paxlovid", "who_d14_po"):
+        # WHO category 8 is seen once, in one arm: the covariance of the cut differences
+        # is singular (tests/reference/edges.json: R's smallest eigenvalue is 4e-16 of
+        # the largest), so R's number is made of a direction without variance and the
+        # Brant test is not estimable (issue 21)
+        edge = json.loads((Path(__file__).parent / "reference" / "edges.json").read_text())
+        singular = edge["cases"]["brant_category_seen_once"]
+        assert singular["statistic"] == pytest.approx(a["brant"]["statistic"], rel=1e-9)
+        assert singular["smallest_relative_eigenvalue"] < 1e-12
+        assert b.statistic is None and b.p_value is None
+        return
     assert b.statistic == close(a["brant"]["statistic"], ITERATIVE)
     assert b.df == a["brant"]["df"]
     assert b.p_value == pytest.approx(a["brant"]["p_value"], abs=P_ABS)

@@ -15,7 +15,7 @@ from mscstats.results import AnalysisResult, Comparison, Test, TrialResults
 @pytest.mark.parametrize("x, text", [
     (27.07, "27.1"), (0.5596, "0.560"), (556.7, "557"), (1.201, "1.20"), (35.0, "35.0"),
     (-13.48, "-13.5"), (-4.339e-05, "0.000"), (0.0, "0.00"), (1234.5, "1234"),
-    (None, "NA"), (math.nan, "NA"), (math.inf, "NA")])
+    (None, "NA"), (math.nan, "NA"), (math.inf, "∞"), (-math.inf, "-∞")])
 def test_estimate_has_three_significant_digits(x, text):
     assert tables.fmt_estimate(x) == text
 
@@ -23,8 +23,10 @@ def test_estimate_has_three_significant_digits(x, text):
 def test_ci_takes_the_estimates_decimals():
     c = Comparison("UC-MSC", "control", "mean_difference", 27.07, (-13.48, 67.62), 0.95)
     assert tables.estimate_with_ci(c) == "27.1 (-13.5, 67.6)"
-    ratio = Comparison("UC-MSC", "control", "odds_ratio", None, (7.655, None), 0.95)
-    assert tables.estimate_with_ci(ratio) == "NA (7.66, NA)"
+    ratio = Comparison("UC-MSC", "control", "odds_ratio", math.inf, (7.655, math.inf), 0.95)
+    assert tables.estimate_with_ci(ratio) == "∞ (7.66, ∞)"      # never "NA (7.66, NA)"
+    none = Comparison("UC-MSC", "control", "odds_ratio", None, (None, None), 0.95)
+    assert tables.estimate_with_ci(none) == "not estimable"
 
 
 @pytest.mark.parametrize("p, text", [(0.1864, "0.186"), (1.0, "1.000"), (0.0004035, "<0.001"),

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
 
 __all__ = ["NotEstimable", "Interval", "z_quantile", "t_interval", "two_sided_normal_p",
-           "as_values"]
+           "as_values", "exp_or_inf"]
 
 
 class NotEstimable(ValueError):
@@ -28,6 +29,17 @@ class Interval:
 
     def astuple(self) -> tuple[float, float]:
         return (self.lower, self.upper)
+
+
+def exp_or_inf(x: float) -> float:
+    """exp(x), infinity where it exceeds the float range (math.exp raises there).
+
+    A ratio estimate or limit that large is infinite for every purpose (e.g. a
+    Wald limit of a coefficient coxph calls possibly infinite); results.json writes
+    it as "Infinity" and the report as the infinity sign.
+    """
+    x = float(x)
+    return math.inf if x > 709.78 else math.exp(x)
 
 
 def z_quantile(level: float) -> float:

@@ -18,9 +18,10 @@ Conventions (docs for the report's methods page):
 * Every treated arm (the SAP's arms after the first) is compared with the
   reference arm (the first). Differences are treated minus reference; ratios
   treated over reference.
-* An arm with no analysable subject stops the analysis with AnalysisError. A
-  comparison the data cannot support (too few values, no variation) is
-  reported without numbers and a note says why.
+* An arm with no analysable subject makes the analysis not estimable
+  (NotEstimable: the pipeline writes its entry with the reason, the other
+  analyses run). A comparison the data cannot support (too few values, no
+  variation) is reported without numbers and a note says why.
 * ``tests`` hold one test per comparison, in the order of ``comparisons``.
 * Log-transformed endpoints (values are natural logs): welch and paired report
   exp of the difference (``geometric_mean_ratio``) or of the mean change
@@ -40,7 +41,7 @@ import pandas as pd
 
 from ..errors import AnalysisError
 from ..results import AnalysisResult, Comparison, Test
-from .common import Interval, NotEstimable
+from .common import Interval, NotEstimable, exp_or_inf
 from . import proportions, ranks, ttests
 
 __all__ = ["METHODS", "run_welch", "run_wilcoxon", "run_paired", "run_binary", "analysis_rows",
@@ -70,7 +71,7 @@ def analysis_rows(inp, *, all_days: bool = False) -> pd.DataFrame:
     if not all_days and inp.target_day is not None and repeated:
         rows = rows[rows["DAY"] == inp.target_day]
         if rows.empty:
-            raise AnalysisError(inp.id, f"no rows on the target day {inp.target_day}")
+            raise NotEstimable(f"no subject has a value on the target day {inp.target_day}")
     keys = ["USUBJID", "DAY"] if all_days and "DAY" in rows.columns else ["USUBJID"]
     duplicated = rows.duplicated(keys, keep=False)
     if duplicated.any():
@@ -102,9 +103,8 @@ def require_arms(inp, values: Mapping[str, Sized], minimum: int = 2,
                             f"{len(inp.arms)}.", "use method 'paired' or 'binary' for a single arm.")
     empty = [arm for arm in inp.arms if _size(values[arm]) == 0]
     if empty:
-        raise AnalysisError(inp.id, f"arm(s) {empty} have no subject with {what}.",
-                            "check ARM and the analysis population, or remove the arm from the "
-                            "SAP.")
+        raise NotEstimable(f"arm(s) {empty} have no subject with {what} (check ARM and the "
+                           "analysis population, or remove the arm from the SAP)")
 
 
 def _size(v) -> int:
@@ -141,7 +141,7 @@ def continuous_by_arm(inp, rows: pd.DataFrame) -> tuple[dict[str, np.ndarray], d
         stats = continuous_summary(values[arm])
         stats["n_missing"] = missing[arm]
         if inp.transform == "log":
-            stats["geometric_mean"] = None if stats["mean"] is None else math.exp(stats["mean"])
+            stats["geometric_mean"] = None if stats["mean"] is None else exp_or_inf(stats["mean"])
         if has_base:
             analysed = (rows["ARM"] == arm) & pd.to_numeric(rows[column], errors="coerce").notna()
             base = pd.to_numeric(rows.loc[analysed, "BASE"], errors="coerce").dropna()
@@ -159,7 +159,7 @@ def empty_comparison(arm: str, reference: str | None, estimand: str, level: floa
 
 def ratio_scale(estimate: float, ci: Interval) -> tuple[float, tuple[float, float]]:
     """exp of a log-scale estimate and its CI."""
-    return math.exp(estimate), (math.exp(ci.lower), math.exp(ci.upper))
+    return exp_or_inf(estimate), (exp_or_inf(ci.lower), exp_or_inf(ci.upper))
 
 
 def _t_comparison(arm, reference, result: ttests.TTest, estimand, ratio_estimand, log) -> Comparison:

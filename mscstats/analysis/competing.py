@@ -30,7 +30,7 @@ import pandas as pd
 from ..errors import AnalysisError
 from ..results import AnalysisResult, Comparison, Curve, Test
 from . import design
-from .common import NotEstimable, two_sided_normal_p, z_quantile
+from .common import NotEstimable, exp_or_inf, two_sided_normal_p, z_quantile
 from .compare import analysis_rows, empty_comparison, make_result, require_arms
 from .cuminc import IncidenceCurve, at_landmarks, cumulative_incidence, loglog_interval
 from .finegray import fine_gray
@@ -193,9 +193,18 @@ def _finegray_comparisons(inp, rows, x, names, by_arm, notes):
             continue
         j = names.index(name)
         b, se = float(fit.coef[j]), float(fit.se[j])
+        if not (math.isfinite(se) and se > 0):
+            # crr reports se 0 here (no information, e.g. every event on one day) with a
+            # NaN z and p: the ratio has no usable SE
+            notes.append(f"{arm} vs {inp.reference}: the subdistribution hazard ratio is not "
+                         f"estimable (its SE is {se:g}: the data carry no information on it, "
+                         "e.g. every event on the same day)")
+            comparisons.append(empty_comparison(arm, inp.reference, _ESTIMAND, level))
+            tests.append(Test("wald", None, 1, None))
+            continue
         p = two_sided_normal_p(b / se)
-        comparisons.append(Comparison(arm, inp.reference, _ESTIMAND, math.exp(b),
-                                      (math.exp(b - z * se), math.exp(b + z * se)), level,
+        comparisons.append(Comparison(arm, inp.reference, _ESTIMAND, exp_or_inf(b),
+                                      (exp_or_inf(b - z * se), exp_or_inf(b + z * se)), level,
                                       p_value=p, se=se))
         tests.append(Test("wald", (b / se) ** 2, 1, p))
     return comparisons, tests

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from .common import Interval, NotEstimable, two_sided_normal_p, z_quantile
+from .common import Interval, NotEstimable, exp_or_inf, two_sided_normal_p, z_quantile
 from .km import check_survival_data
 
 __all__ = ["CoxFit", "ModelTest", "cox_fit"]
@@ -60,8 +60,11 @@ class CoxFit:
         """exp(coef), its Wald CI exp(b -/+ z se) and the Wald p of one coefficient."""
         j = self.names.index(name)
         b, se = float(self.coef[j]), float(self.se[j])
+        if not se > 0:
+            raise NotEstimable(f"the SE of {name} is {se:g}: the data carry no information "
+                               "on the hazard ratio")
         z = z_quantile(level)
-        return (math.exp(b), Interval(math.exp(b - z * se), math.exp(b + z * se), level),
+        return (exp_or_inf(b), Interval(exp_or_inf(b - z * se), exp_or_inf(b + z * se), level),
                 two_sided_normal_p(b / se))
 
 
@@ -158,15 +161,24 @@ def cox_fit(time, event, x, names: Sequence[str], strata=None, ties: str = "efro
         step = _solve(info, score)
         for _ in range(30):                       # step halving while the likelihood falls
             candidate = beta + step
-            new = _evaluate(candidate, prepared, efron)
-            if np.isfinite(new[0]) and new[0] >= loglik:
+            # a step too long (monotone likelihood) overflows exp(x beta): the likelihood is
+            # then not finite and the step is halved, as coxph's C code does silently
+            with np.errstate(over="ignore", invalid="ignore"):
+                new = _evaluate(candidate, prepared, efron)
+            if np.isfinite(new[0]) and new[0] >= loglik and np.all(np.isfinite(new[2])):
                 break
             step = step / 2
+        else:
+            break               # no step raises the likelihood: beta is as far as it goes
         done = abs(new[0] - loglik) <= _EPS * abs(new[0])
         beta, (loglik, score, info) = candidate, new
         if done:
             break
-    var = np.linalg.inv(info) if np.all(np.isfinite(info)) else np.full_like(info, np.nan)
+    try:
+        var = np.linalg.inv(info) if np.all(np.isfinite(info)) else np.full_like(info, np.nan)
+    except np.linalg.LinAlgError:
+        raise NotEstimable("the Cox model's information matrix is singular at the estimate "
+                           "(too few subjects for its terms)") from None
     flags = np.abs(score @ var)
     infinite = tuple(n for n, flag, b in zip(names, flags, beta)
                      if flag > _EPS and flag > _TOLER_INF * abs(b))

@@ -115,15 +115,33 @@ def loglog_interval(estimate: float, variance: float, level: float) -> tuple[flo
     """CI on the log(-log) scale: F^exp(+-z sqrt(var) / (F log F)).
 
     The transform keeps the interval inside (0, 1); it is the one tidycmprsk
-    and most reports pair with cuminc (cuminc itself gives no CI). Undefined
-    where F is 0 or 1 (None, None).
+    and most reports pair with cuminc (cuminc itself gives no CI). At the
+    boundary, as survival's survfit_confint does for log-log limits:
+
+    * F exactly 0 or 1 (no event yet, or every subject had it): undefined,
+      (None, None), survfit's NA;
+    * variance 0 with 0 < F < 1: the interval is the point (F, F);
+    * F within rounding of 1 (0.9999999999999999: every subject of the arm had
+      the event, summed in floating point) or of 0, where F log F is so small
+      that the exponent overflows: the limits are exactly 0 and 1, the values R's
+      exp(-exp(log(-log F) +- z se / log F)) gives in IEEE arithmetic (exp of a
+      huge number is Inf there, and exp(-Inf) is 0), never an overflow.
     """
     if not (0.0 < estimate < 1.0) or not math.isfinite(variance) or variance < 0:
         return None, None
     z = z_quantile(level)
-    factor = z * math.sqrt(variance) / (estimate * math.log(estimate))
-    a, b = estimate ** math.exp(factor), estimate ** math.exp(-factor)
+    scale = estimate * math.log(estimate)
+    if scale == 0.0:                        # F so close to 1 that log F rounds to 0
+        return None, None
+    factor = z * math.sqrt(variance) / scale
+    a, b = _power_of_exp(estimate, factor), _power_of_exp(estimate, -factor)
     return min(a, b), max(a, b)
+
+
+def _power_of_exp(base: float, x: float) -> float:
+    """base ** exp(x) for 0 < base < 1 without overflow: exp(x) past the float range
+    makes the power exactly 0 (R: exp(-Inf)); exp(x) underflowing to 0 makes it 1."""
+    return 0.0 if x > 709.0 else base ** math.exp(x)
 
 
 def at_landmarks(curve: IncidenceCurve, days, level: float = 0.95) -> tuple[Landmark, ...]:

@@ -48,6 +48,8 @@ def gray_test(time, cause, group, strata=None, rho: float = 0.0) -> GrayTest:
                                group_code[inside][order], ng, rho)
         scores += s
         variance += v
+    if not (np.all(np.isfinite(variance)) and np.all(np.isfinite(scores))):
+        raise NotEstimable("Gray's scores or their variance are not finite")
     if np.linalg.matrix_rank(variance, tol=1e-7 * max(np.abs(variance).max(), 1e-300)) < ng - 1:
         raise NotEstimable("the variance of Gray's scores is singular (cuminc reports -1): "
                            "too few events of interest to compare the groups")
@@ -92,6 +94,27 @@ def _stratum_scores(y, m, ig, ng, rho):
     return s, v
 
 
+def _c_step(a, nd1, tr, fm):
+    """crst's c increment a nd1 / (tr (1 - fm)), with no increment where a or nd1 is 0.
+
+    The pooled incidence fm can reach 1 while one group still has subjects at risk
+    (every other group's subjects gone); that group's a is then exactly 0 and Fortran
+    computes 0 / 0 = NaN, which cmprsk never reads when the group is not among the
+    first k - 1 but which would poison the statistic in another group order. The
+    increment of a zero term is zero: the statistic no longer depends on the order.
+    """
+    if nd1 == 0:
+        return np.zeros_like(a)
+    out = np.zeros_like(a)
+    nonzero = a != 0
+    if nonzero.any():
+        if not tr * (1 - fm) > 0:
+            raise NotEstimable("the pooled cumulative incidence reached 1 with several groups "
+                               "still at risk: Gray's variance is undefined")
+        out[nonzero] = a[nonzero] * nd1 / (tr * (1 - fm))
+    return out
+
+
 def _time_step(d, nd1, nd2, rs, f1m, skmm, fm, rho, s, v, v2, v3, c, f1, skm, ng):
     """One distinct time with events (labels 60-82 of crst)."""
     ng1 = ng - 1
@@ -110,7 +133,7 @@ def _time_step(d, nd1, nd2, rs, f1m, skmm, fm, rho, s, v, v2, v3, c, f1, skm, ng
     np.fill_diagonal(a, fb * h * (1 - h / tr))
     a[~live, :] = 0.0
     a[:, ~live] = 0.0
-    c = c + a * nd1 / (tr * (1 - fm))
+    c = c + _c_step(a, nd1, tr, fm)
     s = s.copy()
     for i in np.flatnonzero(live[:ng1]):
         s[i] += fb * (d[1][i] - nd1 * rs[i] * (1 - f1m[i]) / (skmm[i] * tq))

@@ -164,11 +164,11 @@ def _gls(patterns, sigma, n_obs) -> _Gls | None:
     logdet, inv = 0.0, []
     for pat in patterns:
         s = sigma[np.ix_(pat.visits, pat.visits)]
-        try:
-            chol = np.linalg.cholesky(s)
+        try:                  # not positive definite, or too ill-conditioned to invert:
+            chol = np.linalg.cholesky(s)      # this covariance is not a candidate
+            si = np.linalg.inv(s)
         except np.linalg.LinAlgError:
             return None
-        si = np.linalg.inv(s)
         inv.append(si)
         logdet += len(pat.y) * 2.0 * np.sum(np.log(np.diag(chol)))
         six = np.einsum("kl,ilp->ikp", si, pat.x)
@@ -268,10 +268,17 @@ def _start(y, x, visit, n_visits, structure):
 
 
 def _objective(patterns, structure, n_obs, theta):
-    g = _gls(patterns, structure.sigma(theta), n_obs)
-    if g is None:
+    # A line search may try parameters whose covariance is beyond the float range
+    # (exp of a huge log-variance): such a point is infeasible, not an error.
+    with np.errstate(over="ignore", invalid="ignore"):
+        sigma = structure.sigma(theta)
+        g = _gls(patterns, sigma, n_obs) if np.all(np.isfinite(sigma)) else None
+        if g is None or not np.isfinite(g.minus2_reml):
+            return np.inf, np.zeros_like(theta)
+        grad = _reml_gradient(patterns, g, structure.jacobian(theta), structure.t)
+    if not np.all(np.isfinite(grad)):
         return np.inf, np.zeros_like(theta)
-    return g.minus2_reml, _reml_gradient(patterns, g, structure.jacobian(theta), structure.t)
+    return g.minus2_reml, grad
 
 
 def _gradient(patterns, structure, n_obs, theta):
@@ -285,6 +292,8 @@ def _optimize(patterns, structure, n_obs, theta0):
     theta = res.x
     for _ in range(20):                       # Newton polish: BFGS stops short of 1e-6 accuracy
         value, grad = fun(theta)
+        if not np.isfinite(value):
+            break                             # infeasible (see _objective): not converged
         if np.max(np.abs(grad)) < 1e-9 * max(1.0, abs(value)):
             return theta
         try:
@@ -295,8 +304,11 @@ def _optimize(patterns, structure, n_obs, theta0):
             if fun(theta - step)[0] <= value:
                 break
             step = step / 2
+        else:
+            break                             # no step helps: keep theta
         theta = theta - step
-    if not np.max(np.abs(fun(theta)[1])) < 1e-5 * max(1.0, abs(fun(theta)[0])):
+    value, grad = fun(theta)
+    if not (np.isfinite(value) and np.max(np.abs(grad)) < 1e-5 * max(1.0, abs(value))):
         raise NotEstimable("the REML fit did not converge")
     return theta
 

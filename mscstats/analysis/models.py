@@ -49,11 +49,15 @@ class LinearFit:
     se: np.ndarray
     df: int
     dropped: tuple[str, ...] = ()
+    perfect: bool = False          # summary.lm's "essentially perfect fit"
 
     def effect(self, name: str, level: float):
         """Estimate, SE, t, p and CI of one coefficient (as summary(lm) and confint)."""
         j = self.names.index(name)
         est, se = float(self.coef[j]), float(self.se[j])
+        if not se > 0:
+            raise NotEstimable("the model fits the data exactly (residual variance 0): the "
+                               "estimate has no standard error")
         t = est / se
         return est, se, t, float(2 * stats.t.sf(abs(t), self.df)), t_interval(est, se, self.df, level)
 
@@ -69,8 +73,12 @@ def least_squares(y, x, names) -> LinearFit:
     coef = np.linalg.solve(r, q.T @ y)
     resid = y - x @ coef
     r_inv = np.linalg.inv(r)
-    se = np.sqrt(np.sum(resid ** 2) / df * np.sum(r_inv ** 2, axis=1))
-    return LinearFit(names, coef, se, df, dropped)
+    variance = np.sum(resid ** 2) / df
+    se = np.sqrt(variance * np.sum(r_inv ** 2, axis=1))
+    fitted = y - resid
+    # summary.lm's test: the residual variance is rounding next to the fitted values
+    perfect = bool(variance < (np.mean(fitted) ** 2 + np.var(fitted, ddof=1)) * 1e-30)
+    return LinearFit(names, coef, se, df, dropped, perfect)
 
 
 # ------------------------------------------------------------------ shared option handling
@@ -119,6 +127,9 @@ def run_ancova(inp) -> AnalysisResult:
         notes.append(str(why))
     if fit is not None and fit.dropped:
         notes.append(f"terms dropped as linear combinations of others: {list(fit.dropped)}")
+    if fit is not None and fit.perfect:
+        notes.append("essentially perfect fit (summary.lm warns so): the residual variance is "
+                     "rounding error, so the SE, CI and p-value mean nothing")
     for arm in inp.arms[1:]:
         c, t = _ancova_comparison(inp, fit, arm, log, notes)
         comparisons.append(c)
@@ -137,7 +148,11 @@ def _ancova_comparison(inp, fit, arm, log, notes):
             notes.append(f"{arm} vs {inp.reference}: not estimable (no subject of the arm with "
                          f"complete covariates, or the arm is confounded with a covariate)")
         return empty_comparison(arm, inp.reference, estimand, inp.ci_level), Test("t", None, None, None)
-    est, se, t, p, ci = fit.effect(name, inp.ci_level)
+    try:
+        est, se, t, p, ci = fit.effect(name, inp.ci_level)
+    except NotEstimable as why:
+        notes.append(f"{arm} vs {inp.reference}: {why}")
+        return empty_comparison(arm, inp.reference, estimand, inp.ci_level), Test("t", None, None, None)
     test = Test("t", t, float(fit.df), p)
     if log:
         ratio, ratio_ci = ratio_scale(est, ci)
@@ -203,7 +218,7 @@ def run_mmrm(inp) -> AnalysisResult:
                        frame["DAY"].map({d: i for i, d in enumerate(days)}).to_numpy(),
                        len(days), covariance)
     except NotEstimable as why:
-        raise AnalysisError(inp.id, f"the MMRM cannot be fitted: {why}") from None
+        raise NotEstimable(f"the MMRM cannot be fitted: {why}") from None
     by_arm = _mmrm_by_arm(inp, rows, fit, all_names, names, covariate_blocks, days)
     comparisons = [_mmrm_comparison(inp, fit, names, arm, days, notes) for arm in inp.arms[1:]]
     notes += [f"MMRM, REML, {covariance} covariance over days {days}; Satterthwaite df",

@@ -10,6 +10,12 @@ ratio and odds ratio all carry the Fisher or chi-square p) count once; a
 comparison of the same arm with its own test (paired: the signed-rank
 pseudo-median next to the paired-t mean) is not part of the family and gets no
 adjusted p. The hypotheses are the arms' first comparisons.
+
+A hypothesis of the family without a p-value (its comparison, or the whole
+analysis, is not estimable) cannot be rejected: it enters the adjustment with
+p = 1, so the family keeps the size the SAP prespecified and the others are not
+adjusted as if it had never been planned; a note on every member says so. A
+not-estimable analysis holds one hypothesis per treated arm.
 """
 
 from __future__ import annotations
@@ -78,23 +84,44 @@ def _family_members(result: AnalysisResult) -> list[tuple[float | None, list[int
             for c in primary_comparisons(result)]
 
 
+def _hypotheses(result: AnalysisResult, arms: Sequence[str]) -> tuple[list, list[str]]:
+    """(p, comparison indices) per hypothesis of one family member, and a description of
+    each hypothesis without a p-value."""
+    if not result.estimable:
+        count = max(1, len(arms) - 1)
+        return [(None, [])] * count, [f"{result.id} (not estimable: {result.reason})"]
+    members = _family_members(result)
+    lacking = [f"{result.id} {result.comparisons[idx[0]].arm}" for p, idx in members
+               if p is None]
+    return members, lacking
+
+
 def adjust_family(results: Sequence[AnalysisResult], family: Sequence[str],
-                  method: str) -> tuple[AnalysisResult, ...]:
-    """The results with ``p_adjusted`` set on the comparisons of the family's analyses."""
+                  method: str, arms: Sequence[str] = ()) -> tuple[AnalysisResult, ...]:
+    """The results with ``p_adjusted`` set on the comparisons of the family's analyses.
+
+    ``arms``: the SAP's arms, reference first (how many hypotheses a not-estimable
+    member holds; without them, one)."""
     ids = [r.id for r in results]
     unknown = [f for f in family if f not in ids]
     if unknown:
         raise SapError("multiplicity.family", f"analyses {unknown} are not in the SAP",
                        f"name analyses among {ids}")
-    slots = []                                # (result index, comparison indices, p)
+    slots, lacking = [], []                   # (result index, comparison indices, p)
     for k, r in enumerate(results):
         if r.id in family:
-            slots += [(k, idx, p) for p, idx in _family_members(r)]
-    adjusted = adjust([p for _, _, p in slots], method)
+            members, missing = _hypotheses(r, arms)
+            slots += [(k, idx, p) for p, idx in members]
+            lacking += missing
+    adjusted = adjust([1.0 if p is None else p for _, _, p in slots], method)
     out = list(results)
-    for (k, idx, _), q in zip(slots, adjusted):
+    for (k, idx, p), q in zip(slots, adjusted):
         comps = list(out[k].comparisons)
         for j in idx:
-            comps[j] = replace(comps[j], p_adjusted=q)
+            comps[j] = replace(comps[j], p_adjusted=None if p is None else q)
         out[k] = replace(out[k], comparisons=tuple(comps))
+    if lacking:
+        note = (f"multiplicity ({method}): no p-value for {'; '.join(lacking)}; counted as "
+                f"not rejected (p = 1), so the family keeps its {len(slots)} hypotheses")
+        out = [replace(r, notes=r.notes + (note,)) if r.id in family else r for r in out]
     return tuple(out)

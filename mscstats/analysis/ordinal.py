@@ -159,7 +159,11 @@ def brant(y, x) -> BrantTest:
     def info(w):
         return (design * w[:, None]).T @ design
 
-    inv_info = [np.linalg.inv(info(pj * (1 - pj))) for pj in probs]
+    try:
+        inv_info = [np.linalg.inv(info(pj * (1 - pj))) for pj in probs]
+    except np.linalg.LinAlgError:
+        raise NotEstimable("the information of a binary logit of the Brant test is "
+                           "singular") from None
     vcov = np.zeros((n_cut * p, n_cut * p))
     for j in range(n_cut):
         for k in range(j, n_cut):
@@ -173,6 +177,18 @@ def brant(y, x) -> BrantTest:
         contrast[j * p:(j + 1) * p, :p] = np.eye(p)
         contrast[j * p:(j + 1) * p, (j + 1) * p:(j + 2) * p] = -np.eye(p)
     d = contrast @ coefs
-    chi2 = float(d @ np.linalg.solve(contrast @ vcov @ contrast.T, d))
+    chi2 = _brant_statistic(d, contrast @ vcov @ contrast.T)
     df = (n_cut - 1) * p
     return BrantTest(chi2, df, float(stats.chi2.sf(chi2, df)), tuple(b[1:] for b in fits))
+
+
+def _brant_statistic(d: np.ndarray, cov: np.ndarray) -> float:
+    """d' cov^-1 d; NotEstimable when cov is singular. That happens when two cuts split
+    the subjects of every arm but one identically (e.g. a category seen once, in one
+    arm): their coefficients then differ by a quantity with no variance."""
+    scale = max(float(np.abs(cov).max()), 1e-300)
+    if np.linalg.matrix_rank(cov, tol=1e-10 * scale) < len(d):
+        raise NotEstimable("the covariance of the differences between the cut-specific "
+                           "coefficients is singular (a category is seen in too few arms, "
+                           "e.g. once, in one arm)")
+    return float(d @ np.linalg.solve(cov, d))

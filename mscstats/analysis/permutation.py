@@ -44,6 +44,7 @@ from ..plan import default_permutation_statistic
 from ..results import AnalysisResult, Comparison, Test
 from . import AnalysisInput
 from . import batch
+from .common import NotEstimable
 
 __all__ = ["PermutationTest", "permutation_test", "analysis_rng", "run_permutation", "METHODS"]
 
@@ -229,9 +230,9 @@ def run_permutation(inp: AnalysisInput) -> AnalysisResult:
     try:
         outcome = permutation_test(extremeness, sample.treated, n_permutations,
                                    analysis_rng(inp.seed, inp.id))
-    except ValueError as err:
-        raise AnalysisError(inp.id, f"the {name} statistic cannot be computed: {err}.",
-                            "check the analysed data or choose another statistic.") from None
+    except ValueError as err:          # NotEstimable too: the data cannot give the statistic
+        raise NotEstimable(f"the {name} statistic cannot be computed: {err} (check the "
+                           "analysed data or choose another statistic)") from None
     observed = float(spec.compute(sample, sample.treated[None, :])[0])
     arm, reference = inp.arms[1], inp.arms[0]
     estimand, estimate = spec.estimand, spec.estimate(sample)
@@ -348,8 +349,8 @@ def _by_arm(inp: AnalysisInput, data: pd.DataFrame, usable: np.ndarray, column: 
         in_arm = (data["ARM"] == arm).to_numpy()
         rows = data[in_arm & usable]
         if rows.empty:
-            raise AnalysisError(inp.id, f"arm {arm!r} has no subject with the analysed data.",
-                                "check the endpoint derivation and the population.")
+            raise NotEstimable(f"arm {arm!r} has no subject with the analysed data (check the "
+                               "endpoint derivation and the population)")
         stats: dict = {"n": int(len(rows)), "n_missing": int((in_arm & ~usable).sum())}
         values = rows[column].to_numpy(dtype=np.float64)
         if statistic in ("logrank", "cox_score"):

@@ -8,6 +8,9 @@ area under the curve from t_j to tau (terms with n_j = d_j count 0).
 Between arms: difference (treated - reference) with SE sqrt(se1^2 + se0^2)
 and a normal CI; ratio (treated / reference) on the log scale with the delta
 method SE sqrt((se1/r1)^2 + (se0/r0)^2). The arms are independent samples.
+When both arms' SE is 0 (no event before tau, or events that leave nobody at
+risk) the difference and ratio are still known: they are reported with SE 0,
+the CI collapsed to the point and no p-value (z would be 0/0 or infinite).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .common import Interval, NotEstimable, two_sided_normal_p, z_quantile
+from .common import Interval, NotEstimable, exp_or_inf, two_sided_normal_p, z_quantile
 from .km import KaplanMeier
 
 __all__ = ["ArmContrast", "RestrictedMean", "restricted_mean", "rmst_difference", "rmst_ratio"]
@@ -36,7 +39,7 @@ class ArmContrast:
     estimate: float
     se: float
     ci: Interval
-    p_value: float
+    p_value: float | None     # None when the SE is 0: no test
 
 
 def restricted_mean(km: KaplanMeier, tau: float) -> RestrictedMean:
@@ -59,19 +62,19 @@ def rmst_difference(treated: RestrictedMean, reference: RestrictedMean,
                     level: float) -> ArmContrast:
     estimate = treated.estimate - reference.estimate
     se = math.hypot(treated.se, reference.se)
-    if se == 0:
-        raise NotEstimable("both arms' RMST have SE 0 (no event before tau)")
     z = z_quantile(level)
     return ArmContrast(estimate, se, Interval(estimate - z * se, estimate + z * se, level),
-                       two_sided_normal_p(estimate / se))
+                       two_sided_normal_p(estimate / se) if se > 0 else None)
 
 
 def rmst_ratio(treated: RestrictedMean, reference: RestrictedMean, level: float) -> ArmContrast:
+    if not (treated.estimate > 0 and reference.estimate > 0):
+        raise NotEstimable("an arm's RMST is 0 (every subject had the event at day 0): "
+                           "no ratio")
     log_ratio = math.log(treated.estimate / reference.estimate)
     se = math.hypot(treated.se / treated.estimate, reference.se / reference.estimate)
-    if se == 0:
-        raise NotEstimable("both arms' RMST have SE 0 (no event before tau)")
     z = z_quantile(level)
-    return ArmContrast(math.exp(log_ratio), se,
-                       Interval(math.exp(log_ratio - z * se), math.exp(log_ratio + z * se), level),
-                       two_sided_normal_p(log_ratio / se))
+    return ArmContrast(exp_or_inf(log_ratio), se,
+                       Interval(exp_or_inf(log_ratio - z * se), exp_or_inf(log_ratio + z * se),
+                                level),
+                       two_sided_normal_p(log_ratio / se) if se > 0 else None)

@@ -162,7 +162,11 @@ def _hazard_ratio(fit: CoxFit, arm: str, reference: str, level: float,
         notes.append(f"{arm} vs {reference}: the hazard ratio is not estimable (coxph: the "
                      "coefficient may be infinite, e.g. an arm without events)")
         return empty_comparison(arm, reference, "hazard_ratio", level)
-    hr, ci, p = fit.hazard_ratio(name, level)
+    try:
+        hr, ci, p = fit.hazard_ratio(name, level)
+    except NotEstimable as why:
+        notes.append(f"{arm} vs {reference}: {why}")
+        return empty_comparison(arm, reference, "hazard_ratio", level)
     return Comparison(arm, reference, "hazard_ratio", hr, ci.astuple(), level, p_value=p)
 
 
@@ -276,6 +280,10 @@ def run_rmst(inp) -> AnalysisResult:
         for estimand, contrast in (("rmst_difference", rmst_difference), ("rmst_ratio", rmst_ratio)):
             try:
                 c = contrast(means[arm], means[inp.reference], inp.ci_level)
+                if c.p_value is None:
+                    notes.append(f"{arm} vs {inp.reference}: both arms' RMST have SE 0 (no "
+                                 "event before tau, or none that leaves a subject at risk): "
+                                 f"the {estimand.replace('_', ' ')} is exact, without a test")
                 comparisons.append(Comparison(arm, inp.reference, estimand, c.estimate,
                                               c.ci.astuple(), inp.ci_level, p_value=c.p_value,
                                               se=c.se if estimand == "rmst_difference" else None))
