@@ -22,7 +22,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from . import schema
+from . import schema, sniff
 from .errors import DataError, Problem
 from .schema import FILE_SUFFIXES, PARAMS, REQUIRED_TABLES, TABLE_SPECS, TABLES
 
@@ -87,6 +87,7 @@ def read_tables(directory) -> RawTables:
     tables: dict[str, RawTable] = {}
     for name, file in found.items():
         try:
+            notes += sniff.check(file)      # a workbook renamed .csv, UTF-16, cut short ...
             tables[name] = _read_table(name, file)
         except DataError as err:
             problems.extend(err.problems)
@@ -215,7 +216,7 @@ def _header_line(path: Path) -> str:
     with open(path, "rb") as handle:
         head = handle.read(1 << 16)
     head = head.removeprefix(b"\xef\xbb\xbf")
-    line = head.split(b"\n", 1)[0].rstrip(b"\r")
+    line = head.split(b"\n", 1)[0].split(b"\r", 1)[0]    # LF, CRLF or CR-only line breaks
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError:
@@ -248,7 +249,8 @@ def _read_csv_arrow(path: Path, separator: str, names: list[str]) -> pd.DataFram
                 column_types={n: pa.string() for n in names}, strings_can_be_null=False,
                 quoted_strings_can_be_null=False))
     except (pa.ArrowInvalid, pa.ArrowException) as err:
-        raise _unreadable(path.name, str(err)) from None
+        raise (sniff.long_row_error(path, separator, names)
+               or _unreadable(path.name, str(err))) from None
     frame = table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
     del table
     pa.default_memory_pool().release_unused()   # the parser's buffers, back to the system
@@ -285,6 +287,7 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     strings = pd.StringDtype("pyarrow")
     try:
         table = pq.read_table(path)
+        sniff.check_flat_columns(table, path.name)     # a cell holds one value, not a list
         return table.to_pandas(types_mapper={pa.string(): strings,
                                              pa.large_string(): strings}.get)
     except (pa.ArrowException, OSError, ValueError) as err:   # a damaged file or metadata

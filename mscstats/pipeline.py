@@ -36,7 +36,8 @@ def load(directory: str | Path, sap: Sap | str | Path | None = None) -> Trial:
     if sap is None:
         return load_trial(directory)
     return load_trial(directory, arms=sap.study.arms, daily_rule=sap.data.daily,
-                      below_lloq=sap.data.below_lloq, fio2_from_flow=sap.data.fio2_from_flow)
+                      below_lloq=sap.data.below_lloq, fio2_from_flow=sap.data.fio2_from_flow,
+                      decimal=sap.data.decimal)
 
 
 def derive(trial: Trial, sap: Sap | str | Path) -> pd.DataFrame:

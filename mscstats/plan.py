@@ -28,7 +28,7 @@ AE_KINDS = ("any", "serious", "related", "grade3", "infusion")
 
 # Every key the SAP accepts, by section (docs/sap.md documents each; a test checks).
 STUDY_KEYS = ("id", "title", "arms", "population", "alpha", "seed")
-DATA_KEYS = ("daily", "below_lloq", "fio2_from_flow")
+DATA_KEYS = ("daily", "below_lloq", "fio2_from_flow", "decimal")
 ENDPOINT_KEYS = ("id", "kind", "label", "param", "day", "days", "window", "transform",
                  "horizon", "event", "death", "missing")
 CONDITION_KEYS = ("param", "op", "value", "chg", "on", "state", "ae")
@@ -89,6 +89,7 @@ class DataRules:
     daily: str = "worst"
     below_lloq: str = "half"
     fio2_from_flow: bool = False
+    decimal: str | None = None      # decimal mark of CSV numbers; None: as each file shows it
 
 
 @dataclass(frozen=True)
@@ -324,7 +325,9 @@ class _Checker:
                                            schema.DAILY_RULES),
                          below_lloq=self.choice(t.get("below_lloq", "half"), "data.below_lloq",
                                                 schema.BELOW_LLOQ_RULES),
-                         fio2_from_flow=flow)
+                         fio2_from_flow=flow,
+                         decimal=(self.choice(t["decimal"], "data.decimal", (".", ","))
+                                  if "decimal" in t else None))
 
     # -- endpoints ---------------------------------------------------------
     _ENDPOINT_KEYS = {

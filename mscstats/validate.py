@@ -37,9 +37,11 @@ import numpy as np
 import pandas as pd
 
 from . import schema
+from .decimal_marks import read_decimal_marks
 from .errors import DataError
 from .io import ROW, RawTables, read_tables, tables_from_frames
 from .quality import QualityLog, Trial
+from .study_days import check_day_bounds
 from .validate_cells import _Check, _Problems
 from .validate_tables import _adae, _adsl, _ex, _fill_saffl, _Subjects
 from .validate_visits import _no_visits, _visits
@@ -67,13 +69,15 @@ ADSL_COLUMNS = ("USUBJID", "ARM", "LSTALVDY", "DTHDY", "DSCHDY", "ITTFL", "SAFFL
 
 
 def validate(raw: RawTables, arms: Sequence[str] | None = None, daily_rule: str = "worst",
-             below_lloq: str = "half", fio2_from_flow: bool = False) -> Trial:
+             below_lloq: str = "half", fio2_from_flow: bool = False,
+             decimal: str | None = None) -> Trial:
     """Check and convert the tables read by io.read_tables into a canonical Trial.
 
     arms: the SAP's arms (reference first); an ARM outside them is an error.
     daily_rule: how duplicate records are reduced (worst, best, mean, first, last).
     below_lloq: value of a result below the LLOQ (half: LLOQ/2, lloq, zero).
     fio2_from_flow: the SAP imputes FiO2 from oxygen flow (changes warnings only).
+    decimal: the decimal mark of CSV numbers ("." or ","), None: as each file shows it.
     Raises DataError listing every problem when the data are wrong.
     """
     if daily_rule not in schema.DAILY_RULES:
@@ -86,6 +90,8 @@ def validate(raw: RawTables, arms: Sequence[str] | None = None, daily_rule: str 
                  bool(fio2_from_flow))
     for table in raw.tables.values():
         chk.log.read(table.file, table.n_rows)
+    raw = read_decimal_marks(raw, decimal, chk.log)    # before any number is read
+    check_day_bounds(raw)                              # before any day is compared
     if "adsl" not in raw:
         chk.problems.add(raw.name, None, "no adsl table.", "add adsl.csv (one row per subject).")
     adsl = _adsl(raw["adsl"], chk) if "adsl" in raw else None

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from . import schema
+from .csv_text import COMMA, comma_to_point, decimal_forms, parse_numbers
 from .errors import Problem
 from .io import ROW, RawTable
 from .quality import QualityLog
@@ -194,11 +195,13 @@ class _Cells:
 def _parse_numbers(labels: np.ndarray, decimal_comma: bool) -> tuple[np.ndarray, np.ndarray]:
     text = pd.Series(labels, dtype=object).str.upper()
     missing = text.isin(_MISSING_TEXT).to_numpy()
-    if decimal_comma:   # "7,5" in a semicolon file; "1,000.5" stays as it is
-        text = text.where(text.str.contains(".", regex=False),
-                          text.str.replace(",", ".", regex=False))
-    # a copy: pandas may hand back a read-only view (copy-on-write)
-    values = np.array(pd.to_numeric(text.where(~missing, "nan"), errors="coerce"), dtype=float)
+    text = text.to_numpy()
+    if decimal_comma:   # validate() reads a table's marks first (decimal_marks.py), logged;
+        # a bare column reads only the unambiguous "7,5" ("1,200" stays not a number)
+        text = np.array([comma_to_point(t) if f == COMMA else t
+                         for t, f in zip(text, decimal_forms(text))], dtype=object)
+    values = parse_numbers(text)    # exact: the shortest text of a float reads back as it
+    values[missing] = np.nan
     bad = ~missing & ~np.isfinite(values)
     values[bad] = np.nan
     return values, bad

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from . import schema
+from .csv_text import parse_numbers
 from .io import ROW, RawTable
 from .validate_cells import (
     _as_read,
@@ -86,7 +87,7 @@ def _adsl(table: RawTable, chk: _Check) -> pd.DataFrame | None:
 def _passthrough(column: pd.Series, n: int) -> np.ndarray:
     """An extra adsl column: numbers when every filled cell is a number, else text."""
     text = _Cells(column, n).text()
-    numbers = pd.to_numeric(pd.Series(text).replace("", np.nan), errors="coerce")
+    numbers = pd.Series(parse_numbers(text))     # exact, as every number cell
     filled = text != ""
     if filled.any() and numbers[filled].notna().all():
         return numbers.to_numpy(dtype=float)

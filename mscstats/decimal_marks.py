@@ -1,0 +1,163 @@
+"""The decimal mark of CSV numbers: as the SAP declares it, or as the file shows it.
+
+``read_decimal_marks`` runs before any number is read (validate.py). It looks at
+the number columns of every CSV table (the columns mscstats reads as numbers, and
+any other column whose every filled cell is a number), rewrites decimal commas
+as points, logs each conversion, and refuses what it cannot read for sure:
+
+- SAP ``[data] decimal = "."``: numbers use a point; a comma in a number
+  ("1,200", "7,5") is an error.
+- SAP ``[data] decimal = ","``: numbers use a comma ("1,200" is 1.2, logged); a
+  point in a number ("7.5", "1.200") is an error.
+- not declared, comma- or tab-separated file: as ".", with the fix naming the key.
+- not declared, semicolon-separated file (decimal commas are usual there):
+  "7,5" is 7.5 (logged) and "7.5" stays 7.5, but "1,200" (1.2, or 1200 with a
+  thousands comma?) is an error, and so is "1.200" in a column that also holds
+  decimal commas. mscstats does not guess.
+- "1,234,567", "1.234,5", "1,234.5" (thousands separators) are always an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+
+from . import schema
+from .csv_text import COMMA, COMMA3, GROUPED, POINT, POINT3, comma_to_point, decimal_forms
+from .errors import DataError
+from .io import ROW, RawTable, RawTables
+from .quality import QualityLog
+from .validate_cells import _Cells, _Problems
+
+__all__ = ["read_decimal_marks"]
+
+DECIMAL_MARKS = (".", ",")
+# Text columns: never numbers, whatever they look like ("1,2" is an id there).
+_TEXT_COLUMNS = frozenset({
+    "USUBJID", "SUBJID", "STUDYID", "SITEID", "STRATUM", "DOMAIN", "ARM", "ACTARM", "TRT01P",
+    "TRT01A", "PARAMCD", "PARAM", "AVALU", "AVISIT", "VISIT", "ATM", "AESTTM", "EXSTTM",
+    "AEDECOD", "AEBODSYS", "AETERM", "EXDOSU", "EXROUTE", ROW})
+_SAP_KEY = '[data] decimal = ","'
+
+
+def read_decimal_marks(raw: RawTables, decimal: str | None, log: QualityLog) -> RawTables:
+    """The tables with every decimal comma of a CSV number read as a point (logged).
+
+    decimal: the SAP's [data] decimal ("." or ","), None when it does not say.
+    Raises DataError naming the file, row, column and cell of every number whose
+    mark is a thousands separator or cannot be told.
+    """
+    if decimal not in (None, *DECIMAL_MARKS):
+        raise ValueError(f"decimal must be one of {DECIMAL_MARKS} or None, got {decimal!r}")
+    problems = _Problems()
+    tables = {name: _read_table(table, decimal, log, problems)
+              for name, table in raw.tables.items()}
+    if problems:
+        raise DataError(list(problems))
+    return replace(raw, tables=tables)
+
+
+def _read_table(table: RawTable, decimal: str | None, log: QualityLog,
+                problems: _Problems) -> RawTable:
+    if not table.file.lower().endswith(".csv"):
+        return table
+    frame = table.frame
+    changed = {}
+    for column in frame.columns:
+        if column in _TEXT_COLUMNS or not _may_hold_marks(frame[column], decimal):
+            continue
+        text = _read_column(table, column, decimal, log, problems)
+        if text is not None:
+            changed[column] = pd.Series(text, index=frame.index, dtype=frame[column].dtype)
+    if changed:
+        frame = frame.assign(**changed)
+    return replace(table, frame=frame, decimal_comma=False)
+
+
+def _may_hold_marks(values: pd.Series, decimal: str | None) -> bool:
+    """A quick look: a comma anywhere (or a point, where the SAP declares the comma)."""
+    if not (values.dtype == object or pd.api.types.is_string_dtype(values.dtype)):
+        return False
+    if values.str.contains(",", regex=False, na=False).any():
+        return True
+    return decimal == "," and bool(values.str.contains(".", regex=False, na=False).any())
+
+
+def _read_column(table: RawTable, column: str, decimal: str | None, log: QualityLog,
+                 problems: _Problems) -> np.ndarray | None:
+    """The column's cells with decimal commas as points; None when nothing changes."""
+    frame = table.frame
+    cells = _Cells(frame[column], len(frame))
+    labels = cells.labels
+    forms = decimal_forms(labels)
+    spec = schema.TABLE_SPECS.get(table.name)
+    known = (spec is not None and column in spec.numeric) or column in ("AVALC", "LLOQ") \
+        or column.endswith("DY")
+    if not known and not (forms[labels != ""] != "").all():
+        return None                           # a text column: its commas are text
+    semicolons = table.decimal_comma
+    mark = decimal or ("," if semicolons else ".")
+    convert = np.isin(forms, (COMMA, COMMA3) if decimal == "," else (COMMA,)) & (mark == ",")
+    for wrong, message, fix in _refusals(labels, forms, decimal, semicolons, convert.any()):
+        if not wrong.any():
+            continue
+        rows = np.isin(cells.codes, np.flatnonzero(wrong))
+        for name, sel in _by_file_column(table, column, rows):
+            problems.add(table.file, name, message, fix,
+                         frame[ROW].to_numpy()[sel], cells.text(sel))
+    if not convert.any():
+        return None
+    rows = np.isin(cells.codes, np.flatnonzero(convert))
+    example = labels[np.flatnonzero(convert)[0]]
+    why = "as the SAP declares ([data] decimal)" if decimal else "semicolon-separated file"
+    for name, sel in _by_file_column(table, column, rows):
+        log.convert(table.file, name, f"decimal comma read as a point, e.g. '{example}' -> "
+                    f"{comma_to_point(example)} ({why})", frame[ROW].to_numpy()[sel])
+    text = np.array([comma_to_point(t) if c else t for t, c in zip(labels, convert)],
+                    dtype=object)
+    return text[cells.codes]
+
+
+def _refusals(labels: np.ndarray, forms: np.ndarray, decimal: str | None, semicolons: bool,
+              has_commas: bool):
+    """(which labels, message, fix) for the number texts that cannot be read for sure."""
+    grouped = forms == GROUPED
+    yield (grouped, "a thousands separator in a number (mscstats does not remove it).",
+           "write the number without thousands separators (1234.5, or 1234,5 with a decimal "
+           "comma).")
+    commas = np.isin(forms, (COMMA, COMMA3))
+    points = np.isin(forms, (POINT, POINT3)) & np.array(["." in t for t in labels], dtype=bool)
+    if decimal == ".":
+        yield (commas, "a comma in a number, but the SAP declares the decimal point "
+                       "([data] decimal = \".\").",
+               "write the number with a decimal point and no thousands separator (1200, 1.2), "
+               "or correct [data] decimal in the SAP.")
+    elif decimal == ",":
+        yield (points, "a point in a number, but the SAP declares the "
+                                           "decimal comma ([data] decimal = \",\").",
+               "write the number with a decimal comma and no thousands separator (1200, 1,2), "
+               "or correct [data] decimal in the SAP.")
+    elif not semicolons:
+        yield (commas, "a comma in a number: a thousands separator or a decimal comma; this "
+                       "file is not semicolon-separated, so numbers use a decimal point.",
+               f"write the number with a decimal point and no thousands separator (1200, 1.2); "
+               f"if the CSV files use decimal commas, declare {_SAP_KEY} in the SAP.")
+    else:
+        ambiguous = (forms == COMMA3) | ((forms == POINT3) & has_commas)
+        yield (ambiguous, "ambiguous number: a decimal mark or a thousands separator? "
+                          "('1,200' is 1.2 with a decimal comma, 1200 with a thousands comma; "
+                          "mscstats does not guess).",
+               f"declare the decimal mark in the SAP ({_SAP_KEY} reads '1,200' as 1.2), or "
+               "write the number without a thousands separator (1200).")
+
+
+def _by_file_column(table: RawTable, column: str, rows: np.ndarray):
+    """(the file's column name, rows): a wide visits file has one column per parameter."""
+    if not (table.wide and column == "AVAL"):
+        yield column, rows
+        return
+    params = _Cells(table.frame["PARAMCD"], len(table.frame)).text()
+    for param in sorted(set(params[rows])):
+        yield param, rows & (params == param)
