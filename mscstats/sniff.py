@@ -61,7 +61,7 @@ def check(path: Path) -> list[str]:
         fix = (f"name it {path.stem}{right}." if right else
                "export the table as CSV (UTF-8), Parquet or SAS transport (.xpt).")
         if right == ".xlsx":
-            fix = f"name it {path.stem}.xlsx (this is an Excel workbook), or save the sheet as CSV UTF-8."
+            fix = f"name it {path.stem}.xlsx, or save the sheet as CSV UTF-8."
         raise _fail(path.name, f"this is {what}, not {_named(suffix)}.", fix)
     if suffix != ".csv":
         return []
@@ -115,9 +115,9 @@ def _line_breaks(path: Path, head: bytes) -> list[str]:
     size = path.stat().st_size
     if size == 0 or size > len(head):
         return []    # empty (the reader says so), or a header longer than HEAD_BYTES
-    preview = head[:40].decode("utf-8", errors="replace")
+    preview = repr(head[:40].decode("utf-8", errors="replace")) + ("..." if size > 40 else "")
     raise _fail(path.name, f"the file is a single line without a line break ({size} "
-                           f"byte{'s' if size > 1 else ''}: {preview!r}{'...' if size > 40 else ''}): no header row "
+                           f"byte{'s' if size > 1 else ''}: {preview}): no header row "
                            "followed by data rows.",
                 "write the header row, a line break and the data rows (the file may have "
                 "been cut short).")
