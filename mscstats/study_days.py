@@ -52,7 +52,7 @@ def _check_column(table: RawTable, column: str, problems: _Problems) -> None:
     if not out.any():
         return
     rows = frame[ROW].to_numpy()
-    excel = out & (days >= _EXCEL_SERIALS[0]) & (days <= _EXCEL_SERIALS[1]) & (days % 1 == 0)
+    excel = out & (days >= _EXCEL_SERIALS[0]) & (days <= _EXCEL_SERIALS[1])   # 45007.5: noon
     if excel.any():
         first = float(days[excel][0])
         when = _EXCEL_EPOCH + timedelta(days=int(first))

@@ -625,6 +625,18 @@ CASES += [
                                                           "88,1"])),
               decimal_commas("adsl.csv", ())), "validate", 0,
          ("adsl.csv, column WEIGHT: decimal comma read as a point",)),
+    Case("wide-visits-with-decimal-commas",
+         both(wide_visits(), decimal_commas("visits.csv", ("FIO2", "IL6"))), "validate", 0,
+         ("visits.csv is wide", "visits.csv, column FIO2: decimal comma read as a point, e.g. "
+          "'0,6' -> 0.6",)),
+    Case("wide-visits-with-a-thousands-comma",
+         both(wide_visits(), cell("visits.csv", 1, "IL6", "1,200"),
+              decimal_commas("visits.csv", ("FIO2",))), "validate", 1,
+         ("visits.csv row 1, column IL6", "ambiguous number", "'1,200'", FIX)),
+    Case("below-limit-with-a-decimal-comma",
+         both(cell("visits.csv", 6, "AVAL", "<1,5"), decimal_commas("visits.csv")), "validate", 0,
+         ("visits.csv, column AVAL: decimal comma read as a point",
+          "visits.csv, column AVALC: IL6 below the LLOQ: set to LLOQ/2")),
     # ---- study days -----------------------------------------------------------------
     Case("ady-int64-max", cell("visits.csv", 4, "ADY", "9223372036854775807"), "derive", 1,
          ("visits.csv row 4, column ADY", "beyond any plausible study day (|day| <= 3650",
