@@ -132,7 +132,7 @@ def long_row_error(path: Path, separator: str, names: list[str]) -> DataError | 
         starts = np.r_[0, ends + 1]
         ends = np.r_[ends, len(data)]
         lengths = ends - starts
-        long = np.flatnonzero(lengths > MAX_ROW_BYTES // 2)
+        long = np.flatnonzero(lengths > MAX_ROW_BYTES)
         if not len(long):
             del data
             return None

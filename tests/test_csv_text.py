@@ -37,7 +37,7 @@ finite = st.floats(allow_nan=False, allow_infinity=False)
 subnormal = st.integers(1, 2**52 - 1).map(lambda m: struct.unpack("<d", struct.pack("<q", m))[0])
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=1500, deadline=None)
 @given(st.lists(st.one_of(finite, subnormal), min_size=1, max_size=50))
 def test_the_shortest_text_of_a_float_reads_back_as_that_float(values):
     texts = np.array([repr(x) for x in values], dtype=object)
@@ -45,7 +45,7 @@ def test_the_shortest_text_of_a_float_reads_back_as_that_float(values):
     assert [_bits(p) for p in parsed] == [_bits(x) for x in values]
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(st.lists(finite, min_size=1, max_size=50))
 def test_17_significant_digits_read_back_exactly(values):
     texts = np.array([f"{x:.17g}" for x in values], dtype=object)
@@ -64,7 +64,6 @@ def test_17_significant_digits_read_back_exactly(values):
 def test_known_hard_texts(text, value):
     [parsed] = parse_numbers(np.array([text], dtype=object))
     assert _bits(parsed) == _bits(value)
-    assert 0.30000000000000004 != 0.3     # the case pandas.to_numeric gets wrong
 
 
 @pytest.mark.parametrize("text", ["1_000", "inf", "-Infinity", "nan", "0x10", "١٢", "１２",
@@ -82,10 +81,12 @@ def test_too_large_is_infinite_and_then_not_a_finite_number():
 def test_a_loaded_trial_keeps_17_digit_values_exactly():
     adsl = pd.DataFrame({"USUBJID": ["A", "B"], "ARM": ["c", "t"], "LSTALVDY": ["28", "28"]})
     visits = pd.DataFrame({"USUBJID": ["A", "B"], "ADY": ["1", "1"], "PARAMCD": ["CRP", "CRP"],
-                           "AVAL": ["0.30000000000000004", "0.1"]})
+                           "AVAL": ["0.30000000000000004", "0.3"]})
     trial = load_frames({"adsl": adsl, "visits": visits})
     crp = trial.visits.set_index("USUBJID")["AVAL"]
-    assert _bits(crp["A"]) == _bits(0.30000000000000004) and crp["B"] == 0.1
+    # not tied: pandas.to_numeric reads both texts as 0.3 (one unit in the last place off)
+    assert _bits(crp["A"]) == _bits(0.30000000000000004) and crp["B"] == 0.3
+    assert crp["A"] > crp["B"]
 
 
 # ---------------------------------------------------------------------------
