@@ -18,7 +18,7 @@ import re
 
 import numpy as np
 
-__all__ = ["parse_numbers", "decimal_forms", "comma_to_point", "NUMBER", "COMMA", "COMMA3",
+__all__ = ["parse_numbers", "decimal_forms", "comma_to_point", "without_thousands", "NUMBER", "COMMA", "COMMA3",
            "POINT", "POINT3", "GROUPED"]
 
 _EXPONENT = r"(?:[eE][+-]?\d+)?"
@@ -70,3 +70,19 @@ def comma_to_point(text: str) -> str:
     """ "7,5" -> "7.5", "<1,5" -> "<1.5" (for a text of form COMMA or COMMA3)."""
     prefix, body = _body(text)
     return prefix + body.replace(",", ".")
+
+
+# thousands separators in groups of three digits, then the decimal mark and the fraction
+_GROUPING = {".": re.compile(r"([+-]?)(\d{1,3}(?:,\d{3})+)(\.\d+)?", re.ASCII),
+             ",": re.compile(r"([+-]?)(\d{1,3}(?:\.\d{3})+)(,\d+)?", re.ASCII)}
+
+
+def without_thousands(text: str, decimal: str) -> str | None:
+    """ "1,234.5" -> "1234.5" (decimal "."), "1.234,5" -> "1234.5" (decimal ","); None
+    when the text is not a number grouped in threes by the other mark."""
+    prefix, body = _body(text)
+    match = _GROUPING[decimal].fullmatch(body)
+    if match is None:
+        return None
+    fraction = (match[3] or "").replace(",", ".")
+    return prefix + match[1] + match[2].replace("," if decimal == "." else ".", "") + fraction

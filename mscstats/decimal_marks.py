@@ -2,19 +2,20 @@
 
 ``read_decimal_marks`` runs before any number is read (validate.py). It looks at
 the number columns of every CSV table (the columns mscstats reads as numbers, and
-any other column whose every filled cell is a number), rewrites decimal commas
-as points, logs each conversion, and refuses what it cannot read for sure:
+any other column whose every filled cell is a number), rewrites each number with
+a decimal point, logs every conversion, and refuses what it cannot read for sure:
 
-- SAP ``[data] decimal = "."``: numbers use a point; a comma in a number
-  ("1,200", "7,5") is an error.
-- SAP ``[data] decimal = ","``: numbers use a comma ("1,200" is 1.2, logged); a
-  point in a number ("7.5", "1.200") is an error.
-- not declared, comma- or tab-separated file: as ".", with the fix naming the key.
+- not declared, comma- or tab-separated file: numbers use a point; a comma in a
+  number ("1,200", "7,5") is an error whose fix names the SAP key.
 - not declared, semicolon-separated file (decimal commas are usual there):
   "7,5" is 7.5 (logged) and "7.5" stays 7.5, but "1,200" (1.2, or 1200 with a
   thousands comma?) is an error, and so is "1.200" in a column that also holds
   decimal commas. mscstats does not guess.
-- "1,234,567", "1.234,5", "1,234.5" (thousands separators) are always an error.
+- not declared: "1,234,567", "1.234,5", "1,234.5" (thousands separators) are errors.
+- SAP ``[data] decimal = "."``: "1,200" is 1200 and "1,234.5" 1234.5 (thousands
+  separators removed, logged); "7,5" is an error.
+- SAP ``[data] decimal = ","``: "1,200" is 1.2, "1.234,5" 1234.5 (logged); "7.5"
+  is an error.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 from . import schema
-from .csv_text import COMMA, COMMA3, GROUPED, POINT, POINT3, comma_to_point, decimal_forms
+from .csv_text import (COMMA, COMMA3, GROUPED, POINT, POINT3, comma_to_point, decimal_forms,
+                       without_thousands)
 from .errors import DataError
 from .io import ROW, RawTable, RawTables
 from .quality import QualityLog
@@ -97,60 +99,92 @@ def _read_column(table: RawTable, column: str, decimal: str | None, log: Quality
         or column.endswith("DY")
     if not known and not (forms[labels != ""] != "").all():
         return None                           # a text column: its commas are text
-    semicolons = table.decimal_comma
-    mark = decimal or ("," if semicolons else ".")
-    convert = np.isin(forms, (COMMA, COMMA3) if decimal == "," else (COMMA,)) & (mark == ",")
-    for wrong, message, fix in _refusals(labels, forms, decimal, semicolons, convert.any()):
-        if not wrong.any():
-            continue
+    text, converted, refused = _read_labels(labels, forms, decimal, table.decimal_comma)
+    rows_of = frame[ROW].to_numpy()
+    for key, wrong in refused.items():
+        message, fix = _REFUSALS[key]
         rows = np.isin(cells.codes, np.flatnonzero(wrong))
         for name, sel in _by_file_column(table, column, rows):
-            problems.add(table.file, name, message, fix,
-                         frame[ROW].to_numpy()[sel], cells.text(sel))
-    if not convert.any():
-        return None
-    rows = np.isin(cells.codes, np.flatnonzero(convert))
-    example = labels[np.flatnonzero(convert)[0]]
-    why = "as the SAP declares ([data] decimal)" if decimal else "semicolon-separated file"
-    for name, sel in _by_file_column(table, column, rows):
-        log.convert(table.file, name, f"decimal comma read as a point, e.g. '{example}' -> "
-                    f"{comma_to_point(example)} ({why})", frame[ROW].to_numpy()[sel])
-    text = np.array([comma_to_point(t) if c else t for t, c in zip(labels, convert)],
-                    dtype=object)
-    return text[cells.codes]
+            problems.add(table.file, name, message, fix, rows_of[sel], cells.text(sel))
+    why = f"as the SAP declares ([data] decimal = {decimal!r})" if decimal else \
+        "semicolon-separated file"
+    for rule, which in converted.items():
+        first = np.flatnonzero(which)[0]
+        rows = np.isin(cells.codes, np.flatnonzero(which))
+        for name, sel in _by_file_column(table, column, rows):
+            log.convert(table.file, name, f"{rule}, e.g. '{labels[first]}' -> {text[first]} "
+                        f"({why})", rows_of[sel])
+    return text[cells.codes] if converted else None
 
 
-def _refusals(labels: np.ndarray, forms: np.ndarray, decimal: str | None, semicolons: bool,
-              has_commas: bool):
-    """(which labels, message, fix) for the number texts that cannot be read for sure."""
-    grouped = forms == GROUPED
-    yield (grouped, "a thousands separator in a number (mscstats does not remove it).",
-           "write the number without thousands separators (1234.5, or 1234,5 with a decimal "
-           "comma).")
-    commas = np.isin(forms, (COMMA, COMMA3))
-    points = np.isin(forms, (POINT, POINT3)) & np.array(["." in t for t in labels], dtype=bool)
-    if decimal == ".":
-        yield (commas, "a comma in a number, but the SAP declares the decimal point "
-                       "([data] decimal = \".\").",
-               "write the number with a decimal point and no thousands separator (1200, 1.2), "
-               "or correct [data] decimal in the SAP.")
-    elif decimal == ",":
-        yield (points, "a point in a number, but the SAP declares the "
-                                           "decimal comma ([data] decimal = \",\").",
-               "write the number with a decimal comma and no thousands separator (1200, 1,2), "
-               "or correct [data] decimal in the SAP.")
-    elif not semicolons:
-        yield (commas, "a comma in a number: a thousands separator or a decimal comma; this "
-                       "file is not semicolon-separated, so numbers use a decimal point.",
-               f"write the number with a decimal point and no thousands separator (1200, 1.2); "
-               f"if the CSV files use decimal commas, declare {_SAP_KEY} in the SAP.")
+_COMMA_RULE = "decimal comma read as a point"
+_THOUSANDS_RULE = "thousands separator removed"
+_REFUSALS = {
+    "thousands": ("a thousands separator in a number (removed only when the SAP declares the "
+                  "decimal mark).",
+                  "write the number without thousands separators (1234.5), or declare the "
+                  "decimal mark in the SAP ([data] decimal = \".\" or \",\")."),
+    "comma": ("a comma in a number: a thousands separator or a decimal comma; this file is "
+              "not semicolon-separated, so numbers use a decimal point.",
+              "write the number with a decimal point and no thousands separator (1200, 1.2); "
+              f"if the CSV files use decimal commas, declare {_SAP_KEY} in the SAP."),
+    "ambiguous": ("ambiguous number: a decimal mark or a thousands separator? ('1,200' is 1.2 "
+                  "with a decimal comma, 1200 with a thousands comma; mscstats does not "
+                  "guess).",
+                  f"declare the decimal mark in the SAP ({_SAP_KEY} reads '1,200' as 1.2, "
+                  "[data] decimal = \".\" as 1200), or write the number without a thousands "
+                  "separator (1200)."),
+    "declared.": ("a comma in a number that is no thousands separator (one between groups of "
+                  "three digits), but the SAP declares the decimal point ([data] decimal = "
+                  "\".\").",
+                  "write the number with a decimal point (7.5), or correct [data] decimal in "
+                  "the SAP."),
+    "declared,": ("a point in a number that is no thousands separator (one between groups of "
+                  "three digits), but the SAP declares the decimal comma ([data] decimal = "
+                  "\",\").",
+                  "write the number with a decimal comma (7,5), or correct [data] decimal in "
+                  "the SAP."),
+}
+
+
+def _read_labels(labels: np.ndarray, forms: np.ndarray, decimal: str | None,
+                 semicolons: bool) -> tuple[np.ndarray, dict, dict]:
+    """Per distinct text: the text with a decimal point (thousands separators removed),
+    {rule: which texts it converted}, {refusal: which texts cannot be read for sure}."""
+    text = labels.copy()
+    converted: dict[str, np.ndarray] = {}
+    refused: dict[str, np.ndarray] = {}
+
+    def convert(rule: str, which: np.ndarray, how) -> None:
+        if which.any():
+            text[which] = [how(t) for t in labels[which]]
+            converted[rule] = which
+
+    def refuse(key: str, which: np.ndarray) -> None:
+        if which.any():
+            refused[key] = which
+
+    point = np.isin(forms, (POINT, POINT3)) & np.array(["." in t for t in labels], dtype=bool)
+    if decimal is None:
+        refuse("thousands", forms == GROUPED)
+        if not semicolons:
+            refuse("comma", np.isin(forms, (COMMA, COMMA3)))
+            return text, converted, refused
+        comma = forms == COMMA
+        convert(_COMMA_RULE, comma, comma_to_point)
+        refuse("ambiguous", (forms == COMMA3) | ((forms == POINT3) & comma.any()))
+        return text, converted, refused
+    plain = np.array([without_thousands(t, decimal) if f in (COMMA3, POINT3, GROUPED) else None
+                      for t, f in zip(labels, forms)], dtype=object)
+    grouped = np.array([p is not None for p in plain], dtype=bool)
+    convert(_THOUSANDS_RULE, grouped, lambda t: without_thousands(t, decimal))
+    if decimal == ",":
+        comma = np.isin(forms, (COMMA, COMMA3)) & ~grouped
+        convert(_COMMA_RULE, comma, comma_to_point)
+        refuse("declared,", (point | (forms == GROUPED)) & ~grouped)
     else:
-        ambiguous = (forms == COMMA3) | ((forms == POINT3) & has_commas)
-        yield (ambiguous, "ambiguous number: a decimal mark or a thousands separator? "
-                          "('1,200' is 1.2 with a decimal comma, 1200 with a thousands comma; "
-                          "mscstats does not guess).",
-               f"declare the decimal mark in the SAP ({_SAP_KEY} reads '1,200' as 1.2), or "
-               "write the number without a thousands separator (1200).")
+        refuse("declared.", np.isin(forms, (COMMA, COMMA3, GROUPED)) & ~grouped)
+    return text, converted, refused
 
 
 def _by_file_column(table: RawTable, column: str, rows: np.ndarray):

@@ -135,8 +135,26 @@ def test_an_ambiguous_thousands_comma_is_an_error_unless_declared(tmp_path):
     assert "'1,200'" in problem.message and "[data] decimal" in problem.fix
     declared = validate(raw, decimal=",")
     assert declared.visits.set_index("USUBJID").loc["A", "AVAL"] == 1.2
-    with pytest.raises(DataError, match="the SAP declares the decimal point"):
+    with pytest.raises(DataError) as err:        # "1,200" is 1200 then, but "7,5" is no number
         validate(raw, decimal=".")
+    assert {(p.file, p.row, p.column) for p in err.value.problems} == {
+        ("adsl.csv", 1, "WEIGHT"), ("visits.csv", 2, "AVAL")}
+    assert all("the SAP declares the decimal point" in p.message for p in err.value.problems)
+    assert "'1,200'" not in str(err.value)
+
+
+@pytest.mark.parametrize("decimal, cells, values", [
+    (".", ["1,200", "1,234,567", "1,234.5", "-2,000", "7.5"], [1200, 1234567, 1234.5, -2000, 7.5]),
+    (",", ["1.200", "1.234.567", "1.234,5", "-2.000", "7,5"], [1200, 1234567, 1234.5, -2000, 7.5]),
+])
+def test_declared_marks_remove_thousands_separators_logged(tmp_path, decimal, cells, values):
+    (tmp_path / "adsl.csv").write_text("USUBJID;ARM;LSTALVDY\nA;c;28\n")
+    rows = "".join(f"A;{k + 1};CRP;{c}\n" for k, c in enumerate(cells))
+    (tmp_path / "visits.csv").write_text("USUBJID;ADY;PARAMCD;AVAL\n" + rows)
+    trial = validate(read_tables(tmp_path), decimal=decimal)
+    assert trial.visits.sort_values("ADY")["AVAL"].tolist() == values
+    rules = [e["rule"] for e in trial.quality.converted if e["column"] == "AVAL"]
+    assert any(r.startswith("thousands separator removed") for r in rules), rules
 
 
 # ---------------------------------------------------------------------------
