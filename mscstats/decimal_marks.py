@@ -45,11 +45,12 @@ _SAP_KEY = '[data] decimal = ","'
 
 
 def read_decimal_marks(raw: RawTables, decimal: str | None, log: QualityLog) -> RawTables:
-    """The tables with every decimal comma of a CSV number read as a point (logged).
+    """The tables with every number of a CSV file written with a decimal point and no
+    thousands separator (each conversion logged).
 
     decimal: the SAP's [data] decimal ("." or ","), None when it does not say.
     Raises DataError naming the file, row, column and cell of every number whose
-    mark is a thousands separator or cannot be told.
+    marks cannot be read for sure.
     """
     if decimal not in (None, *DECIMAL_MARKS):
         raise ValueError(f"decimal must be one of {DECIMAL_MARKS} or None, got {decimal!r}")
@@ -89,7 +90,7 @@ def _may_hold_marks(values: pd.Series, decimal: str | None) -> bool:
 
 def _read_column(table: RawTable, column: str, decimal: str | None, log: QualityLog,
                  problems: _Problems) -> np.ndarray | None:
-    """The column's cells with decimal commas as points; None when nothing changes."""
+    """The column's cells with decimal points; None when nothing changes (or a text column)."""
     frame = table.frame
     cells = _Cells(frame[column], len(frame))
     labels = cells.labels
