@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mscstats.csv_text import (COMMA, COMMA3, GROUPED, POINT, POINT3, comma_to_point,
-                               decimal_forms, parse_numbers)
+                               decimal_forms, parse_numbers, without_thousands)
 from mscstats.errors import DataError
 from mscstats.io import read_tables, tables_from_frames
 from mscstats.study_days import MAX_STUDY_DAY, beyond_follow_up, check_day_bounds
@@ -102,6 +102,26 @@ def test_a_loaded_trial_keeps_17_digit_values_exactly():
 ])
 def test_decimal_forms(text, form):
     assert decimal_forms(np.array([text], dtype=object))[0] == form
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.floats(min_value=-1e15, max_value=1e15, allow_nan=False))
+def test_a_decimal_comma_reads_back_exactly(x):
+    text = repr(x).replace(".", ",")
+    assert decimal_forms(np.array([text], dtype=object))[0] in (COMMA, COMMA3, POINT)
+    [back] = parse_numbers(np.array([comma_to_point(text)], dtype=object))
+    assert _bits(back) == _bits(x)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.floats(min_value=-1e15, max_value=1e15, allow_nan=False), st.sampled_from(".,"))
+def test_thousands_separators_removed_read_back_exactly(x, decimal):
+    plain = f"{x:.2f}"
+    grouped = f"{x:,.2f}"                          # 1,234,567.89
+    if decimal == ",":
+        grouped = grouped.translate(str.maketrans(",.", ".,"))   # 1.234.567,89
+    read = without_thousands(grouped, decimal) if abs(x) >= 1000 else plain
+    assert read == plain
 
 
 def test_comma_to_point_keeps_the_below_limit_prefix():
