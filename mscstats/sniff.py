@@ -42,6 +42,8 @@ _BOMS = (
     (b"\xff\xfe", "UTF-16 text (little-endian, with a byte-order mark)"),
     (b"\xfe\xff", "UTF-16 text (big-endian, with a byte-order mark)"),
 )
+_OWN_MAGIC = {".parquet": b"PAR1", ".xpt": b"HEADER RECORD*******"}
+_OWN_KIND = {".parquet": "a Parquet file", ".xpt": "a SAS transport file"}
 _SAVE_UTF8 = ("save the file as UTF-8 CSV (in Excel: 'CSV UTF-8 (comma delimited)'; or "
               "iconv -f {enc} -t UTF-8).")
 
@@ -64,6 +66,10 @@ def check(path: Path) -> list[str]:
             fix = f"name it {path.stem}.xlsx, or save the sheet as CSV UTF-8."
         raise _fail(path.name, f"this is {what}, not {_named(suffix)}.", fix)
     if suffix != ".csv":
+        if suffix in _OWN_MAGIC and not head.startswith(_OWN_MAGIC[suffix]) and _is_text(head):
+            raise _fail(path.name, f"this is text (CSV?), not {_OWN_KIND[suffix]}.",
+                        f"name it {path.stem}.csv if it is CSV text, or export the table "
+                        f"again as {_OWN_KIND[suffix]}.")
         return []
     _check_text(path.name, head)
     return _line_breaks(path, head)
@@ -87,6 +93,16 @@ def _kind(path: Path, head: bytes) -> tuple[str | None, str | None]:
         if head.startswith(magic):
             return what, right
     return None, None
+
+
+def _is_text(head: bytes) -> bool:
+    """Looks like CSV: UTF-8 text whose first line holds a separator and ends in a line break."""
+    try:
+        head.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
+    except UnicodeDecodeError:      # (or a multi-byte character cut at the end of head)
+        return False
+    first, _, rest = head.replace(b"\r", b"\n").partition(b"\n")
+    return bool(rest) and b"\x00" not in head and any(s in first for s in (b",", b";", b"\t"))
 
 
 def _check_text(file: str, head: bytes) -> None:
