@@ -48,8 +48,9 @@ _SAVE_UTF8 = ("save the file as UTF-8 CSV (in Excel: 'CSV UTF-8 (comma delimited
               "iconv -f {enc} -t UTF-8).")
 
 
-def _fail(file: str, message: str, fix: str) -> DataError:
-    return DataError(Problem(file, message, fix=fix))
+def _fail(file: str, message: str, fix: str, row: int | None = None,
+          column: str | None = None) -> DataError:
+    return DataError(Problem(file, message, fix=fix, row=row, column=column))
 
 
 def check(path: Path) -> list[str]:
@@ -161,12 +162,11 @@ def long_row_error(path: Path, separator: str, names: list[str]) -> DataError | 
     column = names[k] if row is not None and k < len(names) else None
     size = len(cells[k]) / 2**20
     where = "the header" if row is None else f"row {row}"
-    return DataError(Problem(
-        path.name, f"{where} holds a cell of {size:.1f} MB: longer than a CSV cell can be "
-                   f"(rows up to {MAX_ROW_BYTES // 2**20} MB are read).",
-        fix="an unclosed quote (\") joins the rest of the file into one cell: close it; or the "
-            "cell holds a whole document: shorten it (long texts belong in another file).",
-        row=row, column=column))
+    return _fail(path.name, f"{where} holds a cell of {size:.1f} MB: longer than a CSV cell "
+                            f"can be (rows up to {MAX_ROW_BYTES // 2**20} MB are read).",
+                 "an unclosed quote (\") joins the rest of the file into one cell: close it; "
+                 "or the cell holds a whole document: shorten it (long texts belong in "
+                 "another file).", row=row, column=column)
 
 
 def check_flat_columns(table, file: str) -> None:
@@ -175,15 +175,11 @@ def check_flat_columns(table, file: str) -> None:
     import pyarrow.compute as pc
     for name, field in zip(table.column_names, table.schema):
         kind = field.type
-        if not (pa.types.is_nested(kind)):
+        if not pa.types.is_nested(kind):
             continue
         filled = pc.invert(pc.is_null(table[name])).to_numpy(zero_copy_only=False)
-        row = int(np.argmax(filled)) + 1 if filled.any() else None
-        raise _fail_at(file, str(name).strip().upper(), row,
-                       f"the column holds {kind} values, not one value per cell.",
-                       "write one value per cell: a list becomes one row per value (e.g. "
-                       "pandas DataFrame.explode), a struct one column per field.")
-
-
-def _fail_at(file: str, column: str, row: int | None, message: str, fix: str) -> DataError:
-    return DataError(Problem(file, message, fix=fix, row=row, column=column))
+        raise _fail(file, f"the column holds {kind} values, not one value per cell.",
+                    "write one value per cell: a list becomes one row per value (e.g. pandas "
+                    "DataFrame.explode), a struct one column per field.",
+                    row=int(np.argmax(filled)) + 1 if filled.any() else None,
+                    column=str(name).strip().upper())
