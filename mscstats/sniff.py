@@ -42,6 +42,7 @@ _BOMS = (
     (b"\xff\xfe", "UTF-16 text (little-endian, with a byte-order mark)"),
     (b"\xfe\xff", "UTF-16 text (big-endian, with a byte-order mark)"),
 )
+_ZIP = "a zip archive"
 _OWN_MAGIC = {".parquet": b"PAR1", ".xpt": b"HEADER RECORD*******"}
 _OWN_KIND = {".parquet": "a Parquet file", ".xpt": "a SAS transport file"}
 _SAVE_UTF8 = ("save the file as UTF-8 CSV (in Excel: 'CSV UTF-8 (comma delimited)'; or "
@@ -60,7 +61,8 @@ def check(path: Path) -> list[str]:
         head = handle.read(HEAD_BYTES)
     suffix = path.suffix.lower()
     what, right = _kind(path, head)
-    if what is not None and right != suffix:
+    if what is not None and right != suffix and not (suffix == ".xlsx" and what == _ZIP):
+        # (a zip named .xlsx that holds no workbook: the workbook reader says what is wrong)
         fix = (f"name it {path.stem}{right}." if right else
                "export the table as CSV (UTF-8), Parquet or SAS transport (.xpt).")
         if right == ".xlsx":
@@ -89,7 +91,7 @@ def _kind(path: Path, head: bytes) -> tuple[str | None, str | None]:
             names = []
         if any(n.startswith("xl/") for n in names):
             return "an Excel workbook (xlsx)", ".xlsx"
-        return "a zip archive", None
+        return _ZIP, None
     for magic, what, right in _MAGIC:
         if head.startswith(magic):
             return what, right
