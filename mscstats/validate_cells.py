@@ -17,6 +17,7 @@ from .csv_text import COMMA, comma_to_point, decimal_forms, parse_numbers
 from .errors import Problem
 from .io import ROW, RawTable
 from .quality import QualityLog
+from .study_days import add_out_of_bounds
 
 MAX_LISTED_ROWS = 10       # rows named in one problem message
 MAX_DUPLICATE_REASONS = 100  # "duplicate of row N" entries before they are pooled
@@ -226,6 +227,7 @@ def _days(table: RawTable, column: str, chk: _Check, required: bool = True) -> n
     frame, file = table.frame, table.file
     cells = _Cells(frame[column], len(frame), decimal_comma=table.decimal_comma)
     days, bad, rows = cells.number(), cells.bad(), frame[ROW].to_numpy()
+    add_out_of_bounds(chk.problems, table, column, days, cells.text)   # a day from a date too
     if bad.any():
         chk.problems.add(file, column, f"{column} is not a number.", _DAY_FIX, rows[bad],
                          cells.text(bad))

@@ -220,3 +220,22 @@ def test_a_subject_whose_every_visit_is_far_beyond_last_alive():
     assert beyond_follow_up(day, last, position, used).tolist() == [False, False, False, False,
                                                                     True, False]
     assert not beyond_follow_up(day, last, position, np.zeros(6, dtype=bool)).any()
+
+
+def test_every_day_validation_reads_is_bounded_too():
+    """A day that never was a cell (counted from a date) is bounded where days are read."""
+    from mscstats.quality import QualityLog
+    from mscstats.validate_cells import _Check, _days, _Problems
+    raw = tables_from_frames("t", {"adsl": pd.DataFrame({
+        "USUBJID": ["A", "B"], "ARM": ["c", "t"], "LSTALVDY": [28, 28],
+        "DTHDY": [36535.0, 10.0], "DTHDT": ["2124-01-10", "2024-01-10"]})})
+    chk = _Check(QualityLog(), _Problems(), None, "worst", "half", False)
+    days = _days(raw["adsl"], "DTHDY", chk, required=False)
+    [problem] = chk.problems
+    assert (problem.row, problem.column) == (1, "DTHDY")
+    assert "beyond any plausible study day" in problem.message and "RANDDT" in problem.fix
+    assert days.tolist() == [36535.0, 10.0]
+    chk.problems.clear()     # without the dates, 36535 is named as the Excel serial it may be
+    _days(tables_from_frames("t", {"adsl": raw["adsl"].frame.drop(columns=["DTHDT", "_ROW"])}
+                             )["adsl"], "DTHDY", chk, required=False)
+    assert "looks like an Excel date serial (36535 is 2000-01-10)" in chk.problems[0].message
