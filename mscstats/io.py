@@ -36,7 +36,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from . import schema
+from . import schema, sniff
 from .errors import DataError, Problem
 from .schema import BDS_COLUMNS, FILE_SUFFIXES, PARAMS, REQUIRED_TABLES, TABLE_SPECS, TABLES
 
@@ -108,6 +108,7 @@ def read_tables(directory) -> RawTables:
     named, others, found = _find_files(path)
     for name, file in named.items():
         try:
+            found.notes.extend(sniff.check(file))   # a workbook renamed .csv, UTF-16 ...
             found.add(_read_table(name, file, found), file)
         except DataError as err:
             found.problems.extend(err.problems)
@@ -343,7 +344,7 @@ def _header_line(path: Path) -> str:
     with open(path, "rb") as handle:
         head = handle.read(1 << 16)
     head = head.removeprefix(b"\xef\xbb\xbf")
-    line = head.split(b"\n", 1)[0].rstrip(b"\r")
+    line = head.split(b"\n", 1)[0].split(b"\r", 1)[0]    # LF, CRLF or CR-only line breaks
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError:
@@ -376,7 +377,8 @@ def _read_csv_arrow(path: Path, separator: str, names: list[str]) -> pd.DataFram
                 column_types={n: pa.string() for n in names}, strings_can_be_null=False,
                 quoted_strings_can_be_null=False))
     except (pa.ArrowInvalid, pa.ArrowException) as err:
-        raise _unreadable(path.name, str(err)) from None
+        raise (sniff.long_row_error(path, separator, names)
+               or _unreadable(path.name, str(err))) from None
     frame = table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
     del table
     pa.default_memory_pool().release_unused()   # the parser's buffers, back to the system
@@ -413,6 +415,7 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     strings = pd.StringDtype("pyarrow")
     try:
         table = pq.read_table(path)
+        sniff.check_flat_columns(table, path.name)     # a cell holds one value, not a list
         return table.to_pandas(types_mapper={pa.string(): strings,
                                              pa.large_string(): strings}.get)
     except (pa.ArrowException, OSError, ValueError) as err:   # a damaged file or metadata

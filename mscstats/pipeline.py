@@ -48,7 +48,8 @@ def load(directory: str | Path, sap: Sap | str | Path | None = None) -> Trial:
         return load_trial(directory)
     return load_trial(directory, arms=sap.study.arms, daily_rule=sap.data.daily,
                       below_lloq=sap.data.below_lloq, fio2_from_flow=sap.data.fio2_from_flow,
-                      arm=sap.data.arm, params=sap.data.params, covariates=sap_columns(sap))
+                      arm=sap.data.arm, params=sap.data.params, covariates=sap_columns(sap),
+                      decimal=sap.data.decimal)
 
 
 def sap_columns(sap: Sap) -> list[str]:

@@ -33,7 +33,7 @@ AE_KINDS = ("any", "serious", "related", "grade3", "infusion")
 
 # Every key the SAP accepts, by section (docs/sap.md documents each; a test checks).
 STUDY_KEYS = ("id", "title", "arms", "population", "alpha", "seed")
-DATA_KEYS = ("daily", "below_lloq", "fio2_from_flow", "arm", "params")
+DATA_KEYS = ("daily", "below_lloq", "fio2_from_flow", "arm", "params", "decimal")
 ENDPOINT_KEYS = ("id", "kind", "label", "param", "day", "days", "window", "transform",
                  "horizon", "event", "death", "missing", "intercurrent")
 CONDITION_KEYS = ("param", "op", "value", "chg", "on", "state", "ae")
@@ -157,6 +157,7 @@ class DataRules:
     fio2_from_flow: bool = False
     arm: str = ""                          # adsl column of the arm; "" = ARM, else TRT01P
     params: tuple[tuple[str, str], ...] = ()  # (mscstats code, the sponsor's PARAMCD)
+    decimal: str | None = None      # decimal mark of CSV numbers; None: as each file shows it
 
 
 @dataclass(frozen=True)
@@ -477,7 +478,9 @@ class _Checker:
                          fio2_from_flow=flow,
                          arm=(self.text(t["arm"], "data.arm").strip().upper()
                               if "arm" in t else ""),
-                         params=self.param_map(t.get("params", {})))
+                         params=self.param_map(t.get("params", {})),
+                         decimal=(self.choice(t["decimal"], "data.decimal", (".", ","))
+                                  if "decimal" in t else None))
 
     def param_map(self, t: Any) -> tuple[tuple[str, str], ...]:
         """[data.params]: mscstats code = the sponsor's PARAMCD, e.g. PAO2 = "PO2"."""

@@ -37,9 +37,11 @@ import numpy as np
 import pandas as pd
 
 from . import schema
+from .decimal_marks import read_decimal_marks
 from .errors import DataError
 from .io import ROW, RawTable, RawTables, read_tables, tables_from_frames
 from .quality import QualityLog, Trial
+from .study_days import check_day_bounds
 from .validate_adam import adsl_in_days, arm_column, mapped_params, timed
 from .validate_cells import _Cells, _Check, _Problems
 from .validate_tables import _adae, _adsl, _ex, _fill_saffl, _Subjects
@@ -74,7 +76,8 @@ _READ = {kind: frozenset({*schema.TABLE_SPECS[spec].required, *schema.TABLE_SPEC
 
 def validate(raw: RawTables, arms: Sequence[str] | None = None, daily_rule: str = "worst",
              below_lloq: str = "half", fio2_from_flow: bool = False, arm: str = "",
-             params: Sequence[tuple[str, str]] = (), covariates: Sequence[str] = ()) -> Trial:
+             params: Sequence[tuple[str, str]] = (), covariates: Sequence[str] = (),
+             decimal: str | None = None) -> Trial:
     """Check and convert the tables read by io.read_tables into a canonical Trial.
 
     arms: the SAP's arms (reference first); an ARM outside them is an error.
@@ -84,6 +87,7 @@ def validate(raw: RawTables, arms: Sequence[str] | None = None, daily_rule: str 
     arm: the adsl column of the arm ("" = ARM, else TRT01P; the SAP's [data] arm).
     params: [data.params] of the SAP, (mscstats code, sponsor PARAMCD) pairs.
     covariates: adsl columns the SAP names (covariates, strata): they count as used.
+    decimal: the decimal mark of CSV numbers ("." or ","), None: as each file shows it.
     Raises DataError listing every problem when the data are wrong.
     """
     if daily_rule not in schema.DAILY_RULES:
@@ -96,6 +100,8 @@ def validate(raw: RawTables, arms: Sequence[str] | None = None, daily_rule: str 
                  bool(fio2_from_flow), arm.upper(), tuple(params))
     for table in raw.tables.values():
         chk.log.read(table.file, table.n_rows)
+    raw = read_decimal_marks(raw, decimal, chk.log)    # before any number is read
+    check_day_bounds(raw)                              # before any day is compared
     if "adsl" not in raw:
         chk.problems.add(raw.name, None, "no adsl table.", "add adsl.csv (one row per subject).")
     adsl = day_one = None

@@ -13,9 +13,11 @@ import numpy as np
 import pandas as pd
 
 from . import schema
+from .csv_text import COMMA, comma_to_point, decimal_forms, parse_numbers
 from .errors import Problem
 from .io import ROW, RawTable
 from .quality import QualityLog
+from .study_days import add_out_of_bounds
 
 MAX_LISTED_ROWS = 10       # rows named in one problem message
 MAX_DUPLICATE_REASONS = 100  # "duplicate of row N" entries before they are pooled
@@ -197,11 +199,13 @@ class _Cells:
 def _parse_numbers(labels: np.ndarray, decimal_comma: bool) -> tuple[np.ndarray, np.ndarray]:
     text = pd.Series(labels, dtype=object).str.upper()
     missing = text.isin(_MISSING_TEXT).to_numpy()
-    if decimal_comma:   # "7,5" in a semicolon file; "1,000.5" stays as it is
-        text = text.where(text.str.contains(".", regex=False),
-                          text.str.replace(",", ".", regex=False))
-    # a copy: pandas may hand back a read-only view (copy-on-write)
-    values = np.array(pd.to_numeric(text.where(~missing, "nan"), errors="coerce"), dtype=float)
+    text = text.to_numpy()
+    if decimal_comma:   # validate() reads a table's marks first (decimal_marks.py), logged;
+        # a bare column reads only the unambiguous "7,5" ("1,200" stays not a number)
+        text = np.array([comma_to_point(t) if f == COMMA else t
+                         for t, f in zip(text, decimal_forms(text))], dtype=object)
+    values = parse_numbers(text)    # exact: the shortest text of a float reads back as it
+    values[missing] = np.nan
     bad = ~missing & ~np.isfinite(values)
     values[bad] = np.nan
     return values, bad
@@ -234,6 +238,7 @@ def _days(table: RawTable, column: str, chk: _Check, required: bool = True) -> n
     frame, file = table.frame, table.file
     cells = _Cells(frame[column], len(frame), decimal_comma=table.decimal_comma)
     days, bad, rows = cells.number(), cells.bad(), frame[ROW].to_numpy()
+    add_out_of_bounds(chk.problems, table, column, days, cells.text)   # a day from a date too
     if bad.any():
         chk.problems.add(file, column, f"{column} is not a number.", _DAY_FIX, rows[bad],
                          cells.text(bad))

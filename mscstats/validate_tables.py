@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from . import schema
+from .csv_text import parse_numbers
 from .io import ROW, RawTable
 from .validate_cells import (
     _as_read,
@@ -102,7 +103,7 @@ def _passthrough(column: pd.Series, n: int, name: str, origin: str) -> np.ndarra
     if origin not in ("text", "frame"):   # a text column of a typed file stays text
         return text
     filled = text != ""
-    numbers = pd.to_numeric(pd.Series(np.where(filled, text, None)), errors="coerce")
+    numbers = pd.Series(parse_numbers(text))     # exact, as every number cell
     leading_zero = pd.Series(text).str.match(r"^[+-]?0\d").to_numpy()
     if filled.any() and numbers[filled].notna().all() and not leading_zero.any():
         return numbers.to_numpy(dtype=float)

@@ -28,6 +28,7 @@ from .validate_cells import (
     _sorted_codes,
     _times,
 )
+from .study_days import FOLLOW_UP_MARGIN, beyond_follow_up
 from .validate_tables import _after_death, _require_text, _Subjects, _subjects_of
 
 # ---------------------------------------------------------------------------
@@ -548,7 +549,15 @@ def _warn_after_last_alive(table: RawTable, day: np.ndarray, used: np.ndarray,
     known = position >= 0
     last = np.full(len(day), np.nan)
     last[known] = subjects.lstalvdy[position[known]]
-    late = used & (day > last)
+    far = beyond_follow_up(day, last, position, used)
+    if far.any():
+        ids = _Cells(table.frame["USUBJID"], len(day)).text(far)
+        chk.problems.add(table.file, "ADY", f"every visit of the subject is more than "
+                         f"{FOLLOW_UP_MARGIN} days after LSTALVDY (last day known alive in "
+                         f"{subjects.file}): its days are not study days of this follow-up.",
+                         f"correct ADY (study days: day 1 is the day of randomization) or "
+                         f"LSTALVDY in {subjects.file}.", table.frame[ROW].to_numpy()[far], ids)
+    late = used & (day > last) & ~far
     if late.any():
         chk.log.warn(table.file, f"visit after LSTALVDY (last day known alive in "
                      f"{subjects.file}): kept; the visit shows the subject alive that day",

@@ -990,6 +990,229 @@ def _assert_note(out: Path, analysis_id: str, note: str) -> None:
     assert note in _analysis(out, analysis_id)["notes"]
 
 
+# --------------------------------------------------------------------------
+# data file parsing (issues 17 and 21): what a file really is, decimal marks, study days
+# --------------------------------------------------------------------------
+
+def decimal_commas(file: str, columns=("AVAL", "LLOQ")):
+    """The file semicolon-separated, with decimal commas in the given columns."""
+    def change(frame):
+        for column in columns:
+            frame[column] = frame[column].str.replace(".", ",", regex=False)
+        return frame
+
+    def corrupt(trial: Path) -> None:
+        change(_read(trial / file)).to_csv(trial / file, sep=";", index=False,
+                                           lineterminator="\n")
+    return corrupt
+
+
+def shift_days(file: str, column: str, by: int, **match):
+    """Add by to a day column on the rows matching the given cells (all rows if none)."""
+    def change(frame):
+        rows = pd.Series(True, index=frame.index)
+        for name, wanted in match.items():
+            rows &= frame[name] == wanted
+        frame.loc[rows, column] = [str(int(d) + by) for d in frame.loc[rows, column]]
+        return frame
+    return edit(file, change)
+
+
+def as_parquet(file: str, **columns):
+    """The CSV table as Parquet, with some columns replaced (pyarrow arrays or lists)."""
+    def corrupt(trial: Path) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+        frame = _read(trial / file)
+        (trial / file).unlink()
+        table = pa.table({c: columns.get(c, pa.array(frame[c].tolist(), pa.string()))
+                          for c in frame.columns})
+        pq.write_table(table, trial / file.replace(".csv", ".parquet"))
+    return corrupt
+
+
+def renamed(source_maker, file: str):
+    """A file made by source_maker(trial, path) written under the CSV's name."""
+    def corrupt(trial: Path) -> None:
+        target = trial / file
+        frame = _read(target)
+        source_maker(frame, target)
+    return corrupt
+
+
+def _excel_bytes(frame, target: Path) -> None:
+    frame.to_excel(target.with_suffix(".tmp.xlsx"), index=False)
+    target.with_suffix(".tmp.xlsx").replace(target)
+
+
+def _parquet_bytes(frame, target: Path) -> None:
+    frame.to_parquet(target)
+
+
+def long_cell(file: str, row: int, column: str, size: int):
+    return cell(file, row, column, "x" * size)
+
+
+def encoded(encoding: str, bom: bytes = b""):
+    return recode(lambda b: bom + b.decode("utf-8").encode(encoding), ("adsl.csv",))
+
+
+TOY_VISITS = 84
+DECIMAL_COMMA_SAP = sap("[[endpoint]]", '[data]\ndecimal = ","\n\n[[endpoint]]')
+DECIMAL_POINT_SAP = sap("[[endpoint]]", '[data]\ndecimal = "."\n\n[[endpoint]]')
+CASES += [
+    # ---- decimal marks ------------------------------------------------------------
+    Case("il6-1,200-in-a-semicolon-file",
+         both(cell("visits.csv", 6, "AVAL", "1,200"), decimal_commas("visits.csv")),
+         "derive", 1, ("visits.csv row 6, column AVAL", "ambiguous number", "'1,200'",
+                       "mscstats does not guess", 'Fix: declare the decimal mark in the SAP '
+                       '([data] decimal = "," reads')),
+    Case("il6-1,200-with-the-decimal-comma-declared",
+         both(cell("visits.csv", 6, "AVAL", "1,200"), decimal_commas("visits.csv"),
+              DECIMAL_COMMA_SAP), "validate+sap", 0,
+         ("visits.csv, column AVAL: decimal comma read as a point", "as the SAP declares",
+          "IL6 below the LLOQ")),
+    Case("decimal-commas-logged", decimal_commas("visits.csv"), "validate", 0,
+         ("visits.csv, column AVAL: decimal comma read as a point, e.g. '0,6' -> 0.6 "
+          "(semicolon-separated file)", "visits.csv, column LLOQ: decimal comma")),
+    Case("decimal-commas-in-results-json", decimal_commas("visits.csv"), "analyze", 0,
+         ("wrote 2 analyses",), check=converted_in_results("decimal comma read as a point")),
+    Case("decimal-commas-declared-same-endpoints",
+         both(decimal_commas("visits.csv"), DECIMAL_COMMA_SAP), "derive", 0, ("wrote",),
+         same_as_clean=True),
+    Case("thousands-separator", both(cell("visits.csv", 6, "AVAL", "1.234,5"),
+                                     decimal_commas("visits.csv", ("LLOQ",))), "validate", 1,
+         ("visits.csv row 6, column AVAL", "a thousands separator in a number", "'1.234,5'",
+          "Fix: write the number without thousands separators (1234.5), or declare the decimal "
+          "mark in the SAP")),
+    Case("thousands-points-with-the-decimal-comma-declared",
+         both(decimal_commas("visits.csv"), DECIMAL_COMMA_SAP,
+              recode(lambda b: b.replace(b"S01;1;;IL6;50;", b"S01;1;;IL6;1.234,5;"),
+                     ("visits.csv",))), "validate+sap", 0,
+         ("visits.csv, column AVAL: thousands separator removed, e.g. '1.234,5' -> 1234.5 (as "
+          "the SAP declares ([data] decimal = ',')",)),
+    Case("thousands-commas-with-the-decimal-point-declared",
+         both(cell("visits.csv", 6, "AVAL", "1,200"), DECIMAL_POINT_SAP), "validate+sap", 0,
+         ("visits.csv, column AVAL: thousands separator removed, e.g. '1,200' -> 1200",)),
+    Case("thousands-commas-where-the-sap-declares-a-comma",
+         both(cell("visits.csv", 6, "AVAL", "1,234,567"), DECIMAL_COMMA_SAP,
+              decimal_commas("visits.csv")),
+         "derive", 1, ("visits.csv row 6, column AVAL", "but the SAP declares the decimal comma",
+                       "'1,234,567'", FIX)),
+    Case("points-in-a-semicolon-file-without-commas",
+         both(cell("visits.csv", 6, "AVAL", "1.200"), decimal_commas("visits.csv", ("LLOQ",))),
+         "validate", 0, ("visits.csv, column AVALC: IL6 below the LLOQ",)),
+    Case("point-1.200-among-decimal-commas",
+         both(cell("visits.csv", 6, "AVAL", "1.200"), cell("visits.csv", 2, "AVAL", "0,6"),
+              decimal_commas("visits.csv", ("LLOQ",))), "validate", 1,
+         ("visits.csv row 6, column AVAL", "ambiguous number", "'1.200'", FIX)),
+    Case("comma-in-a-comma-separated-file", cell("visits.csv", 6, "AVAL", "1,200"), "validate", 1,
+         ("visits.csv row 6, column AVAL", "a comma in a number", "'1,200'",
+          'declare [data] decimal = "," in the SAP')),
+    Case("comma-where-the-sap-declares-a-point",
+         both(decimal_commas("visits.csv"), DECIMAL_POINT_SAP), "analyze", 1,
+         ("visits.csv row 2, column AVAL", "the SAP declares the decimal point", FIX)),
+    Case("point-where-the-sap-declares-a-comma", DECIMAL_COMMA_SAP, "validate+sap", 1,
+         ("visits.csv row 2, column AVAL", "the SAP declares the decimal comma", "'0.6'", FIX)),
+    Case("sap-decimal-not-a-mark", sap("[[endpoint]]", '[data]\ndecimal = ";"\n\n[[endpoint]]'),
+         "derive", 1, ("sap.toml: data.decimal: ';' is not allowed.", "use one of: ., ,")),
+    Case("adsl-extra-column-with-decimal-commas",
+         both(edit("adsl.csv", lambda f: f.assign(WEIGHT=["72,5", "80", "65,25", "90", "70",
+                                                          "88,1"])),
+              decimal_commas("adsl.csv", ())), "validate", 0,
+         ("adsl.csv, column WEIGHT: decimal comma read as a point",)),
+    Case("wide-visits-with-decimal-commas",
+         both(wide_visits(), decimal_commas("visits.csv", ("FIO2", "IL6"))), "validate", 0,
+         ("visits.csv is wide", "visits.csv, column FIO2: decimal comma read as a point, e.g. "
+          "'0,6' -> 0.6",)),
+    Case("wide-visits-with-a-thousands-comma",
+         both(wide_visits(), cell("visits.csv", 1, "IL6", "1,200"),
+              decimal_commas("visits.csv", ("FIO2",))), "validate", 1,
+         ("visits.csv row 1, column IL6", "ambiguous number", "'1,200'", FIX)),
+    Case("below-limit-with-a-decimal-comma",
+         both(cell("visits.csv", 6, "AVAL", "<1,5"), decimal_commas("visits.csv")), "validate", 0,
+         ("visits.csv, column AVAL: decimal comma read as a point",
+          "visits.csv, column AVALC: IL6 below the LLOQ: set to LLOQ/2")),
+    # ---- study days -----------------------------------------------------------------
+    Case("ady-int64-max", cell("visits.csv", 4, "ADY", "9223372036854775807"), "derive", 1,
+         ("visits.csv row 4, column ADY", "beyond any plausible study day (|day| <= 3650",
+          "'9223372036854775807'", FIX)),
+    Case("ady-1e20", cell("visits.csv", 4, "ADY", "1e20"), "validate", 1,
+         ("visits.csv row 4, column ADY", "beyond any plausible study day", FIX)),
+    Case("ady-int64-max-in-parquet",
+         as_parquet("visits.csv", ADY=[2**63 - 1] + [1] * (TOY_VISITS - 1)), "validate", 1,
+         ("visits.parquet row 1, column ADY", "beyond any plausible study day", FIX)),
+    Case("dthdy-1e20", cell("adsl.csv", 2, "DTHDY", "1e20"), "validate", 1,
+         ("adsl.csv row 2, column DTHDY", "beyond any plausible study day", FIX)),
+    Case("dthdy-1e300", cell("adsl.csv", 2, "DTHDY", "1e300"), "analyze", 1,
+         ("adsl.csv row 2, column DTHDY", "beyond any plausible study day", FIX)),
+    Case("lstalvdy-1e300", cell("adsl.csv", 1, "LSTALVDY", "1e300"), "validate", 1,
+         ("adsl.csv row 1, column LSTALVDY", "beyond any plausible study day", FIX)),
+    Case("dschdy-negative-huge", cell("adsl.csv", 1, "DSCHDY", "-1e20"), "validate", 1,
+         ("adsl.csv row 1, column DSCHDY", "beyond any plausible study day", FIX)),
+    Case("aestdy-1e20", cell("adae.csv", 1, "AESTDY", "1e20"), "validate", 1,
+         ("adae.csv row 1, column AESTDY", "beyond any plausible study day", FIX)),
+    Case("exstdy-1e300", cell("ex.csv", 1, "EXSTDY", "1e300"), "validate", 1,
+         ("ex.csv row 1, column EXSTDY", "beyond any plausible study day", FIX)),
+    Case("other-day-column-1e20", edit("adae.csv", lambda f: f.assign(AEENDY=["1e20"] + [""] *
+                                                                      (len(f) - 1))),
+         "validate", 1, ("adae.csv row 1, column AEENDY", "beyond any plausible study day", FIX)),
+    Case("ady-excel-serials-for-one-subject", shift_days("visits.csv", "ADY", 45006, USUBJID="S03"),
+         "derive", 1, ("visits.csv row ", "column ADY", "looks like an Excel date serial",
+                       "(45005 is 2023-03-20)", "convert to study days", "give ADT dates")),
+    Case("ady-all-excel-serials-blames-ady", shift_days("visits.csv", "ADY", 45006), "validate",
+         1, ("1 error in the trial data", "visits.csv row 1, column ADY",
+             "looks like an Excel date serial")),
+    Case("dthdy-excel-serial", cell("adsl.csv", 2, "DTHDY", "45016"), "validate", 1,
+         ("adsl.csv row 2, column DTHDY", "looks like an Excel date serial", "give DTHDT dates")),
+    Case("visits-of-a-subject-far-beyond-follow-up",
+         shift_days("visits.csv", "ADY", 400, USUBJID="S01"), "derive", 1,
+         ("visits.csv row 1, column ADY", "every visit of the subject is more than 30 days after "
+          "LSTALVDY", "'S01'", "Fix: correct ADY")),
+    Case("one-visit-after-last-alive-is-a-warning",
+         add_row("visits.csv", USUBJID="S01", ADY="40", PARAMCD="WHOCPS", AVAL="1"), "validate", 0,
+         ("visits.csv, column ADY: visit after LSTALVDY",)),
+    # ---- what a file really is ---------------------------------------------------------
+    Case("adsl-of-one-byte", write("adsl.csv", b"U"), "validate", 1,
+         ("adsl.csv", "a single line without a line break (1 byte: 'U')", FIX)),
+    Case("cell-of-3-mb", long_cell("adsl.csv", 3, "SEX", 3 << 20), "validate", 1,
+         ("adsl.csv row 3, column SEX", "a cell of 3.0 MB", "unclosed quote")),
+    Case("cr-only-line-endings", recode(lambda b: b.replace(b"\n", b"\r")), "derive", 0,
+         ("wrote",), same_as_clean=True),
+    Case("cr-only-line-endings-noted", recode(lambda b: b.replace(b"\n", b"\r")), "validate", 0,
+         ("visits.csv: line breaks are CR only", f"visits.csv         {TOY_VISITS}")),
+    Case("utf16-without-bom", encoded("utf-16-le"), "validate", 1,
+         ("adsl.csv", "UTF-16 text (little-endian) without a byte-order mark", "UTF-8 CSV")),
+    Case("utf16-with-bom", encoded("utf-16"), "validate", 1,
+         ("adsl.csv", "UTF-16 text (little-endian, with a byte-order mark)", FIX)),
+    Case("utf16-big-endian-without-bom", encoded("utf-16-be"), "validate", 1,
+         ("adsl.csv", "UTF-16 text (big-endian) without a byte-order mark", FIX)),
+    Case("utf32-with-bom", encoded("utf-32"), "validate", 1,
+         ("adsl.csv", "UTF-32 text (little-endian, with a byte-order mark)", FIX)),
+    Case("xls-named-csv", write("adsl.csv", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504)),
+         "validate", 1, ("adsl.csv", "this is an Excel 97-2003 workbook (.xls), not CSV text",
+                         "Fix: export the table as CSV")),
+    Case("xpt-named-csv", write("ex.csv", b"HEADER RECORD*******LIBRARY HEADER RECORD!!!!!!!"
+                                          + b"0" * 30), "validate", 1,
+         ("ex.csv", "this is a SAS transport file, not CSV text", "Fix: name it ex.xpt")),
+    Case("csv-text-named-parquet",
+         lambda t: (t / "visits.csv").rename(t / "visits.parquet"), "validate", 1,
+         ("visits.parquet", "this is text (CSV?), not a Parquet file",
+          "Fix: name it visits.csv")),
+    Case("binary-nul-bytes", write("ex.csv", b"USUBJID,EXSTDY\x00\x01\x02\nS01,1\n"), "validate",
+         1, ("ex.csv", "binary data (NUL bytes)", FIX)),
+    Case("xlsx-named-csv", renamed(_excel_bytes, "adsl.csv"), "validate", 1,
+         ("adsl.csv", "this is an Excel workbook (xlsx), not CSV text", "Fix: name it adsl.xlsx")),
+    Case("parquet-named-csv", renamed(_parquet_bytes, "visits.csv"), "derive", 1,
+         ("visits.csv", "this is a Parquet file, not CSV text", "Fix: name it visits.parquet")),
+    Case("gzip-named-csv", recode(lambda b: __import__("gzip").compress(b, mtime=0), ("ex.csv",)),
+         "validate", 1, ("ex.csv", "this is a gzip-compressed file", FIX)),
+    Case("parquet-aval-of-lists", as_parquet("visits.csv", AVAL=[[1.0]] * TOY_VISITS), "validate",
+         1, ("visits.parquet row 1, column AVAL", "list<", "not one value per cell",
+             "write one value per cell")),
+]
+
+
 def test_the_catalogue_is_large_and_covers_every_stage():
     assert len(CASES) >= 40
     assert len({c.id for c in CASES}) == len(CASES)

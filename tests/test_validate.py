@@ -292,11 +292,13 @@ def test_all_problems_are_listed_at_once(tmp_path):
 
 def test_many_bad_rows_give_a_short_message(tmp_path):
     tables = trial_tables()
-    bad = pd.DataFrame({"USUBJID": "S1", "ADY": [str(d) for d in range(10, 5010)], "ATM": "",
+    # days stay within ten years of day 1 (study_days.MAX_STUDY_DAY)
+    bad = pd.DataFrame({"USUBJID": "S1", "ADY": [str(10 + d % 3000) for d in range(5000)],
+                        "ATM": "",
                         "PARAMCD": "SPO2", "AVAL": [f"x{d}" for d in range(5000)], "AVALC": "",
                         "AVALU": "", "LLOQ": ""})
     tables["visits"] = pd.concat([tables["visits"], bad], ignore_index=True)
-    tables["adsl"].loc[0, "LSTALVDY"] = "5010"
+    tables["adsl"].loc[0, "LSTALVDY"] = "3010"
     with pytest.raises(DataError) as err:
         load_trial(write_trial(tmp_path, tables))
     (problem,) = err.value.problems
