@@ -537,3 +537,15 @@ def test_reference_based_means_over_three_visits():
         for group, want in ((1, after_1), (2, after_2)):
             got = done[:, (arm == 1) & (pattern == group), 2].mean()
             assert abs(got - want) < 1.0, (strategy, group, got)
+
+
+def test_pooling_exact_fits_is_not_estimable():
+    """Completed data sets that all fit exactly (SE 0) have no pooled SE: not estimable,
+    never 0/0 (the sweep found it at n = 4: 2 subjects an arm, ANCOVA on BASE)."""
+    from mscstats.analysis.common import NotEstimable
+    exact = mi.Estimates(q=np.array([1.5, 1.5, 1.5]), u=np.zeros(3), dfcom=1.0)
+    with pytest.raises(NotEstimable, match="standard error of 0"):
+        mi.pool(exact)
+    one_exact = mi.Estimates(q=np.array([1.0, 2.0, 1.5]), u=np.array([0.2, 0.0, 0.3]), dfcom=5.0)
+    with pytest.raises(NotEstimable):
+        mi.pool(one_exact)

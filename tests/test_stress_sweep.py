@@ -1,6 +1,6 @@
 """The stress sweep, shortened (scripts/stress_sweep.py runs the whole of it).
 
-The configurations where the full sweep once found a crash site (issue 21), each
+The configurations where the full sweep once found a crash site, each
 as the sweep ran it (25 trials, so the same replicates), plus a small grid over every
 design, the smallest n and the extreme effect: no exception may leave a runner
 other than NotEstimable, no AnalysisError, no warning.
@@ -43,6 +43,8 @@ FOUND = [
     (Config("three-arm-paxlovid", 6, "null", 1), "ttci_cox", "cox.py: RuntimeWarnings, NaN fit"),
     (Config("three-arm-paxlovid", 60, "null", 1), "who_d14_po", "ordinal.py: LinAlgError in Brant"),
     (Config("prevent-progression", 2, "extreme", 1), None, "synth.py: RuntimeWarnings, overflow"),
+    (Config("nebulized-exosomes", 4, "null", 2), "primary_mi",
+     "missing_data.py: ZeroDivisionError, Rubin's rules on exact fits"),
 ]
 
 

@@ -242,6 +242,11 @@ def pool(est: Estimates) -> Pooled:
     m = q.shape[-1]
     if m < 2:
         raise ValueError("Rubin's rules need at least 2 imputations")
+    if not np.all(u > 0):
+        # an exact fit (or no spread) in a completed data set: its analysis has no SE,
+        # as the complete-case analysis would not (and Rubin's ratios would be 0/0)
+        raise NotEstimable("a completed data set has a standard error of 0 (an exact fit or "
+                           "no variation): Rubin's rules give no standard error")
     qbar, ubar = q.mean(axis=-1), u.mean(axis=-1)
     b = np.var(q, axis=-1, ddof=1)
     t = ubar + (1.0 + 1.0 / m) * b
