@@ -22,8 +22,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from test_simulate_grid import assert_rows_agree, grid_saps  # noqa: E402
 
 from mscstats.schema import DESIGN_KEYS  # noqa: E402
-from mscstats.simulate import parse_effects, run_chunk  # noqa: E402
-from mscstats.synth import NULL_EFFECT  # noqa: E402
+from mscstats.simulation.engine import parse_effects, run_chunk  # noqa: E402
+from mscstats.simulation.synth import NULL_EFFECT  # noqa: E402
 
 
 def main() -> int:

@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT))
 import pandas as pd  # noqa: E402
 
 from mscstats.schema import DESIGN_KEYS  # noqa: E402
-from mscstats.synth import write_trial  # noqa: E402
+from mscstats.simulation.synth import write_trial  # noqa: E402
 
 OUTPUT = ROOT / "data" / "synthetic"
 

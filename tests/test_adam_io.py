@@ -15,11 +15,11 @@ import pandas as pd
 import pytest
 
 from mscstats.errors import DataError, SapError
-from mscstats.io import read_tables
+from mscstats.trial.io import read_tables
 from mscstats.pipeline import check, load
 from mscstats.plan import parse_sap, read_sap
-from mscstats.validate import load_frames, load_trial
-from mscstats.validate_adam import _number_date, _number_datetime, _one_clock, study_days
+from mscstats.trial.validate import load_frames, load_trial
+from mscstats.trial.validate_adam import _number_date, _number_datetime, _one_clock, study_days
 
 SAS7BDAT = Path(__file__).parent / "data" / "sas7bdat" / "adsl.sas7bdat"
 TOY = Path(__file__).parent / "data" / "toy"

@@ -11,7 +11,7 @@ import pytest
 import scipy.stats
 import statsmodels.api as sm
 
-from mscstats.analysis import batch
+from mscstats.analysis.batch import kernels as batch
 
 REFERENCE = json.loads((Path(__file__).parent / "reference" / "permutation" /
                         "statistics.json").read_text())

@@ -15,15 +15,15 @@ import pandas as pd
 import pytest
 
 from mscstats.analysis import AnalysisInput, run
-from mscstats.analysis.common import NotEstimable
+from mscstats.analysis.cores.common import NotEstimable
 from mscstats.analysis.design import categorical
 from mscstats.analysis.multiplicity import adjust
-from mscstats.analysis.ordinal import brant, proportional_odds
-from mscstats.analysis.proportions import (chi_square, clopper_pearson, fisher_exact,
-                                           katz_risk_ratio, newcombe_difference, wilson)
-from mscstats.analysis.ranks import rank_sum, signed_rank
-from mscstats.analysis.ttests import one_sample, welch
-from mscstats.analysis.uniroot import uniroot
+from mscstats.analysis.cores.ordinal import brant, proportional_odds
+from mscstats.analysis.cores.proportions import (chi_square, clopper_pearson, fisher_exact,
+                                                 katz_risk_ratio, newcombe_difference, wilson)
+from mscstats.analysis.cores.ranks import rank_sum, signed_rank
+from mscstats.analysis.cores.ttests import one_sample, welch
+from mscstats.analysis.cores.uniroot import uniroot
 
 HERE = Path(__file__).parent / "reference" / "compare"
 REF = json.loads((HERE / "compare.json").read_text())

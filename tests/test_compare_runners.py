@@ -9,8 +9,8 @@ import pytest
 from scipy import stats
 
 from mscstats.analysis import AnalysisInput, run
-from mscstats.analysis.ranks import rank_sum_counts, signed_rank_counts
-from mscstats.analysis.common import NotEstimable
+from mscstats.analysis.cores.ranks import rank_sum_counts, signed_rank_counts
+from mscstats.analysis.cores.common import NotEstimable
 from mscstats.errors import AnalysisError
 from mscstats.results import dumps_json
 

@@ -16,10 +16,10 @@ import pytest
 from scipy import stats
 
 from mscstats.analysis import AnalysisInput, design, run
-from mscstats.analysis.common import NotEstimable
-from mscstats.analysis.cuminc import at_landmarks, cumulative_incidence
-from mscstats.analysis.finegray import censoring_survival_before, fine_gray
-from mscstats.analysis.gray import gray_test
+from mscstats.analysis.cores.common import NotEstimable
+from mscstats.analysis.cores.cuminc import at_landmarks, cumulative_incidence
+from mscstats.analysis.cores.finegray import censoring_survival_before, fine_gray
+from mscstats.analysis.cores.gray import gray_test
 from mscstats.errors import AnalysisError
 from mscstats.results import dumps_json
 

@@ -16,13 +16,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mscstats.csv_text import (COMMA, COMMA3, GROUPED, POINT, POINT3, comma_to_point,
-                               decimal_forms, parse_numbers, without_thousands)
+from mscstats.trial.csv_text import (COMMA, COMMA3, GROUPED, POINT, POINT3, comma_to_point,
+                                     decimal_forms, parse_numbers, without_thousands)
 from mscstats.errors import DataError
-from mscstats.io import read_tables, tables_from_frames
-from mscstats.study_days import MAX_STUDY_DAY, beyond_follow_up, check_day_bounds
-from mscstats.validate import load_frames, validate
-from mscstats.validate_cells import _parse_numbers
+from mscstats.trial.io import read_tables, tables_from_frames
+from mscstats.trial.study_days import MAX_STUDY_DAY, beyond_follow_up, check_day_bounds
+from mscstats.trial.validate import load_frames, validate
+from mscstats.trial.validate_cells import _parse_numbers
 
 
 def _bits(x: float) -> int:
@@ -224,8 +224,8 @@ def test_a_subject_whose_every_visit_is_far_beyond_last_alive():
 
 def test_every_day_validation_reads_is_bounded_too():
     """A day that never was a cell (counted from a date) is bounded where days are read."""
-    from mscstats.quality import QualityLog
-    from mscstats.validate_cells import _Check, _days, _Problems
+    from mscstats.trial.quality import QualityLog
+    from mscstats.trial.validate_cells import _Check, _days, _Problems
     raw = tables_from_frames("t", {"adsl": pd.DataFrame({
         "USUBJID": ["A", "B"], "ARM": ["c", "t"], "LSTALVDY": [28, 28],
         "DTHDY": [36535.0, 10.0], "DTHDT": ["2124-01-10", "2024-01-10"]})})

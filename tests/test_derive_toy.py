@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from mscstats import load
-from mscstats.derive import derive
+from mscstats.derive.endpoints import derive
 from mscstats.plan import read_sap
 
 TOY = Path(__file__).parent / "data" / "toy"

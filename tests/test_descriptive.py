@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from data_builders import trial_tables
 
-from mscstats import descriptive, safety
-from mscstats.daily import daily_values
-from mscstats.validate import load_frames
+from mscstats.summaries import descriptive, safety
+from mscstats.derive.daily import daily_values
+from mscstats.trial.validate import load_frames
 
 ARMS = ["control", "UC-MSC"]
 

@@ -21,8 +21,8 @@ from data_builders import write_trial
 from scipy import stats
 
 from mscstats.analysis import AnalysisInput, run
-from mscstats.analysis.ranks import win_probability
-from mscstats.derive import derive
+from mscstats.analysis.cores.ranks import win_probability
+from mscstats.derive.endpoints import derive
 from mscstats.pipeline import analysis_input, analyze, load
 from mscstats.plan import parse_sap, read_sap
 
@@ -240,7 +240,7 @@ def test_toy_estimand_entry(toy):
 
 
 def test_toy_estimand_table_in_the_report(toy):
-    from mscstats import tables
+    from mscstats.report import tables
     results = toy[3]
     table = tables.estimand_table(results.estimands[0].to_dict(), results,
                                   {"rank": "wilcoxon", "chg_rank": "wilcoxon"})

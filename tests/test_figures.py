@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from report_helpers import survival_curve
 
-from mscstats import figures
+from mscstats.report import figures
 from mscstats.results import AnalysisResult, Comparison
 
 

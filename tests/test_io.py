@@ -7,8 +7,8 @@ import pytest
 
 from data_builders import (adsl_table, trial_tables, visits_table, write_table, write_trial)
 from mscstats.errors import DataError
-from mscstats.io import read_tables
-from mscstats.validate import load_trial
+from mscstats.trial.io import read_tables
+from mscstats.trial.validate import load_trial
 
 
 def _canonical(trial):

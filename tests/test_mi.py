@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from mscstats.analysis import AnalysisInput, run
-from mscstats.analysis import mi
+from mscstats.analysis.cores import mi
 from mscstats.analysis.missing_data import binary_grid
 
 HERE = Path(__file__).parent / "reference" / "mi"
@@ -114,7 +114,7 @@ def test_template_primary_mi_matches_mice_pool_on_its_completed_data():
     """The refractory-hypoxia template's primary_mi, run by the pipeline on the stored
     synthetic trial, equals mice::pool on the completed data sets it imputed."""
     from mscstats import pipeline
-    from mscstats.derive import derive
+    from mscstats.derive.endpoints import derive
     from mscstats.plan import template
     sap = template("refractory-hypoxia")
     trial = pipeline.load(Path(__file__).parents[1] / "data" / "synthetic" / "refractory-hypoxia",

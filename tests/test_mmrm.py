@@ -19,8 +19,8 @@ import pandas as pd
 import pytest
 
 from mscstats.analysis import AnalysisInput, run
-from mscstats.analysis.mmrm import fit_mmrm
-from mscstats.analysis.common import NotEstimable
+from mscstats.analysis.cores.mmrm import fit_mmrm
+from mscstats.analysis.cores.common import NotEstimable
 from mscstats.errors import AnalysisError
 
 HERE = Path(__file__).parent / "reference" / "compare"

@@ -19,13 +19,13 @@ import pytest
 from click.testing import CliRunner
 
 from mscstats.analysis import AnalysisInput, run
-from mscstats.analysis.common import NotEstimable, exp_or_inf
-from mscstats.analysis.cox import cox_fit
-from mscstats.analysis.cuminc import cumulative_incidence, loglog_interval
-from mscstats.analysis.gray import gray_test
+from mscstats.analysis.cores.common import NotEstimable, exp_or_inf
+from mscstats.analysis.cores.cox import cox_fit
+from mscstats.analysis.cores.cuminc import cumulative_incidence, loglog_interval
+from mscstats.analysis.cores.gray import gray_test
 from mscstats.analysis.models import LinearFit
 from mscstats.analysis.multiplicity import adjust_family
-from mscstats.analysis.ordinal import brant
+from mscstats.analysis.cores.ordinal import brant
 from mscstats.cli import main
 from mscstats.pipeline import run_analysis
 from mscstats.results import AnalysisResult, Comparison, dumps_json
@@ -383,7 +383,7 @@ def test_simulate_reports_what_it_could_not_compute(tmp_path):
 
 def test_simulate_counts_not_estimable_replicates_and_infinite_estimates():
     from mscstats.plan import template
-    from mscstats.simulate import simulate
+    from mscstats.simulation.engine import simulate
     sap = template("three-arm-paxlovid")
     oc = simulate("three-arm-paxlovid", sap, [6], 25, analyses=["ttci_cox", "who_d14_po"],
                   seed=1)
@@ -399,7 +399,7 @@ def test_simulate_counts_not_estimable_replicates_and_infinite_estimates():
 
 def test_extreme_effects_at_the_ends_of_the_range_simulate_without_warnings():
     from mscstats.schema import DESIGN_KEYS
-    from mscstats.synth import Effect, make_batch
+    from mscstats.simulation.synth import Effect, make_batch
     for effect in (Effect(1000.0, 0.001, 0.001, 0.001), Effect(0.001, 1000.0, 1000.0, 1000.0)):
         for key in DESIGN_KEYS:
             batch = no_warnings(make_batch, key, 10, 3, 1, effect, ("adsl", "visits", "adae", "ex"))
@@ -416,7 +416,7 @@ def test_the_report_shows_a_not_estimable_analysis_with_its_reason_and_infinity(
 
     from mscstats.pipeline import analyze, load
     from mscstats.plan import template
-    from mscstats.report import render_pdf
+    from mscstats.report.pdf import render_pdf
     key = "single-arm-bm-msc"
     sap = template(key)
     trial = load(Path(__file__).resolve().parents[1] / "data" / "synthetic" / key, sap)
@@ -435,6 +435,6 @@ def test_the_report_shows_a_not_estimable_analysis_with_its_reason_and_infinity(
 
 
 def test_an_effect_outside_its_range_is_refused_by_the_generator_too():
-    from mscstats.synth import Effect
+    from mscstats.simulation.synth import Effect
     with pytest.raises(ValueError, match="within 0.001 to 1000"):
         Effect(cytokine_ratio=1e300)

@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mscstats.analysis import AnalysisInput, batch, run
+from mscstats.analysis import AnalysisInput, run
+from mscstats.analysis.batch import kernels as batch
 from mscstats.analysis.permutation import analysis_rng, permutation_test
-from mscstats.analysis.common import NotEstimable
+from mscstats.analysis.cores.common import NotEstimable
 from mscstats.errors import AnalysisError
 from mscstats.results import dumps_json
 

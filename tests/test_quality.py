@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mscstats.quality import QualityLog, Trial, row_ranges
+from mscstats.trial.quality import QualityLog, Trial, row_ranges
 
 
 def _trial(ex):

@@ -13,11 +13,11 @@ from click.testing import CliRunner
 from pypdf import PdfReader
 from report_helpers import SYNTHETIC
 
-from mscstats import tables
+from mscstats.report import tables
 from mscstats.cli import main
 from mscstats.pipeline import analyze, load
 from mscstats.plan import template
-from mscstats.report import render_pdf
+from mscstats.report.pdf import render_pdf
 from mscstats.schema import DESIGN_KEYS
 
 SMALL = "single-arm-bm-msc"

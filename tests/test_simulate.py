@@ -8,8 +8,8 @@ from click.testing import CliRunner
 from mscstats.cli import main
 from mscstats.errors import MscstatsError, SapError
 from mscstats.plan import template
-from mscstats.simulate import CHUNK, parse_effects, restrict_sap, simulate
-from mscstats.synth import NULL_EFFECT, Effect
+from mscstats.simulation.engine import CHUNK, parse_effects, restrict_sap, simulate
+from mscstats.simulation.synth import NULL_EFFECT, Effect
 
 KEY = "refractory-hypoxia"
 

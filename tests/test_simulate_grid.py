@@ -18,22 +18,22 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from mscstats.analysis.batch import ancova_batch, cox_batch, logrank_batch, welch_t_batch
-from mscstats.analysis.cox import cox_fit
-from mscstats.analysis.logrank import logrank_test
+from mscstats.analysis.batch.kernels import ancova_batch, cox_batch, logrank_batch, welch_t_batch
+from mscstats.analysis.cores.cox import cox_fit
+from mscstats.analysis.cores.logrank import logrank_test
 from mscstats.analysis.models import least_squares
 from mscstats.analysis.multiplicity import adjust, adjust_rows
-from mscstats.analysis.ttests import welch
+from mscstats.analysis.cores.ttests import welch
 from mscstats.cli import main
-from mscstats.derive import derive
-from mscstats.derive_grid import GridDerivation, endpoint_unsupported, unsupported
+from mscstats.derive.endpoints import derive
+from mscstats.derive.grid import GridDerivation, endpoint_unsupported, unsupported
 from mscstats.errors import SapError
 from mscstats.plan import DataRules, template
 from mscstats.schema import DESIGN_KEYS
-from mscstats.simulate import _chunk_seed, choose_engine, restrict_sap, run_chunk, simulate
-from mscstats.simulate_grid import analyse_grid
-from mscstats.synth import NULL_EFFECT, get_design, make_batch, make_grid
-from mscstats.validate import load_frames
+from mscstats.simulation.engine import _chunk_seed, choose_engine, restrict_sap, run_chunk, simulate
+from mscstats.simulation.grid_engine import analyse_grid
+from mscstats.simulation.synth import NULL_EFFECT, get_design, make_batch, make_grid
+from mscstats.trial.validate import load_frames
 
 ENDPOINT_COLUMNS = ("AVAL", "BASE", "CHG", "CNSR", "EVNTCD")
 
@@ -93,8 +93,8 @@ def test_grid_derivation_equals_derive(key, rules):
 
 
 def test_the_grid_knows_every_parameter_the_generator_records():
-    from mscstats.derive_grid import GRID_PARAMS
-    from mscstats.synth import PARAM_ORDER
+    from mscstats.derive.grid import GRID_PARAMS
+    from mscstats.simulation.synth import PARAM_ORDER
     assert GRID_PARAMS == frozenset(PARAM_ORDER) | {"PF", "SF"}
     assert set(make_grid("refractory-hypoxia", 4, 1, 1).recorded) == set(PARAM_ORDER)
 

@@ -15,9 +15,9 @@ import pytest
 from click.testing import CliRunner
 
 from mscstats.analysis import AnalysisInput, run
-from mscstats.analysis.logrank import logrank_test
+from mscstats.analysis.cores.logrank import logrank_test
 from mscstats.cli import main
-from mscstats.analysis.common import NotEstimable
+from mscstats.analysis.cores.common import NotEstimable
 from mscstats.errors import AnalysisError
 from mscstats.plan import template_text
 

@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mscstats.analysis.cox import cox_fit
+from mscstats.analysis.cores.cox import cox_fit
 from mscstats.analysis.design import categorical, numeric, stack
-from mscstats.analysis.km import kaplan_meier, landmarks, median_survival
-from mscstats.analysis.logrank import logrank_test
-from mscstats.analysis.rmst import restricted_mean
+from mscstats.analysis.cores.km import kaplan_meier, landmarks, median_survival
+from mscstats.analysis.cores.logrank import logrank_test
+from mscstats.analysis.cores.rmst import restricted_mean
 
 HERE = Path(__file__).parent / "reference"
 REF = json.loads((HERE / "survival.json").read_text())

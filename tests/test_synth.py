@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mscstats.schema import (DESIGN_KEYS, EX_ROUTES, KPA_TO_MMHG, OXYDEV_CODES,
-                             OXYDEV_SPELLINGS, TABLE_SPECS, WHO_FROM_OXYDEV)
-from mscstats.synth import (LLOQ, NULL_EFFECT, PARAM_ORDER, TABLE_ORDER, make_trial,
-                            severinghaus_spo2, write_trial)
-from mscstats.synth_designs import DESIGNS, Effect
+from mscstats.schema import (DESIGN_KEYS, EX_ROUTES, KPA_TO_MMHG, OXYDEV_CODES, OXYDEV_SPELLINGS,
+                             TABLE_SPECS, WHO_FROM_OXYDEV)
+from mscstats.simulation.synth import (LLOQ, NULL_EFFECT, PARAM_ORDER, TABLE_ORDER, make_trial,
+                                       severinghaus_spo2, write_trial)
+from mscstats.simulation.designs import DESIGNS, Effect
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = ROOT / "data" / "synthetic"

@@ -7,8 +7,8 @@ import math
 import pandas as pd
 import pytest
 
-from mscstats import tables
-from mscstats.descriptive import BaselineVariable, ContinuousSummary
+from mscstats.report import tables
+from mscstats.summaries.descriptive import BaselineVariable, ContinuousSummary
 from mscstats.results import AnalysisResult, Comparison, Test, TrialResults
 
 
@@ -138,7 +138,7 @@ def test_an_analysis_title_names_its_rows():
 
 
 def test_tipping_tables_of_a_continuous_and_a_binary_grid():
-    from mscstats.tables import tipping_table
+    from mscstats.report.tables import tipping_table
     arms = ("control", "UC-MSC")
     rows = [{"delta": -50.0, "estimate": 12.345, "ci": [-1.5, 26.0], "p_value": 0.0812},
             {"delta": 0.0, "estimate": 27.07, "ci": [13.48, 40.66], "p_value": 0.0004}]

@@ -9,9 +9,9 @@ from click.testing import CliRunner
 from data_builders import ARMS, trial_tables, with_visit, write_trial
 from mscstats.cli import main
 from mscstats.errors import DataError
-from mscstats.quality import row_ranges
+from mscstats.trial.quality import row_ranges
 from mscstats.schema import KPA_TO_MMHG
-from mscstats.validate import load_trial
+from mscstats.trial.validate import load_trial
 
 
 def visit_row(tables, subject, day, param):

@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from data_builders import write_table
-from mscstats.derive import derive
+from mscstats.derive.endpoints import derive
 from mscstats.errors import DataError, SapError
 from mscstats.plan import parse_sap
-from mscstats.validate import load_trial
+from mscstats.trial.validate import load_trial
 
 SUBJECTS = ["S1", "S2", "S3", "S4"]
 # Clean records per parameter: (AVAL, AVALC, AVALU, LLOQ); some convert, warn or impute.

@@ -41,8 +41,8 @@ import pandas as pd
 
 from ..errors import AnalysisError
 from ..results import AnalysisResult, Comparison, Test
-from .common import Interval, NotEstimable, exp_or_inf
-from . import proportions, ranks, ttests
+from .cores.common import Interval, NotEstimable, exp_or_inf
+from .cores import proportions, ranks, ttests
 
 __all__ = ["METHODS", "run_welch", "run_wilcoxon", "run_paired", "run_binary", "analysis_rows",
            "arm_values", "n_missing", "require_arms", "continuous_summary", "continuous_by_arm",

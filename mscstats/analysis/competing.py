@@ -30,11 +30,11 @@ import pandas as pd
 from ..errors import AnalysisError
 from ..results import AnalysisResult, Comparison, Curve, Test
 from . import design
-from .common import NotEstimable, exp_or_inf, two_sided_normal_p, z_quantile
+from .cores.common import NotEstimable, exp_or_inf, two_sided_normal_p, z_quantile
 from .compare import analysis_rows, empty_comparison, make_result, require_arms
-from .cuminc import IncidenceCurve, at_landmarks, cumulative_incidence, loglog_interval
-from .finegray import fine_gray
-from .gray import gray_test
+from .cores.cuminc import IncidenceCurve, at_landmarks, cumulative_incidence, loglog_interval
+from .cores.finegray import fine_gray
+from .cores.gray import gray_test
 
 __all__ = ["METHODS", "run_cuminc", "run_finegray"]
 

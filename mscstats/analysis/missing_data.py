@@ -27,8 +27,9 @@ import pandas as pd
 from ..errors import AnalysisError
 from ..results import AnalysisResult, Comparison, Test
 from ..schema import DEFAULT_IMPUTATIONS, MAX_IMPUTATIONS, MI_METHODS
-from . import design, mi
-from .common import NotEstimable
+from . import design
+from .cores import mi
+from .cores.common import NotEstimable
 from .compare import (analysis_rows, continuous_by_arm, empty_comparison, make_result, n_missing,
                       require_arms, _binary_counts)
 from .models import _model_terms

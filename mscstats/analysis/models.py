@@ -30,11 +30,11 @@ from scipy import stats
 from ..errors import AnalysisError
 from ..results import AnalysisResult, Comparison, Test
 from . import design
-from .common import NotEstimable, t_interval, z_quantile
+from .cores.common import NotEstimable, t_interval, z_quantile
 from .compare import (analysis_rows, arm_values, continuous_by_arm, empty_comparison, make_result,
                       n_missing, ratio_scale, require_arms)
-from .mmrm import fit_mmrm
-from .ordinal import brant, proportional_odds
+from .cores.mmrm import fit_mmrm
+from .cores.ordinal import brant, proportional_odds
 
 __all__ = ["METHODS", "LinearFit", "least_squares", "run_ancova", "run_mmrm", "run_ordinal_po"]
 

@@ -43,8 +43,8 @@ from ..errors import AnalysisError
 from ..plan import default_permutation_statistic
 from ..results import AnalysisResult, Comparison, Test
 from . import AnalysisInput
-from . import batch
-from .common import NotEstimable
+from .batch import kernels as batch
+from .cores.common import NotEstimable
 
 __all__ = ["PermutationTest", "permutation_test", "analysis_rng", "run_permutation", "METHODS"]
 

@@ -35,12 +35,12 @@ import pandas as pd
 from ..errors import AnalysisError
 from ..results import AnalysisResult, Comparison, Curve, Test
 from . import design
-from .common import NotEstimable
+from .cores.common import NotEstimable
 from .compare import analysis_rows, empty_comparison, make_result, require_arms
-from .cox import CoxFit, cox_fit
-from .km import KaplanMeier, kaplan_meier, landmarks, median_survival
-from .logrank import logrank_test
-from .rmst import restricted_mean, rmst_difference, rmst_ratio
+from .cores.cox import CoxFit, cox_fit
+from .cores.km import KaplanMeier, kaplan_meier, landmarks, median_survival
+from .cores.logrank import logrank_test
+from .cores.rmst import restricted_mean, rmst_difference, rmst_ratio
 
 __all__ = ["METHODS", "run_cox", "run_km", "run_logrank", "run_rmst"]
 

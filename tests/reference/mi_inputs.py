@@ -1,5 +1,5 @@
 """Write the inputs of tests/reference/mi.R: an incomplete trial, its data sets completed by
-mscstats.analysis.mi (seeded), and a fixed regression data set for mice's norm draws.
+mscstats.analysis.cores.mi (seeded), and a fixed regression data set for mice's norm draws.
 
     python tests/reference/mi_inputs.py && Rscript tests/reference/mi.R
 
@@ -16,7 +16,7 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-from mscstats.analysis.mi import impute_visits  # noqa: E402
+from mscstats.analysis.cores.mi import impute_visits  # noqa: E402
 
 OUT = Path(__file__).parent / "mi"
 M = 10
@@ -56,7 +56,7 @@ def template_primary_mi() -> pd.DataFrame:
     pipeline imputes them on data/synthetic/refractory-hypoxia."""
     from mscstats import pipeline
     from mscstats.analysis.missing_data import _impute, mi_data
-    from mscstats.derive import derive
+    from mscstats.derive.endpoints import derive
     from mscstats.plan import template
     sap = template("refractory-hypoxia")
     trial = pipeline.load(ROOT / "data" / "synthetic" / "refractory-hypoxia", sap)

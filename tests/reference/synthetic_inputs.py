@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from mscstats import pipeline
-from mscstats.derive import derive
+from mscstats.derive.endpoints import derive
 from mscstats.plan import template
 
 ROOT = Path(__file__).resolve().parents[2]
