@@ -70,7 +70,7 @@ def test_every_estimate_appears_as_tables_formats_it(reports, key):
 
 @pytest.mark.parametrize("key", DESIGN_KEYS)
 def test_methods_section_names_each_method_and_its_reference(reports, key):
-    from mscstats.schema import METHODS
+    from mscstats.specs import METHODS
     results, _, text = reports[key]
     for method in {a.method for a in results.analyses}:
         assert re.sub(r"\s+", " ", METHODS[method].reference) in text

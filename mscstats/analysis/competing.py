@@ -36,7 +36,7 @@ from .cores.cuminc import IncidenceCurve, at_landmarks, cumulative_incidence, lo
 from .cores.finegray import fine_gray
 from .cores.gray import gray_test
 
-__all__ = ["METHODS", "run_cuminc", "run_finegray"]
+__all__ = ["run_cuminc", "run_finegray"]
 
 _ESTIMAND = "subdistribution_hazard_ratio"
 
@@ -208,6 +208,3 @@ def _finegray_comparisons(inp, rows, x, names, by_arm, notes):
                                       p_value=p, se=se))
         tests.append(Test("wald", (b / se) ** 2, 1, p))
     return comparisons, tests
-
-
-METHODS = {"cuminc": run_cuminc, "finegray": run_finegray}

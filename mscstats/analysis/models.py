@@ -36,7 +36,7 @@ from .compare import (analysis_rows, arm_values, continuous_by_arm, empty_compar
 from .cores.mmrm import fit_mmrm
 from .cores.ordinal import brant, proportional_odds
 
-__all__ = ["METHODS", "LinearFit", "least_squares", "run_ancova", "run_mmrm", "run_ordinal_po"]
+__all__ = ["LinearFit", "least_squares", "run_ancova", "run_mmrm", "run_ordinal_po"]
 
 
 # ------------------------------------------------------------------ least squares
@@ -330,6 +330,3 @@ def _ordinal_comparisons(inp, y, x, notes) -> list[Comparison]:
                               (math.exp(-beta - z * se), math.exp(-beta + z * se)), inp.ci_level,
                               p_value=p))
     return out
-
-
-METHODS = {"ancova": run_ancova, "mmrm": run_mmrm, "ordinal_po": run_ordinal_po}

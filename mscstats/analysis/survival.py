@@ -42,7 +42,7 @@ from .cores.km import KaplanMeier, kaplan_meier, landmarks, median_survival
 from .cores.logrank import logrank_test
 from .cores.rmst import restricted_mean, rmst_difference, rmst_ratio
 
-__all__ = ["METHODS", "run_cox", "run_km", "run_logrank", "run_rmst"]
+__all__ = ["run_cox", "run_km", "run_logrank", "run_rmst"]
 
 
 # ------------------------------------------------------------------ rows
@@ -294,6 +294,3 @@ def run_rmst(inp) -> AnalysisResult:
         notes.append("RMST difference: SE sqrt(se1^2 + se0^2), normal CI and z test; ratio: "
                      "delta method on the log scale")
     return _with_curves(make_result(inp, by_arm, comparisons=comparisons, notes=notes), curves)
-
-
-METHODS = {"km": run_km, "logrank": run_logrank, "cox": run_cox, "rmst": run_rmst}

@@ -18,6 +18,7 @@ from .. import schema
 from .daily import DailyValues, concat_rows, daily_values, worst_direction
 from .rules import binary_values, event_timing, time_to_event_values
 from ..errors import SapError
+from ..specs import KINDS, resolve
 from .events import EventContext, baseline, first_event_day, last_assessment_day
 from ..plan import Endpoint, Sap
 from ..trial.quality import Trial
@@ -47,7 +48,7 @@ def derive(trial: Trial, sap: Sap) -> Endpoints:
     ctx = EventContext(trial, daily)
     frames, log = [], [{"endpoint": None, "message": note} for note in daily.notes]
     for endpoint in sap.endpoints:
-        frame = _DERIVERS[endpoint.kind](endpoint, ctx)
+        frame = resolve(KINDS[endpoint.kind].deriver)(endpoint, ctx)
         frame = _with_arm(frame, trial.adsl, endpoint.id)
         log.extend(_missing_log(frame, endpoint))
         frames.append(frame)
@@ -169,7 +170,7 @@ def _measure_day(endpoint: Endpoint, ctx: EventContext, subjects: pd.DataFrame,
 def _derive_measure(endpoint: Endpoint, ctx: EventContext) -> pd.DataFrame:
     subjects = _subjects(ctx)
     base = subjects["USUBJID"].map(baseline(ctx.daily, endpoint.param))
-    column = "CHG" if endpoint.kind == "change" else "AVAL"
+    column = KINDS[endpoint.kind].response
     frames = []
     for day in endpoint.days or (endpoint.day,):
         frame = _measure_day(endpoint, ctx, subjects, base, day)
@@ -276,8 +277,3 @@ def _derive_free_days(endpoint: Endpoint, ctx: EventContext) -> pd.DataFrame:
     reason = np.where(lost, f"lost to follow-up before day {horizon}", "")
     return pd.DataFrame({"USUBJID": subjects["USUBJID"], "DAY": np.nan, "AVAL": aval,
                          "REASON": reason})
-
-
-_DERIVERS = {"change": _derive_measure, "value": _derive_measure, "ordinal": _derive_ordinal,
-             "time_to_event": _derive_time_to_event, "binary": _derive_binary,
-             "free_days": _derive_free_days}

@@ -20,6 +20,7 @@ import numpy as np
 from .. import schema
 from .rules import COMPARE, binary_values, event_timing, time_to_event_values
 from ..plan import Condition, DataRules, Endpoint, EventRule, Sap
+from ..specs import METHODS
 from .strategies import WHILE, applying_event, strategies_at, strategy_values
 
 __all__ = ["DailyGrid", "GridEndpoint", "GridDerivation", "unsupported", "endpoint_unsupported",
@@ -28,7 +29,8 @@ __all__ = ["DailyGrid", "GridEndpoint", "GridDerivation", "unsupported", "endpoi
 # what the generator records (synth.PARAM_ORDER; synth imports this module, not back)
 _RECORDED = ("OXYDEV", "WHOCPS", "SPO2", "RR", "O2FLOW", "FIO2", "PAO2", "IL6", "TNFA")
 GRID_PARAMS = frozenset(_RECORDED) | {"PF", "SF"}
-GRID_METHODS = frozenset({"ancova", "welch", "logrank", "binary"})
+# the methods with a batch kernel (specs.METHODS), run by the grid engine
+GRID_METHODS = frozenset(m for m, row in METHODS.items() if row.batch_kernel)
 _NUMERIC_ADSL = ("AGE", "BMI")
 _CATEGORICAL_ADSL = ("SEX", "STRATUM")
 

@@ -19,6 +19,7 @@ from ..derive.daily import daily_values
 from ..plan import Sap
 from ..trial.quality import Trial
 from ..results import TrialResults, comparisons_of
+from ..specs import METHODS
 from .tables import Table
 
 __all__ = ["Figure", "Text", "Section", "ReportContent", "report_content", "render_png",
@@ -27,39 +28,8 @@ __all__ = ["Figure", "Text", "Section", "ReportContent", "report_content", "rend
 FIGURE_DPI = 130
 # Shown in the manifest besides those pipeline.analyze records.
 REPORT_PACKAGES = ("matplotlib", "reportlab")
-# One sentence per method for the methods section; the reference comes from schema.
-METHOD_TEXT = {
-    "welch": "Welch two-sample t-test; difference in means with its t interval.",
-    "ancova": "Analysis of covariance (linear model of the response on arm and covariates); "
-              "adjusted mean difference with its t interval.",
-    "wilcoxon": "Wilcoxon rank-sum test; Hodges-Lehmann shift with its confidence interval "
-                "(exact with fewer than 50 values per arm and no ties); on worst-rank composite "
-                "scores the win probability with Newcombe's method 5 interval.",
-    "paired": "Change from baseline within the arm: paired t-test and Wilcoxon signed-rank test.",
-    "mmrm": "Mixed model for repeated measures (change ~ arm x day + baseline x day, REML, "
-            "Satterthwaite df); adjusted mean difference at the target day.",
-    "km": "Kaplan-Meier estimator per arm; median with the Brookmeyer-Crowley interval and "
-          "survival at landmark days.",
-    "logrank": "Log-rank test (stratified where strata are given) with the Cox hazard ratio "
-               "(Efron ties) and Kaplan-Meier medians.",
-    "cox": "Cox proportional hazards model (Efron ties); hazard ratio with Wald interval; "
-           "Wald, score and likelihood-ratio tests.",
-    "rmst": "Restricted mean survival time to tau from the Kaplan-Meier curve; difference "
-            "between arms.",
-    "cuminc": "Aalen-Johansen cumulative incidence per arm with death as a competing event; "
-              "Gray's test.",
-    "finegray": "Fine-Gray subdistribution hazards model; subdistribution hazard ratio with "
-                "Wald interval.",
-    "binary": "Risk difference (Newcombe hybrid score interval), risk ratio and odds ratio with "
-              "Fisher's exact test; a single arm: proportion with the Clopper-Pearson interval.",
-    "ordinal_po": "Proportional-odds (cumulative logit) model; common odds ratio of a better "
-                  "category; Brant test of proportional odds.",
-    "permutation": "Re-randomization (permutation) test of the chosen statistic, seeded.",
-    "tipping_point": "Tipping point: binary, every number of events among each arm's missing "
-                     "subjects with the exact test on each completed table; change or value, "
-                     "multiple imputation with the treated arm's imputed values shifted by each "
-                     "delta, ANCOVA, Rubin's rules.",
-}
+# One sentence per method for the methods section (specs.METHODS rows, as the reference).
+METHOD_TEXT = {m: row.sentence for m, row in METHODS.items()}
 
 
 @dataclass(frozen=True)
@@ -298,7 +268,7 @@ def _methods_section(sap: Sap) -> Section:
                        tuple((e.id, e.kind, e.label) for e in sap.endpoints)))
     methods = list(dict.fromkeys(a.method for a in sap.analyses))
     rows = tuple((m, ", ".join(a.id for a in sap.analyses if a.method == m),
-                  METHOD_TEXT.get(m, ""), schema.METHODS[m].reference) for m in methods)
+                  METHOD_TEXT[m], METHODS[m].reference) for m in methods)
     items.append(Table("Methods", ("Method", "Analyses", "What it estimates and tests",
                                    "Reference implementation"), rows))
     imputed = [a.id for a in sap.analyses if a.options.get("missing") == "mi"]

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..derive.grid import DailyGrid, GridDerivation, GridEndpoint
 from ..plan import Analysis, Endpoint, Sap
+from ..specs import KINDS, METHODS
 
 __all__ = ["analyse_grid"]
 
@@ -96,7 +97,7 @@ def _ancova(analysis: Analysis, endpoint: Endpoint, values: GridEndpoint, grid: 
     arms = len(sap.study.arms)
     log = endpoint.transform == "log"
     out = _outcome(grid, ["geometric_mean_ratio" if log else "mean_difference"] * (arms - 1))
-    response = values.chg if endpoint.kind == "change" else values.aval
+    response = getattr(values, KINDS[endpoint.kind].response.lower())
     y, base, arm, pop = _by_replicate(grid, response, values.base, grid.arm, included)
     extra = [grid.adsl[c].reshape(arm.shape) for c in analysis.options.get("covariates", ())
              if c != "BASE"]
@@ -146,7 +147,7 @@ def _welch(analysis: Analysis, endpoint: Endpoint, values: GridEndpoint, grid: D
     arms = len(sap.study.arms)
     log = endpoint.transform == "log"
     out = _outcome(grid, ["geometric_mean_ratio" if log else "mean_difference"] * (arms - 1))
-    response = values.chg if endpoint.kind == "change" else values.aval
+    response = getattr(values, KINDS[endpoint.kind].response.lower())
     y, arm, pop = _by_replicate(grid, response, grid.arm, included)
     known = pop & ~np.isnan(y)
     # no values, or too few for a variance: the runner says which
@@ -225,7 +226,9 @@ def _binary(analysis: Analysis, endpoint: Endpoint, values: GridEndpoint, grid: 
     return out
 
 
-_BATCH = {"ancova": _ancova, "welch": _welch, "logrank": _logrank, "binary": _binary}
+# the methods whose specs row names a batch kernel of this module
+_BATCH = {m: globals()[row.batch_kernel.split(":")[1]] for m, row in METHODS.items()
+          if row.batch_kernel}
 
 
 # ------------------------------------------------------------------ the runner, one replicate
