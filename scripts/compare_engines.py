@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """Compare simulate's grid and exact engines on many chunks (minutes; the test
-suite runs a few of these cases, tests/test_simulate_grid.py).
+suite runs a few of these cases, tests/simulation/test_simulate_grid.py).
 
     python scripts/compare_engines.py                 # 5 designs x 3 effects x n 3..40
     python scripts/compare_engines.py --chunks 1 --n 6,60

@@ -3,7 +3,7 @@
     python scripts/make_synthetic.py            # write the files
     python scripts/make_synthetic.py --summary  # and print each trial's key numbers
 
-tests/test_synth.py checks that the committed files are what this script writes.
+tests/simulation/test_synth.py checks that the committed files are what this script writes.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 21: where the commands write (mscstats/output.py, docs/cli.md "Outputs").
+"""Where the commands write (mscstats/output.py, docs/cli.md "Outputs").
 
 No harm outside the project: a device, a FIFO or a symlink named by -o is never
 replaced by a regular file. Output hygiene: a directory that cannot be written is

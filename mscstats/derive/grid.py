@@ -7,7 +7,7 @@ thousands of subjects at once, without building, validating and reducing a
 long visit table. It covers the rules simulation needs (``unsupported`` lists
 what it does not); everything else goes through derive.py. Agreement with
 derive.py on simulated trials of every design is tested value by value
-(tests/test_simulate_grid.py).
+(tests/simulation/test_simulate_grid.py).
 """
 
 from __future__ import annotations

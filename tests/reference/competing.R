@@ -1,4 +1,4 @@
-# Reference outputs for mscstats/analysis/cuminc.py, gray.py, finegray.py and competing.py.
+# Reference outputs for mscstats/analysis/cores/cuminc.py, gray.py, finegray.py and competing.py.
 #
 # Run from the repository root:  Rscript tests/reference/competing.R
 # Writes the data sets (CSV) into

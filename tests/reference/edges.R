@@ -1,5 +1,5 @@
-# Reference outputs at the numerical edges (issues 19 and 21): what R gives where an
-# estimate reaches a boundary, for tests/test_numerical_edges.py.
+# Reference outputs at the numerical edges: what R gives where an
+# estimate reaches a boundary, for tests/analysis/test_numerical_edges.py.
 #
 # Run from the repository root:  Rscript tests/reference/edges.R
 # Writes tests/reference/edges.json. The data of each case are tiny and stored
@@ -58,13 +58,13 @@ cuminc_case <- function(name, d, days) {
                                                   df = num(ci$Tests[1, "df"])))
 }
 # every subject of arm A has the event on ten distinct days: 0.1 summed ten times,
-# the estimate ends at 0.9999999999999999 (issue 19's log-log overflow)
+# the estimate ends at 0.9999999999999999 (the log-log overflow)
 d <- data.frame(AVAL = c(1:10, c(2, 4, 6, 8, 12, 14, 16, 18, 20, 22)),
                 EVNTCD = c(rep(1, 10), c(1, 2, 0, 1, 0, 1, 2, 0, 1, 0)),
                 ARM = rep(c("A", "B"), each = 10))
 cuminc_case("cuminc_every_subject_has_the_event", d, c(5, 10, 22))
 # four subjects, every one with the event: the pooled incidence reaches 1 while one
-# group still has a subject at risk (Gray's test: issue 21's "SVD did not converge")
+# group still has a subject at risk (Gray's test: the "SVD did not converge")
 d <- data.frame(AVAL = c(10, 4, 17, 11), EVNTCD = c(1, 1, 1, 1),
                 ARM = c("control", "control", "UC-MSC", "UC-MSC"))
 cuminc_case("gray_pooled_incidence_reaches_1", d, c(5, 10, 17))

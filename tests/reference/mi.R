@@ -1,4 +1,4 @@
-# Reference outputs for mscstats/analysis/mi.py and missing_data.py (multiple
+# Reference outputs for mscstats/analysis/cores/mi.py and missing_data.py (multiple
 # imputation and the tipping point).
 #
 # Run from the repository root, after the Python fixture that writes the data:

@@ -1,4 +1,4 @@
-# Reference values for mscstats/analysis/batch.py and permutation.py.
+# Reference values for mscstats/analysis/batch/kernels.py and permutation.py.
 #
 #   Rscript tests/reference/permutation.R     (from the repository root)
 #

@@ -1,4 +1,4 @@
-# Reference outputs for mscstats/analysis/km.py, logrank.py, cox.py, rmst.py and survival.py.
+# Reference outputs for mscstats/analysis/cores/km.py, logrank.py, cox.py, rmst.py and survival.py.
 #
 # Run from the repository root:
 #   python tests/reference/survival_data.py      # synthetic trials' endpoint tables

@@ -8,7 +8,7 @@ comparison/model analysis of the template SAPs (welch, ancova, wilcoxon, paired,
 binary, mmrm, ordinal_po), and index.csv: one row per analysis with the facts R
 needs (method, arms, response column, transform, target day, options).
 
-tests/test_synthetic_reference.py imports ``inputs()`` to rebuild the same inputs
+tests/analysis/test_synthetic_reference.py imports ``inputs()`` to rebuild the same inputs
 live and checks that they still equal these files.
 """
 

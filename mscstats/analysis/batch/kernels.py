@@ -11,7 +11,7 @@ vector. When every input is 1-D the results are scalars.
 Arm labels: 0 (or False) = reference, 1 (or True) = treated. Inputs must be
 finite; runners drop missing values first.
 
-What each statistic agrees with (tests/test_batch.py, tests/reference/permutation/):
+What each statistic agrees with (tests/analysis/test_batch.py, tests/reference/permutation/):
 
 - logrank_batch: survival::survdiff (hypergeometric variance with ties;
   strata: per-stratum O - E and V summed). It is also the Cox score test with

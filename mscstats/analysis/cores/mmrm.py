@@ -17,7 +17,7 @@ df = 2 (l'Cl)^2 / (g' A g), with C the covariance of beta, g the gradient of
 l'C(theta)l and A the inverse REML information, as emmeans computes them for
 gls (mode = "satterthwaite"). That recipe does not depend on how the
 covariance is parameterized, so it is emmeans' number up to the precision of
-nlme's numerical Hessian (see tests/test_mmrm.py for the tolerance).
+nlme's numerical Hessian (see tests/analysis/test_mmrm.py for the tolerance).
 """
 
 from __future__ import annotations

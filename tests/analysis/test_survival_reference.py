@@ -20,10 +20,10 @@ from mscstats.analysis.design import categorical, numeric, stack
 from mscstats.analysis.cores.km import kaplan_meier, landmarks, median_survival
 from mscstats.analysis.cores.logrank import logrank_test
 from mscstats.analysis.cores.rmst import restricted_mean
+from conftest import CLOSED, ITERATIVE, P_ABS, TESTS
 
-HERE = Path(__file__).parent / "reference"
+HERE = TESTS / "reference"
 REF = json.loads((HERE / "survival.json").read_text())
-CLOSED, ITERATIVE, P_ABS = 1e-6, 1e-4, 1e-6
 COMPARED = {"n": 0, "max_relative": 0.0}
 
 

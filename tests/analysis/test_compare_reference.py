@@ -24,17 +24,10 @@ from mscstats.analysis.cores.proportions import (chi_square, clopper_pearson, fi
 from mscstats.analysis.cores.ranks import rank_sum, signed_rank
 from mscstats.analysis.cores.ttests import one_sample, welch
 from mscstats.analysis.cores.uniroot import uniroot
+from conftest import CLOSED, ITERATIVE, P_ABS, TESTS, num
 
-HERE = Path(__file__).parent / "reference" / "compare"
+HERE = TESTS / "reference" / "compare"
 REF = json.loads((HERE / "compare.json").read_text())
-CLOSED, ITERATIVE, P_ABS = 1e-6, 1e-4, 1e-6
-
-
-def num(v):
-    """R's JSON numbers, with "Inf"/"NaN" strings as floats."""
-    if isinstance(v, list):
-        return [num(x) for x in v]
-    return float(v) if isinstance(v, str) else v
 
 
 def close(actual, expected, rel=CLOSED):

@@ -20,11 +20,11 @@ from mscstats.cli import main
 from mscstats.analysis.cores.common import NotEstimable
 from mscstats.errors import AnalysisError
 from mscstats.plan import template_text
+from conftest import CLOSED, ITERATIVE, P_ABS, TESTS
 
-HERE = Path(__file__).parent / "reference"
+HERE = TESTS / "reference"
 REF = json.loads((HERE / "survival.json").read_text())
-ROOT = Path(__file__).parent.parent
-CLOSED, ITERATIVE, P_ABS = 1e-6, 1e-4, 1e-6
+ROOT = TESTS.parent
 
 
 def case(kind, name):

@@ -1,4 +1,4 @@
-"""Operating characteristics by simulation (issue 8): seeded, exact pipeline."""
+"""Operating characteristics by simulation: seeded, exact pipeline."""
 
 import json
 

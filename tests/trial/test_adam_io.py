@@ -1,6 +1,6 @@
-"""Issue 17: the readers and the ADaM rules one at a time (formats, dates, text, SAP keys).
+"""The readers and the ADaM rules one at a time (formats, dates, text, SAP keys).
 
-The end-to-end check is tests/test_adam_export.py; the command-line cases are in
+The end-to-end check is tests/trial/test_adam_export.py; the command-line cases are in
 tests/test_catalogue.py ("ADaM export" block).
 """
 
@@ -20,9 +20,10 @@ from mscstats.pipeline import check, load
 from mscstats.plan import parse_sap, read_sap
 from mscstats.trial.validate import load_frames, load_trial
 from mscstats.trial.validate_adam import _number_date, _number_datetime, _one_clock, study_days
+from conftest import TESTS
 
-SAS7BDAT = Path(__file__).parent / "data" / "sas7bdat" / "adsl.sas7bdat"
-TOY = Path(__file__).parent / "data" / "toy"
+SAS7BDAT = TESTS / "data" / "sas7bdat" / "adsl.sas7bdat"
+TOY = TESTS / "data" / "toy"
 D = np.datetime64
 
 

@@ -16,8 +16,9 @@ from mscstats.analysis.permutation import analysis_rng, permutation_test
 from mscstats.analysis.cores.common import NotEstimable
 from mscstats.errors import AnalysisError
 from mscstats.results import dumps_json
+from conftest import TESTS
 
-CASES = json.loads((Path(__file__).parent / "reference" / "permutation" /
+CASES = json.loads((TESTS / "reference" / "permutation" /
                     "exact.json").read_text())["cases"]
 KIND = {"mean_difference": "value", "risk_difference": "binary", "wilcoxon": "ordinal",
         "logrank": "time_to_event", "cox_score": "time_to_event", "ancova": "value"}

@@ -12,7 +12,7 @@ Tolerances (DESIGN.md 5): estimates and CIs 1e-6 relative where R's answer is
 closed-form (t.test, lm, wilcox.test and fisher.test, whose uniroot steps
 mscstats follows, Newcombe, Katz, binom.test), 1e-4 where it is iterative (clm,
 gls); p-values 1e-6 absolute. MMRM: Satterthwaite df 2e-3 relative and CI bounds
-1e-4 relative or 1e-3 absolute, as tests/test_mmrm.py explains (emmeans' df rest
+1e-4 relative or 1e-3 absolute, as tests/analysis/test_mmrm.py explains (emmeans' df rest
 on nlme's finite-difference Hessian).
 """
 
@@ -27,22 +27,13 @@ import pytest
 from reference.synthetic_inputs import OUT, csv_frame, design_inputs
 
 from mscstats.analysis import run
+from conftest import CLOSED, ITERATIVE, P_ABS, TESTS, num
 
-REF = json.loads((Path(__file__).parent / "reference" / "synthetic.json").read_text())
+REF = json.loads((TESTS / "reference" / "synthetic.json").read_text())
 ANALYSES = REF["analyses"]
-CLOSED, ITERATIVE, P_ABS = 1e-6, 1e-4, 1e-6
 MMRM_DF = 2e-3
 REL = {"welch": CLOSED, "ancova": CLOSED, "wilcoxon": CLOSED, "paired": CLOSED,
        "binary": CLOSED, "mmrm": ITERATIVE, "ordinal_po": ITERATIVE}
-
-
-def num(v):
-    """R's JSON numbers: "Inf"/"-Inf"/"NaN" strings as floats, "NA" and null as None."""
-    if isinstance(v, list):
-        return [num(x) for x in v]
-    if v == "NA":
-        return None
-    return float(v) if isinstance(v, str) else v
 
 
 def close(expected, rel, abs_=1e-12):
@@ -305,8 +296,8 @@ def test_ordinal_brant_matches_binary_glm_logits(a):
         # WHO category 8 is seen once, in one arm: the covariance of the cut differences
         # is singular (tests/reference/edges.json: R's smallest eigenvalue is 4e-16 of
         # the largest), so R's number is made of a direction without variance and the
-        # Brant test is not estimable (issue 21)
-        edge = json.loads((Path(__file__).parent / "reference" / "edges.json").read_text())
+        # Brant test is not estimable
+        edge = json.loads((TESTS / "reference" / "edges.json").read_text())
         singular = edge["cases"]["brant_category_seen_once"]
         assert singular["statistic"] == pytest.approx(a["brant"]["statistic"], rel=1e-9)
         assert singular["smallest_relative_eigenvalue"] < 1e-12

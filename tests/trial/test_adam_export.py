@@ -1,4 +1,4 @@
-"""Issue 17 acceptance: a sponsor's ADaM export loads as it is and gives the same analyses.
+"""A sponsor's ADaM export loads as it is and gives the same analyses.
 
 One synthetic trial (mscstats synth) is written twice: (a) in mscstats's own layout
 and (b) as an ADaM-style export (tests/adam_export.py: TRT01P, SITEID "01"/"02",

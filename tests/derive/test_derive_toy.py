@@ -14,8 +14,9 @@ import pytest
 from mscstats import load
 from mscstats.derive.endpoints import derive
 from mscstats.plan import read_sap
+from conftest import TESTS
 
-TOY = Path(__file__).parent / "data" / "toy"
+TOY = TESTS / "data" / "toy"
 
 
 @pytest.fixture(scope="module")

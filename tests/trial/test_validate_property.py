@@ -3,13 +3,14 @@ another exception) or returns a Trial whose log accounts for every row read; and
 deriving the endpoints of a SAP from that Trial either raises the package's own
 SapError (a parameter the data lack) or gives one accounted row per subject.
 
-1,000 examples (issue 10's fuzz run), derandomized so CI is repeatable."""
+1,000 examples (the fuzz run), derandomized so CI is repeatable."""
 
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -18,6 +19,8 @@ from mscstats.derive.endpoints import derive
 from mscstats.errors import DataError, SapError
 from mscstats.plan import parse_sap
 from mscstats.trial.validate import load_trial
+
+pytestmark = pytest.mark.slow      # minutes; .ci/run's plain `pytest` still runs it; -m "not slow" skips it
 
 SUBJECTS = ["S1", "S2", "S3", "S4"]
 # Clean records per parameter: (AVAL, AVALC, AVALU, LLOQ); some convert, warn or impute.

@@ -1,6 +1,6 @@
 """The stress sweep, shortened (scripts/stress_sweep.py runs the whole of it).
 
-The configurations where the full sweep once found a crash site (issue 21), each
+The configurations where the full sweep once found a crash site, each
 as the sweep ran it (25 trials, so the same replicates), plus a small grid over every
 design, the smallest n and the extreme effect: no exception may leave a runner
 other than NotEstimable, no AnalysisError, no warning.
@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _sweep_module():
@@ -80,7 +80,7 @@ def test_the_script_reports_a_crash_site_with_its_configuration(monkeypatch):
     SWEEP.report(sites, echo=lines.append)
     [(kind, kind_type, site)] = sites
     assert (kind, kind_type) == ("crash", "ZeroDivisionError")
-    assert site.startswith("tests/test_stress_sweep.py:") or "test_stress_sweep.py" in site
+    assert site.startswith("tests/simulation/test_stress_sweep.py:") or "test_stress_sweep.py" in site
     assert "crash sites: 1" in lines
     assert any("design prevent-progression, n 20, effect null, seed 1, analysis il6_welch" in line
                for line in lines)

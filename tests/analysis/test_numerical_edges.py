@@ -1,4 +1,4 @@
-"""Numerical edges (issues 19 and 21): each crash the stress sweep found, with the
+"""Numerical edges: each crash the stress sweep found, with the
 smallest data that reproduced it, and what R gives there where R has an answer
 (tests/reference/edges.R writes tests/reference/edges.json).
 
@@ -29,9 +29,9 @@ from mscstats.analysis.cores.ordinal import brant
 from mscstats.cli import main
 from mscstats.pipeline import run_analysis
 from mscstats.results import AnalysisResult, Comparison, dumps_json
+from conftest import CLOSED, ITERATIVE, ROOT, TESTS
 
-EDGES = json.loads((Path(__file__).parent / "reference" / "edges.json").read_text())["cases"]
-CLOSED, ITERATIVE = 1e-6, 1e-4        # DESIGN.md section 5 tolerances
+EDGES = json.loads((TESTS / "reference" / "edges.json").read_text())["cases"]
 
 
 def frame(case: dict) -> pd.DataFrame:
@@ -54,7 +54,7 @@ def no_warnings(func, *args):
 # ------------------------------------------------------------------ Cox: events in one arm
 
 def test_cox_with_every_event_in_one_arm_matches_coxph_and_is_not_estimable():
-    """n = 6 (issue 21: OverflowError and ZeroDivisionError): coxph runs out of
+    """n = 6 (OverflowError and ZeroDivisionError): coxph runs out of
     iterations with the coefficient diverging; its likelihood-ratio and score tests
     are finite. mscstats flags the coefficient as possibly infinite (the HR is not
     estimable, with coxph's reason) and agrees on the tests."""
@@ -93,7 +93,7 @@ def test_cox_separated_three_arms_matches_coxph_tests_without_nan():
 
 
 def test_cox_limit_beyond_the_float_range_is_infinite_not_an_overflow():
-    """Four subjects, three arms and AGE (issue 21, n = 4): the Wald upper limit of
+    """Four subjects, three arms and AGE (n = 4): the Wald upper limit of
     UC-MSC is exp(1.87 + 1.96 x 158981), beyond the float range: it is infinite."""
     d = pd.DataFrame({"USUBJID": ["a", "b", "c", "d"], "AVAL": [10.0, 14.0, 10.0, 7.0],
                       "CNSR": 0.0, "AGE": [55.0, 48.0, 54.0, 62.0],
@@ -110,7 +110,7 @@ def test_cox_limit_beyond_the_float_range_is_infinite_not_an_overflow():
 
 def test_incidence_of_every_subject_matches_cuminc_and_its_interval_does_not_overflow():
     """Ten events on ten days in arm A: 0.1 summed ten times is 0.9999999999999999,
-    where F log F is -1.1e-16 and the log-log exponent overflowed (issue 19). The
+    where F log F is -1.1e-16 and the log-log exponent overflowed. The
     estimates and variances are cuminc's; the limits there are exactly 0 and 1, what
     R's exp(-exp(log(-log F) +- z se / log F)) gives in IEEE arithmetic."""
     ref = EDGES["cuminc_every_subject_has_the_event"]
@@ -144,7 +144,7 @@ def test_loglog_interval_at_its_boundaries(estimate, variance, expected):
 
 
 def test_gray_when_the_pooled_incidence_reaches_1_matches_cuminc_in_any_group_order():
-    """Four subjects, each with the event (issue 21: "SVD did not converge" at n = 4):
+    """Four subjects, each with the event ("SVD did not converge" at n = 4):
     after day 11 only UC-MSC has a subject at risk while the pooled incidence is 1;
     Fortran's 0/0 there is never read in cmprsk's group order, and is no increment
     here, so the statistic is cuminc's whichever group sorts first."""
@@ -159,7 +159,7 @@ def test_gray_when_the_pooled_incidence_reaches_1_matches_cuminc_in_any_group_or
 # ------------------------------------------------------------------ Fine-Gray
 
 def test_finegray_with_se_zero_is_not_estimable():
-    """Two subjects, both with the event on day 5 (issue 21: ZeroDivisionError at
+    """Two subjects, both with the event on day 5 (ZeroDivisionError at
     n = 2): crr returns se 0 and a NaN z; the ratio is not estimable with the reason."""
     ref = EDGES["crr_se_zero"]
     assert ref["se"] == 0 and ref["z"] is None
@@ -174,7 +174,7 @@ def test_finegray_with_se_zero_is_not_estimable():
 @pytest.mark.parametrize("name", ["rmst_no_event_before_tau", "rmst_se_zero_with_a_difference"])
 def test_rmst_with_both_se_zero_still_reports_difference_and_ratio(name):
     """survfit's rmean and se(rmean) = 0 in both arms: the difference and the ratio are
-    exact (issue 19); they are reported with SE 0 and no p-value, and a note."""
+    exact; they are reported with SE 0 and no p-value, and a note."""
     ref = EDGES[name]
     r = no_warnings(run, analysis("rmst", frame(ref), ref["arms"], {"tau": ref["tau"]}))
     for arm, rmean, se in zip(ref["arms"], ref["rmean"], ref["se"]):
@@ -201,7 +201,7 @@ def _who_counts(ref) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_brant_with_a_category_seen_once_is_not_estimable_and_the_odds_ratio_stays():
-    """WHO category 8 seen once, in one arm (issue 21: LinAlgError in 43 simulated
+    """WHO category 8 seen once, in one arm (LinAlgError in 43 simulated
     three-arm trials): the covariance of the cut differences is singular (R's smallest
     eigenvalue is 4e-16 of the largest); the Brant test is not estimable, the common
     odds ratio is reported."""
@@ -228,7 +228,7 @@ def test_brant_singular_binary_information_is_not_estimable():
 # ------------------------------------------------------------------ ANCOVA exact fit
 
 def test_ancova_without_residual_df_or_variance_is_not_estimable_with_a_reason():
-    """Three analysable subjects (issue 21: ZeroDivisionError on an exact fit): with
+    """Three analysable subjects (ZeroDivisionError on an exact fit): with
     arm and BASE there is no residual df; with a fourth subject on the same line the
     residual variance is 0 and the estimate has no SE."""
     three = pd.DataFrame({"USUBJID": ["a", "b", "c"], "ARM": ["control", "control", "MSC"],
@@ -260,7 +260,7 @@ def test_ancova_without_residual_df_or_variance_is_not_estimable_with_a_reason()
 # ------------------------------------------------------------------ log ratios
 
 def test_a_log_ratio_beyond_the_float_range_is_infinite():
-    """cytokine_ratio = 1e300 made IL-6 logs differ by ~690 (issue 21: OverflowError in
+    """cytokine_ratio = 1e300 made IL-6 logs differ by ~690 (OverflowError in
     ratio_scale): the geometric mean ratio and its limits are infinite, not a crash."""
     d = pd.DataFrame({"USUBJID": list("abcdef"), "ARM": ["control"] * 3 + ["MSC"] * 3,
                       "AVAL": [1.0, 1.5, 2.0, 801.0, 800.0, 802.5]})
@@ -273,7 +273,7 @@ def test_a_log_ratio_beyond_the_float_range_is_infinite():
 # ------------------------------------------------------------------ MMRM
 
 def test_mmrm_that_does_not_converge_is_a_not_estimable_entry():
-    """The REML fit that does not converge (issue 19: exit 1 with no results) is an
+    """The REML fit that does not converge (exit 1 with no results) is an
     analysis entry with status not_estimable and the reason."""
     d = pd.DataFrame({"USUBJID": ["a", "a", "b", "b", "c", "c", "d", "d"],
                       "ARM": ["control"] * 4 + ["MSC"] * 4, "DAY": [7, 14] * 4,
@@ -341,7 +341,7 @@ def test_a_family_member_that_is_not_estimable_counts_as_not_rejected():
 @pytest.fixture(scope="module")
 def incidence_trial(tmp_path_factory):
     """A 10-subject refractory-hypoxia trial whose UC-MSC arm reaches a cumulative
-    incidence of 0.9999999999999999 (issue 21: analyze and report crashed on it)."""
+    incidence of 0.9999999999999999 (analyze and report crashed on it)."""
     tmp = tmp_path_factory.mktemp("edges")
     runner = CliRunner()
     assert runner.invoke(main, ["synth", "refractory-hypoxia", "--n", "10", "--seed", "14",
@@ -365,7 +365,7 @@ def test_analyze_a_trial_where_an_arm_reaches_incidence_one(incidence_trial):
 
 
 def test_simulate_reports_what_it_could_not_compute(tmp_path):
-    """--n 2 on the three-arm design (issue 21: silently left out of oc.json): every
+    """--n 2 on the three-arm design (silently left out of oc.json): every
     replicate has an arm without subjects; oc.json counts them with the reason and
     stderr says so."""
     out = tmp_path / "oc.json"
@@ -419,7 +419,7 @@ def test_the_report_shows_a_not_estimable_analysis_with_its_reason_and_infinity(
     from mscstats.report.pdf import render_pdf
     key = "single-arm-bm-msc"
     sap = template(key)
-    trial = load(Path(__file__).resolve().parents[1] / "data" / "synthetic" / key, sap)
+    trial = load(ROOT / "data" / "synthetic" / key, sap)
     results = analyze(trial, sap)
     first = results.analyses[0]
     broken = AnalysisResult.not_estimable(first.id, first.endpoint, first.method,

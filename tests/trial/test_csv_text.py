@@ -1,4 +1,4 @@
-"""Exact number parsing, decimal-mark forms and study-day bounds (issues 17 and 21).
+"""Exact number parsing, decimal-mark forms and study-day bounds.
 
 tests/test_catalogue.py ("data file parsing") drives the same rules through the
 command line; here the building blocks, and the property that matters: the

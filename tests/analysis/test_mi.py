@@ -1,4 +1,4 @@
-"""Multiple imputation and the tipping point (mscstats/analysis/mi.py, missing_data.py)
+"""Multiple imputation and the tipping point (mscstats/analysis/cores/mi.py, missing_data.py)
 against stored R output (tests/reference/mi.R: mice::pool, mice's estimice and
 .norm.draw, fisher.test and chisq.test), plus invariants, the agreement of MI with
 the MMRM under MAR and a simulation of type I error and coverage."""
@@ -15,10 +15,10 @@ import pytest
 from mscstats.analysis import AnalysisInput, run
 from mscstats.analysis.cores import mi
 from mscstats.analysis.missing_data import binary_grid
+from conftest import CLOSED, P_ABS, ROOT, TESTS
 
-HERE = Path(__file__).parent / "reference" / "mi"
+HERE = TESTS / "reference" / "mi"
 REF = json.loads((HERE / "mi.json").read_text())
-CLOSED, P_ABS = 1e-6, 1e-6
 ARMS2 = ("control", "UC-MSC")
 ARMS3 = ("standard", "Paxlovid", "UC-MSC")
 
@@ -117,7 +117,7 @@ def test_template_primary_mi_matches_mice_pool_on_its_completed_data():
     from mscstats.derive.endpoints import derive
     from mscstats.plan import template
     sap = template("refractory-hypoxia")
-    trial = pipeline.load(Path(__file__).parents[1] / "data" / "synthetic" / "refractory-hypoxia",
+    trial = pipeline.load(ROOT / "data" / "synthetic" / "refractory-hypoxia",
                           sap)
     analysis = next(a for a in sap.analyses if a.id == "primary_mi")
     result = run(pipeline.analysis_input(trial, sap, derive(trial, sap), analysis))

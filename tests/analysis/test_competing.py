@@ -22,10 +22,10 @@ from mscstats.analysis.cores.finegray import censoring_survival_before, fine_gra
 from mscstats.analysis.cores.gray import gray_test
 from mscstats.errors import AnalysisError
 from mscstats.results import dumps_json
+from conftest import CLOSED, ITERATIVE, P_ABS, ROOT, TESTS
 
-HERE = Path(__file__).parent / "reference"
+HERE = TESTS / "reference"
 REF = json.loads((HERE / "competing.json").read_text())
-CLOSED, ITERATIVE, P_ABS = 1e-6, 1e-4, 1e-6
 FILES = {"mgus2": "cr_mgus2", "hypoxia": "hypoxia_ttci_cr", "three_arm": "three_arm_strata",
          "small": "small_n10", "no_competing": "no_competing", "no_events_arm": "no_events_arm"}
 
@@ -325,7 +325,7 @@ def test_censoring_at_time_zero_counts_as_crr_does():
 
 def test_template_sap_analyses_run_through_the_pipeline():
     from mscstats import pipeline, plan
-    trial = pipeline.load(Path(__file__).parents[1] / "data" / "synthetic" / "refractory-hypoxia")
+    trial = pipeline.load(ROOT / "data" / "synthetic" / "refractory-hypoxia")
     sap = plan.template("refractory-hypoxia")
     endpoints = pipeline.derive_endpoints(trial, sap)
     analyses = {a.id: a for a in sap.analyses}

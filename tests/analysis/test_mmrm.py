@@ -22,8 +22,9 @@ from mscstats.analysis import AnalysisInput, run
 from mscstats.analysis.cores.mmrm import fit_mmrm
 from mscstats.analysis.cores.common import NotEstimable
 from mscstats.errors import AnalysisError
+from conftest import TESTS
 
-HERE = Path(__file__).parent / "reference" / "compare"
+HERE = TESTS / "reference" / "compare"
 CASES = json.loads((HERE / "compare.json").read_text())["mmrm"]
 DATA = pd.read_csv(HERE / "repeated.csv")
 ARMS = ("standard", "Paxlovid", "UC-MSC")

@@ -12,8 +12,9 @@ import scipy.stats
 import statsmodels.api as sm
 
 from mscstats.analysis.batch import kernels as batch
+from conftest import TESTS
 
-REFERENCE = json.loads((Path(__file__).parent / "reference" / "permutation" /
+REFERENCE = json.loads((TESTS / "reference" / "permutation" /
                         "statistics.json").read_text())
 RTOL, ATOL = 1e-10, 1e-12
 

@@ -15,8 +15,8 @@ from mscstats.schema import (DESIGN_KEYS, EX_ROUTES, KPA_TO_MMHG, OXYDEV_CODES, 
 from mscstats.simulation.synth import (LLOQ, NULL_EFFECT, PARAM_ORDER, TABLE_ORDER, make_trial,
                                        severinghaus_spo2, write_trial)
 from mscstats.simulation.designs import DESIGNS, Effect
+from conftest import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = ROOT / "data" / "synthetic"
 SEEDS = (1, 2, 3)
 _TRIALS: dict = {}
