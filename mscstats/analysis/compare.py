@@ -3,7 +3,7 @@
 Each runner takes an :class:`~mscstats.analysis.AnalysisInput` and returns an
 :class:`~mscstats.results.AnalysisResult`; the numbers come from the cores in
 ttests.py, ranks.py and proportions.py, which are checked against R
-(tests/reference/compare.R). This module also holds the helpers every
+(tests/reference/compare/compare.R). This module also holds the helpers every
 comparison runner shares (models.py uses them too): picking the analysed rows,
 the values of each arm and the per-arm summaries.
 

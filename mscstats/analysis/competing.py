@@ -2,7 +2,7 @@
 ``finegray`` (subdistribution hazard ratio).
 
 The numbers come from cuminc.py, gray.py and finegray.py, ports of cmprsk
-2.2-11 checked against R (tests/reference/competing.R).
+2.2-11 checked against R (tests/reference/competing/competing.R).
 
 Conventions (docs for the report's methods page):
 

@@ -3,7 +3,7 @@
 Each runner takes an :class:`~mscstats.analysis.AnalysisInput` of ADTTE-like
 rows and returns an :class:`~mscstats.results.AnalysisResult`; the numbers come
 from the cores in km.py, logrank.py, cox.py and rmst.py, checked against R
-(tests/reference/survival.R).
+(tests/reference/survival/survival.R).
 
 Conventions (docs/methods.md, "Survival"):
 

@@ -1,4 +1,4 @@
-"""Arm comparisons against R (tests/reference/compare.R -> tests/reference/compare/).
+"""Arm comparisons against R (tests/reference/compare/compare.R -> tests/reference/compare/).
 
 Each parametrized case is one R call; ``pytest -v`` lists them. Tolerances
 (DESIGN.md 5): 1e-6 relative for closed-form estimates and CIs, 1e-4 for
@@ -24,9 +24,9 @@ from mscstats.analysis.cores.proportions import (chi_square, clopper_pearson, fi
 from mscstats.analysis.cores.ranks import rank_sum, signed_rank
 from mscstats.analysis.cores.ttests import one_sample, welch
 from mscstats.analysis.cores.uniroot import uniroot
-from conftest import CLOSED, ITERATIVE, P_ABS, TESTS, num
+from conftest import CLOSED, ITERATIVE, P_ABS, REFERENCE, num
 
-HERE = TESTS / "reference" / "compare"
+HERE = REFERENCE / "compare"
 REF = json.loads((HERE / "compare.json").read_text())
 
 
@@ -35,7 +35,7 @@ def close(actual, expected, rel=CLOSED):
 
 
 def data(name):
-    return pd.read_csv(HERE / f"{name}.csv")
+    return pd.read_csv(HERE / "data" / f"{name}.csv")
 
 
 def arm_changes(frame, arm):

@@ -1,4 +1,4 @@
-"""Competing risks against cmprsk (tests/reference/competing.R -> competing.json), plus
+"""Competing risks against cmprsk (tests/reference/competing/competing.R -> competing.json), plus
 invariants and degenerate data through the runners.
 
 Each parametrized case is one R call; ``pytest -v`` lists them. Tolerances
@@ -22,9 +22,9 @@ from mscstats.analysis.cores.finegray import censoring_survival_before, fine_gra
 from mscstats.analysis.cores.gray import gray_test
 from mscstats.errors import AnalysisError
 from mscstats.results import dumps_json
-from conftest import CLOSED, ITERATIVE, P_ABS, ROOT, TESTS
+from conftest import CLOSED, ITERATIVE, P_ABS, REFERENCE, ROOT
 
-HERE = TESTS / "reference"
+HERE = REFERENCE / "competing"
 REF = json.loads((HERE / "competing.json").read_text())
 FILES = {"mgus2": "cr_mgus2", "hypoxia": "hypoxia_ttci_cr", "three_arm": "three_arm_strata",
          "small": "small_n10", "no_competing": "no_competing", "no_events_arm": "no_events_arm"}

@@ -1,5 +1,5 @@
 """Multiple imputation and the tipping point (mscstats/analysis/cores/mi.py, missing_data.py)
-against stored R output (tests/reference/mi.R: mice::pool, mice's estimice and
+against stored R output (tests/reference/mi/mi.R: mice::pool, mice's estimice and
 .norm.draw, fisher.test and chisq.test), plus invariants, the agreement of MI with
 the MMRM under MAR and a simulation of type I error and coverage."""
 
@@ -15,9 +15,9 @@ import pytest
 from mscstats.analysis import AnalysisInput, run
 from mscstats.analysis.cores import mi
 from mscstats.analysis.missing_data import binary_grid
-from conftest import CLOSED, P_ABS, ROOT, TESTS
+from conftest import CLOSED, P_ABS, REFERENCE, ROOT
 
-HERE = TESTS / "reference" / "mi"
+HERE = REFERENCE / "mi"
 REF = json.loads((HERE / "mi.json").read_text())
 ARMS2 = ("control", "UC-MSC")
 ARMS3 = ("standard", "Paxlovid", "UC-MSC")
@@ -29,7 +29,7 @@ def approx(expected, rel=CLOSED):
 
 def completed(name):
     """(y (m, n), frame of imputation 1) from a completed-data CSV."""
-    d = pd.read_csv(HERE / f"{name}.csv")
+    d = pd.read_csv(HERE / "data" / f"{name}.csv")
     m = d[".imp"].nunique()
     first = d[d[".imp"] == 1].reset_index(drop=True)
     return d["Y"].to_numpy().reshape(m, len(first)), first
@@ -43,7 +43,7 @@ def ancova_design(first, arms):
 
 def long_trial(name):
     """The incomplete trial of the fixture as endpoint rows (one per subject and day)."""
-    v = pd.read_csv(HERE / f"{name}.csv")
+    v = pd.read_csv(HERE / "data" / f"{name}.csv")
     rows = v.melt(id_vars=["USUBJID", "ARM", "BASE", "AGE"], value_vars=["Y3", "Y5", "Y7"],
                   var_name="V", value_name="CHG")
     rows["DAY"] = rows.pop("V").str[1:].astype(int)
@@ -68,7 +68,7 @@ def test_the_completed_data_sets_are_mscstats_imputations():
     for name, arms, seed, strategy in (("two_arm", ARMS2, 11, "mar"),
                                        ("two_arm_j2r", ARMS2, 12, "jump_to_reference"),
                                        ("three_arm", ARMS3, 13, "mar")):
-        v = pd.read_csv(HERE / f"visits_{name.replace('_j2r', '')}.csv")
+        v = pd.read_csv(HERE / "data" / f"visits_{name.replace('_j2r', '')}.csv")
         arm = v["ARM"].map({a: i for i, a in enumerate(arms)}).to_numpy()
         done = mi.impute_visits(v[["Y3", "Y5", "Y7"]].to_numpy(float), arm, len(arms),
                                 v[["BASE", "AGE"]].to_numpy(float), 10,
@@ -162,7 +162,7 @@ def test_barnard_rubin_hand_values():
 # ------------------------------------------------------------------ mice's norm draws
 
 def norm_data():
-    d = pd.read_csv(HERE / "norm_data.csv")
+    d = pd.read_csv(HERE / "data" / "norm_data.csv")
     return np.column_stack([np.ones(len(d)), d["X1"], d["X2"]]), d["Y"].to_numpy()
 
 

@@ -1,4 +1,4 @@
-"""MMRM against nlme::gls + emmeans (tests/reference/compare.R), and its invariants.
+"""MMRM against nlme::gls + emmeans (tests/reference/compare/compare.R), and its invariants.
 
 Tolerances: estimates, SEs, LS means and the covariance matrix 1e-4 relative
 (iterative; in fact they agree to ~1e-6 because the R fit is converged with
@@ -22,11 +22,11 @@ from mscstats.analysis import AnalysisInput, run
 from mscstats.analysis.cores.mmrm import fit_mmrm
 from mscstats.analysis.cores.common import NotEstimable
 from mscstats.errors import AnalysisError
-from conftest import TESTS
+from conftest import REFERENCE
 
-HERE = TESTS / "reference" / "compare"
+HERE = REFERENCE / "compare"
 CASES = json.loads((HERE / "compare.json").read_text())["mmrm"]
-DATA = pd.read_csv(HERE / "repeated.csv")
+DATA = pd.read_csv(HERE / "data" / "repeated.csv")
 ARMS = ("standard", "Paxlovid", "UC-MSC")
 EST, DF = 1e-4, 2e-3
 

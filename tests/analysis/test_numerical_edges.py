@@ -1,6 +1,6 @@
 """Numerical edges: each crash the stress sweep found, with the
 smallest data that reproduced it, and what R gives there where R has an answer
-(tests/reference/edges.R writes tests/reference/edges.json).
+(tests/reference/edges/edges.R writes tests/reference/edges/edges.json).
 
 An analysis that cannot be computed is not estimable, with its reason, and never
 stops the run (DESIGN.md section 6); an infinite estimate is a value ("Infinity").
@@ -31,7 +31,7 @@ from mscstats.pipeline import run_analysis
 from mscstats.results import AnalysisResult, Comparison, dumps_json
 from conftest import CLOSED, ITERATIVE, ROOT, TESTS
 
-EDGES = json.loads((TESTS / "reference" / "edges.json").read_text())["cases"]
+EDGES = json.loads((TESTS / "reference" / "edges" / "edges.json").read_text())["cases"]
 
 
 def frame(case: dict) -> pd.DataFrame:

@@ -1,7 +1,7 @@
 """Survival runners (km, logrank, cox, rmst) through AnalysisInput, and invariants.
 
 The numbers are checked against the same R reference as the cores
-(tests/reference/survival.json); see test_survival_reference.py for the cores.
+(tests/reference/survival/survival.json); see test_survival_reference.py for the cores.
 """
 
 import json
@@ -20,9 +20,9 @@ from mscstats.cli import main
 from mscstats.analysis.cores.common import NotEstimable
 from mscstats.errors import AnalysisError
 from mscstats.plan import template_text
-from conftest import CLOSED, ITERATIVE, P_ABS, TESTS
+from conftest import CLOSED, ITERATIVE, P_ABS, REFERENCE, TESTS
 
-HERE = TESTS / "reference"
+HERE = REFERENCE / "survival"
 REF = json.loads((HERE / "survival.json").read_text())
 ROOT = TESTS.parent
 

@@ -1,4 +1,4 @@
-"""Survival cores against R's survival package (tests/reference/survival.R -> survival.json).
+"""Survival cores against R's survival package (tests/reference/survival/survival.R -> survival.json).
 
 Each parametrized case is one R call (survfit, survdiff or coxph); ``pytest -v``
 lists them, and test_reference_count reports how many numbers were compared.
@@ -20,9 +20,9 @@ from mscstats.analysis.design import categorical, numeric, stack
 from mscstats.analysis.cores.km import kaplan_meier, landmarks, median_survival
 from mscstats.analysis.cores.logrank import logrank_test
 from mscstats.analysis.cores.rmst import restricted_mean
-from conftest import CLOSED, ITERATIVE, P_ABS, TESTS
+from conftest import CLOSED, ITERATIVE, P_ABS, REFERENCE
 
-HERE = TESTS / "reference"
+HERE = REFERENCE / "survival"
 REF = json.loads((HERE / "survival.json").read_text())
 COMPARED = {"n": 0, "max_relative": 0.0}
 

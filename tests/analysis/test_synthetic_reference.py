@@ -1,8 +1,8 @@
 """The comparison and model runners on the five synthetic trials, against R.
 
-R's numbers: tests/reference/synthetic.json, written by tests/reference/synthetic.R
-from the analysis inputs that tests/reference/synthetic_inputs.py stores in
-tests/reference/data/synthetic/ (regenerate both from the repository root, the
+R's numbers: tests/reference/synthetic/synthetic.json, written by tests/reference/synthetic/synthetic.R
+from the analysis inputs that tests/reference/synthetic/synthetic_inputs.py stores in
+tests/reference/synthetic/data/ (regenerate both from the repository root, the
 Python script first). Here every input is rebuilt live, exactly as the pipeline
 builds it (load, derive, analysis_input of the template SAP on data/synthetic/),
 checked to be byte for byte the stored CSV R read (so drift in synth, derive or
@@ -24,12 +24,12 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from reference.synthetic_inputs import OUT, csv_frame, design_inputs
+from reference.synthetic.synthetic_inputs import OUT, csv_frame, design_inputs
 
 from mscstats.analysis import run
 from conftest import CLOSED, ITERATIVE, P_ABS, TESTS, num
 
-REF = json.loads((TESTS / "reference" / "synthetic.json").read_text())
+REF = json.loads((TESTS / "reference" / "synthetic" / "synthetic.json").read_text())
 ANALYSES = REF["analyses"]
 MMRM_DF = 2e-3
 REL = {"welch": CLOSED, "ancova": CLOSED, "wilcoxon": CLOSED, "paired": CLOSED,
@@ -125,12 +125,12 @@ def test_live_input_matches_stored_csv_r_read(a):
     assert (inp.method, inp.endpoint, list(inp.arms)) == (a["method"], a["endpoint"], a["arms"])
     assert inp.response() == a["response"] and inp.transform == a.get("transform")
     live = csv_frame(inp).to_csv(index=False, float_format="%.17g")
-    assert live == (OUT / a["file"]).read_text(), "regenerate: see tests/reference/data/README.txt"
+    assert live == (OUT / a["file"]).read_text(), "regenerate: see tests/reference/README.txt"
     assert len(inp.data) == a["n_rows"]
 
 
 def test_reference_covers_every_comparison_analysis_of_the_templates():
-    from reference.synthetic_inputs import inputs
+    from reference.synthetic.synthetic_inputs import inputs
     assert sorted((k, i.id) for k, i in inputs()) == sorted((a["design"], a["analysis"]) for a in ANALYSES)
     assert REF["R"].startswith("R version") and "do not edit" in REF["generated_by"]
     assert set(REF["packages"]) >= {"nlme", "ordinal", "emmeans"}
@@ -294,10 +294,10 @@ def test_ordinal_brant_matches_binary_glm_logits(a):
     b = result(a["design"], a["analysis"]).test("brant")
     if (a["design"], a["analysis"]) == ("three-arm-paxlovid", "who_d14_po"):
         # WHO category 8 is seen once, in one arm: the covariance of the cut differences
-        # is singular (tests/reference/edges.json: R's smallest eigenvalue is 4e-16 of
+        # is singular (tests/reference/edges/edges.json: R's smallest eigenvalue is 4e-16 of
         # the largest), so R's number is made of a direction without variance and the
         # Brant test is not estimable
-        edge = json.loads((TESTS / "reference" / "edges.json").read_text())
+        edge = json.loads((TESTS / "reference" / "edges" / "edges.json").read_text())
         singular = edge["cases"]["brant_category_seen_once"]
         assert singular["statistic"] == pytest.approx(a["brant"]["statistic"], rel=1e-9)
         assert singular["smallest_relative_eigenvalue"] < 1e-12

@@ -1,10 +1,10 @@
-"""Write tests/reference/data/hypoxia_ttci_cr.csv for competing.R (run before it).
+"""Write tests/reference/competing/data/hypoxia_ttci_cr.csv for competing.R (run before it).
 
 The synthetic refractory-hypoxia trial's ttci_cr endpoint (time to clinical
 improvement, death competing) as ``mscstats derive`` writes it with the
 template SAP, joined with AGE, SEX and STRATUM of adsl.
 
-Run from the repository root:  python tests/reference/hypoxia_ttci_cr.py
+Run from the repository root:  python tests/reference/competing/hypoxia_ttci_cr.py
 """
 
 import subprocess
@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 TRIAL = Path("data/synthetic/refractory-hypoxia")
-OUT = Path("tests/reference/data/hypoxia_ttci_cr.csv")
+OUT = Path("tests/reference/competing/data/hypoxia_ttci_cr.csv")
 
 with tempfile.TemporaryDirectory() as tmp:
     sap, endpoints = Path(tmp) / "sap.toml", Path(tmp) / "endpoints.csv"

@@ -1,6 +1,6 @@
-"""Endpoint tables of the synthetic trials for tests/reference/survival.R.
+"""Endpoint tables of the synthetic trials for tests/reference/survival/survival.R.
 
-Run from the repository root:  python tests/reference/survival_data.py
+Run from the repository root:  python tests/reference/survival/survival_data.py
 Writes tests/reference/data/<trial>_<endpoint>.csv: the derived time-to-event
 rows (AVAL, CNSR, EVNTCD) with the adsl covariates, as the runners see them.
 """
@@ -10,7 +10,7 @@ from pathlib import Path
 from mscstats import pipeline
 from mscstats.plan import template
 
-OUT = Path("tests/reference/data")
+OUT = Path("tests/reference/survival/data")
 TABLES = {("refractory-hypoxia", "ttci"), ("refractory-hypoxia", "ttpf300"),
           ("three-arm-paxlovid", "ttci"), ("single-arm-bm-msc", "ttci"),
           ("prevent-progression", "ttprog")}

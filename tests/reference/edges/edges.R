@@ -1,8 +1,8 @@
 # Reference outputs at the numerical edges: what R gives where an
 # estimate reaches a boundary, for tests/analysis/test_numerical_edges.py.
 #
-# Run from the repository root:  Rscript tests/reference/edges.R
-# Writes tests/reference/edges.json. The data of each case are tiny and stored
+# Run from the repository root:  Rscript tests/reference/edges/edges.R
+# Writes tests/reference/edges/edges.json. The data of each case are tiny and stored
 # in the JSON beside the result (no CSV), with the R call. The tests never need R.
 suppressPackageStartupMessages({ library(survival); library(cmprsk); library(jsonlite) })
 source(file.path("tests", "reference", "helpers.R"))   # num, brant_glm
@@ -136,4 +136,4 @@ out <- list(generated_by = "tests/reference/edges.R -- generated, do not edit",
             cases = cases)
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, pretty = TRUE, na = "null",
                   dataframe = "columns"),
-           file.path("tests", "reference", "edges.json"))
+           file.path("tests", "reference", "edges", "edges.json"))

@@ -1,10 +1,10 @@
 # Reference values for the intercurrent-event strategies (DESIGN.md section 9).
 #
-# Run from the repository root, after python tests/reference/estimands_data.py:
-#   Rscript tests/reference/estimands.R
-# Writes tests/reference/estimands.json (generated -- do not edit).
+# Run from the repository root, after python tests/reference/estimands/estimands_data.py:
+#   Rscript tests/reference/estimands/estimands.R
+# Writes tests/reference/estimands/estimands.json (generated -- do not edit).
 #
-# R derives every endpoint itself from the raw trial in tests/reference/data/estimands/
+# R derives every endpoint itself from the raw trial in tests/reference/estimands/data/
 # (adsl: days of death and discharge; visits: one record per subject, day and
 # parameter), by the rules of DESIGN.md 4 and 9, without any number from mscstats:
 #   baseline  the last value with ADY <= 1
@@ -19,7 +19,7 @@
 suppressMessages(library(jsonlite))
 source("tests/reference/helpers.R")
 
-dir <- "tests/reference/data/estimands"
+dir <- "tests/reference/estimands/data"
 adsl <- read.csv(file.path(dir, "adsl.csv"), stringsAsFactors = FALSE)
 visits <- read.csv(file.path(dir, "visits.csv"), stringsAsFactors = FALSE)
 arms <- c("control", "MSC")
@@ -113,5 +113,5 @@ out <- list(generated_by = "tests/reference/estimands.R -- generated, do not edi
                             stats = as.character(packageVersion("stats"))),
             cases = cases)
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, pretty = TRUE),
-           "tests/reference/estimands.json")
-cat("wrote tests/reference/estimands.json:", length(cases), "cases\n")
+           "tests/reference/estimands/estimands.json")
+cat("wrote tests/reference/estimands/estimands.json:", length(cases), "cases\n")

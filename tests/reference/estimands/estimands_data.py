@@ -1,7 +1,7 @@
-"""A small trial for tests/reference/estimands.R: raw visits, deaths and discharges.
+"""A small trial for tests/reference/estimands/estimands.R: raw visits, deaths and discharges.
 
-Run from the repository root:  python tests/reference/estimands_data.py
-Writes tests/reference/data/estimands/adsl.csv and visits.csv (seeded, so the
+Run from the repository root:  python tests/reference/estimands/estimands_data.py
+Writes tests/reference/estimands/data/adsl.csv and visits.csv (seeded, so the
 same files every time): 40 subjects in two arms with daily RR (two decimals, so
 no ties between values) and SpO2 (whole numbers, many ties) on days 1-14, some
 records missing, deaths and discharges on days 3-14 (one subject discharged and
@@ -9,7 +9,7 @@ then dead, where death decides), and two subjects lost to follow-up; the deaths
 before day 6 fall on distinct days (case rr_early_rank: no ties, an exact test). No record
 follows a death, a discharge or the last day known alive.
 
-R derives every endpoint of tests/reference/estimands_sap.toml from these two
+R derives every endpoint of tests/reference/estimands/estimands_sap.toml from these two
 files by the rules of DESIGN.md sections 4 and 9, independently of mscstats.
 """
 
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-OUT = Path(__file__).resolve().parent / "data" / "estimands"
+OUT = Path(__file__).resolve().parent / "data"
 SEED = 20261201
 
 

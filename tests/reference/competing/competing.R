@@ -1,15 +1,15 @@
 # Reference outputs for mscstats/analysis/cores/cuminc.py, gray.py, finegray.py and competing.py.
 #
-# Run from the repository root:  Rscript tests/reference/competing.R
+# Run from the repository root:  Rscript tests/reference/competing/competing.R
 # Writes the data sets (CSV) into
-# tests/reference/data/ and the cmprsk results into tests/reference/competing.json.
+# tests/reference/data/ and the cmprsk results into tests/reference/competing/competing.json.
 # Every statistic is computed from the CSV as read back, so Python and R see
 # the same doubles. The tests never need R.
 #
 # Cause codes (EVNTCD): 0 censored, 1 event of interest, 2 competing.
 suppressPackageStartupMessages({ library(survival); library(cmprsk); library(jsonlite) })
 source(file.path("tests", "reference", "helpers.R"))   # num, write_csv_back
-data_dir <- file.path("tests", "reference", "data")
+data_dir <- file.path("tests", "reference", "competing", "data")
 dir.create(data_dir, showWarnings = FALSE, recursive = TRUE)
 
 write_data <- function(d, name) write_csv_back(d, data_dir, name)
@@ -29,7 +29,7 @@ sets$mgus2 <- write_data(m, "cr_mgus2")
 
 # The synthetic refractory-hypoxia trial: ttci_cr (time to clinical improvement,
 # death competing), as `mscstats derive` writes it, with AGE, SEX, STRATUM of adsl.
-# Written by tests/reference/hypoxia_ttci_cr.py (run it first: R's child processes
+# Written by tests/reference/competing/hypoxia_ttci_cr.py (run it first: R's child processes
 # may not see the Python environment).
 h <- read.csv(file.path(data_dir, "hypoxia_ttci_cr.csv"), stringsAsFactors = FALSE)
 sets$hypoxia <- write_data(h, "hypoxia_ttci_cr")
@@ -150,4 +150,4 @@ out <- list(generated_by = "tests/reference/competing.R -- generated, do not edi
             ci = "log(-log): est^exp(+-z sqrt(var) / (est log est)), z = qnorm(0.975)",
             cuminc = cuminc_cases, gray = gray_cases, crr = crr_cases)
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, pretty = TRUE, na = "null"),
-           file.path("tests", "reference", "competing.json"))
+           file.path("tests", "reference", "competing", "competing.json"))

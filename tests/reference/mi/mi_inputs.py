@@ -1,9 +1,9 @@
-"""Write the inputs of tests/reference/mi.R: an incomplete trial, its data sets completed by
+"""Write the inputs of tests/reference/mi/mi.R: an incomplete trial, its data sets completed by
 mscstats.analysis.cores.mi (seeded), and a fixed regression data set for mice's norm draws.
 
-    python tests/reference/mi_inputs.py && Rscript tests/reference/mi.R
+    python tests/reference/mi/mi_inputs.py && Rscript tests/reference/mi/mi.R
 
-Generated files (tests/reference/mi/*.csv) -- do not edit; rerun this script instead.
+Generated files (tests/reference/mi/data/*.csv) -- do not edit; rerun this script instead.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 from mscstats.analysis.cores.mi import impute_visits  # noqa: E402
 
-OUT = Path(__file__).parent / "mi"
+OUT = Path(__file__).parent / "data"
 M = 10
 
 

@@ -1,6 +1,6 @@
 # Reference values for mscstats/analysis/batch/kernels.py and permutation.py.
 #
-#   Rscript tests/reference/permutation.R     (from the repository root)
+#   Rscript tests/reference/permutation/permutation.R     (from the repository root)
 #
 # Writes tests/reference/permutation/{statistics,exact}.json: the data sets (made
 # here with set.seed, so the Python tests read the very same numbers) and

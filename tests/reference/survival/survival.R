@@ -1,16 +1,16 @@
 # Reference outputs for mscstats/analysis/cores/km.py, logrank.py, cox.py, rmst.py and survival.py.
 #
 # Run from the repository root:
-#   python tests/reference/survival_data.py      # synthetic trials' endpoint tables
-#   Rscript tests/reference/survival.R
+#   python tests/reference/survival/survival_data.py      # synthetic trials' endpoint tables
+#   Rscript tests/reference/survival/survival.R
 # Writes R's lung, veteran and mgus2 and small edge cases as CSV into
 # tests/reference/data/ (ADTTE-like columns: USUBJID, ARM, AVAL, CNSR, EVNTCD and
 # covariates), and survfit / survdiff / coxph results into
-# tests/reference/survival.json. Every statistic is computed from the CSV as read
+# tests/reference/survival/survival.json. Every statistic is computed from the CSV as read
 # back, so Python and R see the same doubles. The tests never need R.
 suppressPackageStartupMessages({ library(survival); library(jsonlite) })
 source(file.path("tests", "reference", "helpers.R"))   # num, write_csv_back
-data_dir <- file.path("tests", "reference", "data")
+data_dir <- file.path("tests", "reference", "survival", "data")
 dir.create(data_dir, showWarnings = FALSE, recursive = TRUE)
 
 write_data <- function(d, name) {
@@ -232,6 +232,6 @@ ref <- list(generated_by = "tests/reference/survival.R -- generated file, do not
             R = R.version.string, packages = list(survival = as.character(packageVersion("survival"))),
             km = km, survdiff = survdiffs, coxph = coxes)
 writeLines(toJSON(ref, auto_unbox = TRUE, digits = NA, na = "string", null = "null", pretty = TRUE),
-           file.path("tests", "reference", "survival.json"))
-cat("wrote tests/reference/survival.json:", length(km), "survfit,", length(survdiffs), "survdiff,",
+           file.path("tests", "reference", "survival", "survival.json"))
+cat("wrote tests/reference/survival/survival.json:", length(km), "survfit,", length(survdiffs), "survdiff,",
     length(coxes), "coxph cases\n")

@@ -1,7 +1,7 @@
-"""Analysis inputs of the five synthetic trials for tests/reference/synthetic.R.
+"""Analysis inputs of the five synthetic trials for tests/reference/synthetic/synthetic.R.
 
-Run from the repository root:  python tests/reference/synthetic_inputs.py
-Writes tests/reference/data/synthetic/<design>__<analysis>.csv: the ``data`` of
+Run from the repository root:  python tests/reference/synthetic/synthetic_inputs.py
+Writes tests/reference/synthetic/data/<design>__<analysis>.csv: the ``data`` of
 the AnalysisInput that the pipeline builds (mscstats.pipeline.analysis_input on
 the derived endpoints of data/synthetic/<design> with its template SAP) for every
 comparison/model analysis of the template SAPs (welch, ancova, wilcoxon, paired,
@@ -24,8 +24,8 @@ from mscstats import pipeline
 from mscstats.derive.endpoints import derive
 from mscstats.plan import template
 
-ROOT = Path(__file__).resolve().parents[2]
-OUT = ROOT / "tests" / "reference" / "data" / "synthetic"
+ROOT = Path(__file__).resolve().parents[3]
+OUT = ROOT / "tests" / "reference" / "synthetic" / "data"
 DESIGNS = ("prevent-progression", "three-arm-paxlovid", "single-arm-bm-msc",
            "refractory-hypoxia", "nebulized-exosomes")
 METHODS = ("welch", "ancova", "wilcoxon", "paired", "binary", "mmrm", "ordinal_po")
@@ -38,9 +38,9 @@ def design_inputs(key: str) -> tuple:
     sap = template(key)
     trial = pipeline.load(ROOT / "data" / "synthetic" / key, sap)
     endpoints = derive(trial, sap)
-    # worst-rank composites are checked by tests/reference/estimands.R, which derives
+    # worst-rank composites are checked by tests/reference/estimands/estimands.R, which derives
     # the scores itself from the raw visits (not from ours); multiple-imputation analyses
-    # (missing = "mi") have theirs in tests/reference/mi.R
+    # (missing = "mi") have theirs in tests/reference/mi/mi.R
     built = (pipeline.analysis_input(trial, sap, endpoints, a)
              for a in sap.analyses if a.method in METHODS and a.options.get("missing") != "mi")
     return tuple(inp for inp in built if not inp.composite)

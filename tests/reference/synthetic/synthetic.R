@@ -1,16 +1,16 @@
 # Reference outputs of the comparison and model methods on the five synthetic trials.
 #
 # Run from the repository root, after the Python script that writes the inputs:
-#   python tests/reference/synthetic_inputs.py   (-> tests/reference/data/synthetic/*.csv)
-#   Rscript tests/reference/synthetic.R          (-> tests/reference/synthetic.json)
+#   python tests/reference/synthetic/synthetic_inputs.py   (-> tests/reference/synthetic/data/*.csv)
+#   Rscript tests/reference/synthetic/synthetic.R          (-> tests/reference/synthetic/synthetic.json)
 # Each CSV is the `data` of one AnalysisInput exactly as mscstats.pipeline builds it
 # (index.csv gives its method, arms, response column, transform and target day).
-# The R calls are those of tests/reference/compare.R; the tests never need R.
+# The R calls are those of tests/reference/compare/compare.R; the tests never need R.
 suppressPackageStartupMessages({
   library(jsonlite); library(nlme); library(ordinal); library(emmeans)
 })
 source(file.path("tests", "reference", "helpers.R"))   # num, htest, newcombe, katz, brant_glm
-in_dir <- file.path("tests", "reference", "data", "synthetic")
+in_dir <- file.path("tests", "reference", "synthetic", "data")
 index <- read.csv(file.path(in_dir, "index.csv"), stringsAsFactors = FALSE,
                   na.strings = "", colClasses = c(transform = "character"))
 
@@ -238,6 +238,6 @@ doc <- list(
   R = R.version.string,
   packages = setNames(lapply(pkgs, function(p) as.character(packageVersion(p))), pkgs),
   analyses = analyses)
-write_json(doc, file.path("tests", "reference", "synthetic.json"), digits = NA, auto_unbox = TRUE,
+write_json(doc, file.path("tests", "reference", "synthetic", "synthetic.json"), digits = NA, auto_unbox = TRUE,
            pretty = TRUE, na = "string", null = "null")
-cat("wrote tests/reference/synthetic.json:", length(analyses), "analyses\n")
+cat("wrote tests/reference/synthetic/synthetic.json:", length(analyses), "analyses\n")
