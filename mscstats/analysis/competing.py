@@ -192,7 +192,7 @@ def _finegray_comparisons(inp, rows, x, names, by_arm, notes):
             tests.append(Test("wald", None, 1, None))
             continue
         j = names.index(name)
-        b, se = float(fit.coef[j]), float(fit.se[j])
+        b, se = float(fit.params[j]), float(fit.se[j])
         if not (math.isfinite(se) and se > 0):
             # crr reports se 0 here (no information, e.g. every event on one day) with a
             # NaN z and p: the ratio has no usable SE

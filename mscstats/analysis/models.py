@@ -45,7 +45,7 @@ __all__ = ["LinearFit", "least_squares", "run_ancova", "run_mmrm", "run_ordinal_
 class LinearFit:
     """Ordinary least squares: coefficients by name, their SEs and the residual df."""
     names: tuple[str, ...]
-    coef: np.ndarray
+    params: np.ndarray
     se: np.ndarray
     df: int
     dropped: tuple[str, ...] = ()
@@ -54,7 +54,7 @@ class LinearFit:
     def effect(self, name: str, level: float):
         """Estimate, SE, t, p and CI of one coefficient (as summary(lm) and confint)."""
         j = self.names.index(name)
-        est, se = float(self.coef[j]), float(self.se[j])
+        est, se = float(self.params[j]), float(self.se[j])
         if not se > 0:
             raise NotEstimable("the model fits the data exactly (residual variance 0): the "
                                "estimate has no standard error")
@@ -317,7 +317,7 @@ def _ordinal_comparisons(inp, y, x, notes) -> list[Comparison]:
     z = z_quantile(inp.ci_level)
     out = []
     for j, arm in enumerate(inp.arms[1:]):
-        beta, se = float(fit.beta[j]), float(fit.beta_se[j])
+        beta, se = float(fit.params[j]), float(fit.se[j])
         if not math.isfinite(se) or abs(beta) + z * se > 700:
             # exp would overflow: the likelihood has no finite maximum (separation,
             # e.g. every subject of one arm in one category), as clm warns

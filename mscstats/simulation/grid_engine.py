@@ -181,7 +181,7 @@ def _logrank(analysis: Analysis, endpoint: Endpoint, values: GridEndpoint, grid:
         test = logrank_batch(time, event, arm == j, strata, pair)
         fit = cox_batch(time, event, arm == j, strata, pair)
         out.p[:, j - 1] = _chi2_1_p(test.chi2)
-        out.estimate[:, j - 1] = np.exp(fit.coef)
+        out.estimate[:, j - 1] = np.exp(fit.params)
         out.needs_runner |= ~(test.variance > 0) | ~fit.reliable
     return out
 

@@ -105,12 +105,12 @@ def test_fine_gray_matches_crr(case):
     assert list(names) == vector(case["names"])
     fit = fine_gray(d.AVAL, d.EVNTCD, x)
     assert fit.converged == case["converged"]
-    assert fit.coef.tolist() == pytest.approx(vector(case["coef"]), rel=ITERATIVE, abs=1e-10)
+    assert fit.params.tolist() == pytest.approx(vector(case["coef"]), rel=ITERATIVE, abs=1e-10)
     assert fit.se.tolist() == pytest.approx(vector(case["se"]), rel=ITERATIVE)
-    p = [2 * float(stats.norm.sf(abs(b / s))) for b, s in zip(fit.coef, fit.se)]
+    p = [2 * float(stats.norm.sf(abs(b / s))) for b, s in zip(fit.params, fit.se)]
     assert p == pytest.approx(vector(case["p_value"]), abs=P_ABS)
-    assert fit.log_likelihood == pytest.approx(case["loglik"], rel=ITERATIVE)
-    assert fit.log_likelihood_null == pytest.approx(case["loglik_null"], rel=CLOSED)
+    assert fit.llf == pytest.approx(case["loglik"], rel=ITERATIVE)
+    assert fit.llnull == pytest.approx(case["loglik_null"], rel=CLOSED)
 
 
 def inp(method, frame, arms, options=None, **kw):

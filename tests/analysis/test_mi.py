@@ -170,7 +170,7 @@ def test_norm_fit_is_estimice():
     x, y = norm_data()
     fit = mi.norm_fit(x, y)
     ref = REF["norm"]
-    assert list(fit.coef) == approx(ref["coef"], rel=1e-10)
+    assert list(fit.params) == approx(ref["coef"], rel=1e-10)
     assert fit.v.tolist() == [approx(row, rel=1e-9) for row in ref["v"]]
     assert (fit.df, float(fit.rss)) == (ref["df"], approx(ref["rss"], rel=1e-10))
     assert not fit.ridge
@@ -202,7 +202,7 @@ def test_norm_draws_have_mice_posterior_moments():
 def test_norm_fit_uses_mice_ridge_when_singular():
     x = np.column_stack([np.ones(6), np.arange(6.0), 2 * np.arange(6.0)])
     fit = mi.norm_fit(x, np.arange(6.0) + np.array([0.1, -0.2, 0.0, 0.3, -0.1, 0.05]))
-    assert fit.ridge and np.all(np.isfinite(fit.coef))
+    assert fit.ridge and np.all(np.isfinite(fit.params))
 
 
 # ------------------------------------------------------------------ binary tipping grid = fisher.test

@@ -91,9 +91,9 @@ def _core_fit(case):
 def test_mmrm_core_matches_gls(case):
     names, fit = _core_fit(case)
     assert fit.n_obs == case["n_obs"] and fit.n_subjects == 60
-    assert fit.log_likelihood == pytest.approx(case["logLik"], rel=1e-9)
-    assert list(fit.beta) == pytest.approx([case["coefficients"][n] for n in names], rel=EST, abs=1e-6)
-    assert list(np.sqrt(np.diag(fit.cov_beta))) == pytest.approx([case["se"][n] for n in names], rel=EST)
+    assert fit.llf == pytest.approx(case["logLik"], rel=1e-9)
+    assert list(fit.params) == pytest.approx([case["coefficients"][n] for n in names], rel=EST, abs=1e-6)
+    assert list(np.sqrt(np.diag(fit.cov_params))) == pytest.approx([case["se"][n] for n in names], rel=EST)
     assert fit.sigma == pytest.approx(np.array(case["sigma_matrix"]), rel=EST)
 
 

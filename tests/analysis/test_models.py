@@ -45,7 +45,7 @@ def test_least_squares_by_hand():
     # Sxy = 9, Sxx = 5: slope 1.8, intercept 4 - 1.8 x 1.5 = 1.3; residuals +-0.2, +-0.6
     x = np.column_stack([np.ones(4), [0.0, 1.0, 2.0, 3.0]])
     fit = least_squares([1.5, 2.5, 5.5, 6.5], x, ("(Intercept)", "x"))
-    assert fit.coef == pytest.approx([1.3, 1.8])
+    assert fit.params == pytest.approx([1.3, 1.8])
     assert fit.df == 2
     assert fit.se[1] == pytest.approx(np.sqrt((0.8 / 2) / 5))    # s^2 / Sxx, RSS = 0.8
 

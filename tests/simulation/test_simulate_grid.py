@@ -198,7 +198,7 @@ def test_cox_batch_equals_cox_fit(stratified):
         scalar = cox_fit(time[r, keep], event[r, keep].astype(float),
                          treated[r, keep, None].astype(float), ("ARM",),
                          strata[r, keep] if stratified else None)
-        assert fit.coef[r] == pytest.approx(scalar.coef[0], rel=1e-6, abs=1e-9)
+        assert fit.params[r] == pytest.approx(scalar.params[0], rel=1e-6, abs=1e-9)
         assert fit.se[r] == pytest.approx(scalar.se[0], rel=1e-6)
 
 
@@ -233,7 +233,7 @@ def test_ancova_batch_with_included_equals_least_squares():
         keep = included[r]
         x = np.column_stack([np.ones(keep.sum()), treated[r, keep], base[r, keep]])
         scalar = least_squares(y[r, keep], x, ("(Intercept)", "ARM", "BASE"))
-        assert fit.estimate[r] == pytest.approx(scalar.coef[1], rel=1e-10)
+        assert fit.estimate[r] == pytest.approx(scalar.params[1], rel=1e-10)
         assert fit.se[r] == pytest.approx(scalar.se[1], rel=1e-10)
         assert fit.df[r] == scalar.df
 

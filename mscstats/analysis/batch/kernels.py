@@ -250,7 +250,7 @@ class CoxArm:
     without special cases (no information, no convergence in 30 iterations, or a
     coefficient coxph would call possibly infinite); those replicates need cox_fit.
     """
-    coef: np.ndarray
+    params: np.ndarray
     se: np.ndarray
     reliable: np.ndarray
 

@@ -41,9 +41,10 @@ class ModelTest:
 @dataclass(frozen=True)
 class CoxFit:
     names: tuple[str, ...]
-    coef: np.ndarray
-    var: np.ndarray
-    loglik: tuple[float, float]       # at beta = 0 and at the estimate
+    params: np.ndarray                # the coefficients (statsmodels' names)
+    cov_params: np.ndarray            # their covariance
+    llnull: float                     # log partial likelihood at beta = 0
+    llf: float                        # and at the estimate
     wald: ModelTest
     score: ModelTest
     likelihood_ratio: ModelTest
@@ -54,12 +55,12 @@ class CoxFit:
 
     @property
     def se(self) -> np.ndarray:
-        return np.sqrt(np.diag(self.var))
+        return np.sqrt(np.diag(self.cov_params))
 
     def hazard_ratio(self, name: str, level: float) -> tuple[float, Interval, float]:
         """exp(coef), its Wald CI exp(b -/+ z se) and the Wald p of one coefficient."""
         j = self.names.index(name)
-        b, se = float(self.coef[j]), float(self.se[j])
+        b, se = float(self.params[j]), float(self.se[j])
         if not se > 0:
             raise NotEstimable(f"the SE of {name} is {se:g}: the data carry no information "
                                "on the hazard ratio")
@@ -184,6 +185,6 @@ def cox_fit(time, event, x, names: Sequence[str], strata=None, ties: str = "efro
                      if flag > _EPS and flag > _TOLER_INF * abs(b))
     p = x.shape[1]
     wald = float(beta @ info @ beta)           # b' V^-1 b with V = I^-1
-    return CoxFit(tuple(names), beta, var, (float(null_loglik), float(loglik)), _test(wald, p),
+    return CoxFit(tuple(names), beta, var, float(null_loglik), float(loglik), _test(wald, p),
                   _test(score_test, p), _test(2 * (loglik - null_loglik), p), iterations,
                   infinite, len(time), int(event.sum()))

@@ -20,7 +20,7 @@ import numpy as np
 
 from .common import z_quantile
 
-__all__ = ["IncidenceCurve", "Landmark", "at_landmarks", "cumulative_incidence",
+__all__ = ["IncidenceCurve", "IncidenceAtDay", "at_landmarks", "cumulative_incidence",
            "loglog_interval"]
 
 
@@ -44,7 +44,7 @@ class IncidenceCurve:
 
 
 @dataclass(frozen=True)
-class Landmark:
+class IncidenceAtDay:
     """The curve at one day; None beyond the last follow-up (cmprsk gives NA)."""
     day: float
     estimate: float | None
@@ -144,7 +144,7 @@ def _power_of_exp(base: float, x: float) -> float:
     return 0.0 if x > 709.0 else base ** math.exp(x)
 
 
-def at_landmarks(curve: IncidenceCurve, days, level: float = 0.95) -> tuple[Landmark, ...]:
+def at_landmarks(curve: IncidenceCurve, days, level: float = 0.95) -> tuple[IncidenceAtDay, ...]:
     """The estimate, variance and log(-log) CI at each day (cmprsk's ``timepoints``).
 
     The value at a day is the step function's value at that day (right
@@ -156,9 +156,9 @@ def at_landmarks(curve: IncidenceCurve, days, level: float = 0.95) -> tuple[Land
         day = float(day)
         i = int(np.searchsorted(curve.time, day, side="right")) - 1
         if day > curve.last_follow_up or day < 0:
-            out.append(Landmark(day, None, None, None, None))
+            out.append(IncidenceAtDay(day, None, None, None, None))
             continue
         est = float(curve.estimate[i]) if i >= 0 else 0.0
         var = float(curve.variance[i]) if i >= 0 else 0.0
-        out.append(Landmark(day, est, var, *loglog_interval(est, var, level)))
+        out.append(IncidenceAtDay(day, est, var, *loglog_interval(est, var, level)))
     return tuple(out)

@@ -28,18 +28,18 @@ __all__ = ["FineGrayFit", "censoring_survival_before", "fine_gray"]
 
 @dataclass(frozen=True)
 class FineGrayFit:
-    coef: np.ndarray              # log subdistribution hazard ratios, one per column
-    variance: np.ndarray          # crr's sandwich variance
+    params: np.ndarray            # log subdistribution hazard ratios, one per column
+    cov_params: np.ndarray        # crr's sandwich variance
     information: np.ndarray       # minus the Hessian of the log pseudo-likelihood
-    log_likelihood: float
-    log_likelihood_null: float
+    llf: float                    # log pseudo-likelihood at the estimate
+    llnull: float                 # and at beta = 0
     converged: bool
     iterations: int
     n: int
 
     @property
     def se(self) -> np.ndarray:
-        return np.sqrt(np.diag(self.variance))
+        return np.sqrt(np.diag(self.cov_params))
 
 
 def censoring_survival_before(time: np.ndarray, cause: np.ndarray) -> np.ndarray:

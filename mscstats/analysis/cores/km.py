@@ -32,7 +32,7 @@ from .common import z_quantile
 
 __all__ = [
     "KaplanMeier",
-    "Landmark",
+    "SurvivalAtDay",
     "Median",
     "check_survival_data",
     "confidence_limits",
@@ -77,7 +77,7 @@ class Median:
 
 
 @dataclass(frozen=True)
-class Landmark:
+class SurvivalAtDay:
     """S(t) at one landmark day, its CI, SE (survival scale) and the number at risk."""
     day: float
     survival: float
@@ -159,20 +159,20 @@ def _none_if_nan(x: float) -> float | None:
     return None if math.isnan(x) else float(x)
 
 
-def landmark(km: KaplanMeier, day: float) -> Landmark:
+def landmark(km: KaplanMeier, day: float) -> SurvivalAtDay:
     """``summary(fit, times = day, extend = TRUE)``."""
     i = int(np.searchsorted(km.time, day, side="right")) - 1
     later = np.searchsorted(km.time, day, side="left")       # first time >= day
     n_risk = int(km.n_risk[later]) if later < len(km.time) else 0
     beyond = bool(later == len(km.time))
     if i < 0:
-        return Landmark(float(day), 1.0, 1.0, 1.0, 0.0, n_risk, beyond)
+        return SurvivalAtDay(float(day), 1.0, 1.0, 1.0, 0.0, n_risk, beyond)
     s = float(km.survival[i])
     with np.errstate(invalid="ignore"):
         se = s * float(km.std_err[i])      # summary.survfit reports the SE of S itself
-    return Landmark(float(day), s, _none_if_nan(km.lower[i]), _none_if_nan(km.upper[i]),
+    return SurvivalAtDay(float(day), s, _none_if_nan(km.lower[i]), _none_if_nan(km.upper[i]),
                     _none_if_nan(se), n_risk, beyond)
 
 
-def landmarks(km: KaplanMeier, days: Sequence[float]) -> tuple[Landmark, ...]:
+def landmarks(km: KaplanMeier, days: Sequence[float]) -> tuple[SurvivalAtDay, ...]:
     return tuple(landmark(km, d) for d in days)

@@ -57,7 +57,7 @@ RIDGE = 1e-5        # mice's ridge, used only when X'X cannot be inverted
 class NormFit:
     """Least squares per imputation (mice's estimice): coef (..., p), V = (X'X)^-1 (..., p, p),
     RSS (...), df = max(n - p, 1), and whether the ridge was needed."""
-    coef: np.ndarray
+    params: np.ndarray
     v: np.ndarray
     rss: np.ndarray
     df: int
@@ -86,8 +86,8 @@ def norm_draw(fit: NormFit, rng: np.random.Generator) -> tuple[np.ndarray, np.nd
     shape = fit.rss.shape
     sigma = np.sqrt(fit.rss / rng.chisquare(fit.df, size=shape))
     v = (fit.v + np.swapaxes(fit.v, -1, -2)) / 2.0        # mice's sym()
-    z = rng.standard_normal(size=fit.coef.shape)
-    beta = fit.coef + (np.linalg.cholesky(v) @ z[..., None])[..., 0] * sigma[..., None]
+    z = rng.standard_normal(size=fit.params.shape)
+    beta = fit.params + (np.linalg.cholesky(v) @ z[..., None])[..., 0] * sigma[..., None]
     return beta, sigma
 
 

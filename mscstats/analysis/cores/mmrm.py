@@ -151,8 +151,8 @@ def _patterns(y, x, subject, visit, n_visits) -> list[_Pattern]:
 @dataclass(frozen=True)
 class _Gls:
     """GLS quantities at one covariance: beta, its covariance C and per-pattern pieces."""
-    beta: np.ndarray
-    cov_beta: np.ndarray
+    params: np.ndarray
+    cov_params: np.ndarray
     minus2_reml: float
     inv_sigma: tuple          # Sigma_pattern^-1, one per pattern
     resid: tuple              # (ns, k) residuals, one per pattern
@@ -194,7 +194,7 @@ def _reml_gradient(patterns, g: _Gls, jac, n_visits) -> np.ndarray:
     for pat, si, r in zip(patterns, g.inv_sigma, g.resid):
         six = np.einsum("kl,ilp->ikp", si, pat.x)
         sir = r @ si
-        m = len(pat.y) * si - np.einsum("ikp,pq,ilq->kl", six, g.cov_beta, six) - sir.T @ sir
+        m = len(pat.y) * si - np.einsum("ikp,pq,ilq->kl", six, g.cov_params, six) - sir.T @ sir
         big[np.ix_(pat.visits, pat.visits)] += m
     return np.einsum("kab,ab->k", jac, big)
 
@@ -209,11 +209,11 @@ class Contrast:
 @dataclass(frozen=True)
 class MmrmFit:
     """REML fit: coefficients, their covariance, the visit covariance and the REML log-likelihood."""
-    beta: np.ndarray
-    cov_beta: np.ndarray
+    params: np.ndarray
+    cov_params: np.ndarray
     sigma: np.ndarray
     covariance: str
-    log_likelihood: float          # REML, as nlme's logLik(gls)
+    llf: float                     # REML, as nlme's logLik(gls)
     n_subjects: int
     n_obs: int
     _patterns: tuple = field(repr=False, default=())
@@ -224,7 +224,7 @@ class MmrmFit:
     def contrast(self, weights) -> Contrast:
         """l'beta (l = ``weights``) with its SE and Satterthwaite df."""
         weights = np.asarray(weights, dtype=float)
-        u = self.cov_beta @ weights
+        u = self.cov_params @ weights
         var = float(weights @ u)
         h = np.zeros_like(self.sigma)
         for pat, si in zip(self._patterns, self._inv_sigma):
@@ -232,7 +232,7 @@ class MmrmFit:
             h[np.ix_(pat.visits, pat.visits)] += v.T @ v
         grad = np.einsum("kab,ab->k", self._jacobian, h)     # d(l'Cl)/d theta
         df = 2.0 * var ** 2 / float(grad @ self._inv_information @ grad)
-        return Contrast(float(weights @ self.beta), float(np.sqrt(var)), df)
+        return Contrast(float(weights @ self.params), float(np.sqrt(var)), df)
 
 
 def fit_mmrm(y, x, subject, visit, n_visits: int, covariance: str = "unstructured") -> MmrmFit:
@@ -252,7 +252,7 @@ def fit_mmrm(y, x, subject, visit, n_visits: int, covariance: str = "unstructure
         raise NotEstimable("the REML information is not positive definite (a variance or "
                            "correlation at its boundary); try a simpler covariance")
     inv_information = np.linalg.inv(hess / 2.0)            # Hessian of -REML, not -2 REML
-    return MmrmFit(g.beta, g.cov_beta, structure.sigma(theta), covariance,
+    return MmrmFit(g.params, g.cov_params, structure.sigma(theta), covariance,
                    -0.5 * g.minus2_reml, int(subject.max()) + 1, n_obs, tuple(patterns),
                    structure.jacobian(theta), inv_information, g.inv_sigma)
 

@@ -29,14 +29,14 @@ _SEPARATION = 30.0     # a |log odds ratio| this large means the likelihood has 
 class OrdinalFit:
     categories: tuple[float, ...]
     thresholds: np.ndarray        # theta_1 < ... < theta_{J-1}
-    beta: np.ndarray              # one per column of x
-    vcov: np.ndarray              # of (thresholds, beta)
-    log_likelihood: float
+    params: np.ndarray            # one per column of x
+    cov_params: np.ndarray        # of (thresholds, params)
+    llf: float
 
     @property
-    def beta_se(self) -> np.ndarray:
+    def se(self) -> np.ndarray:
         k = len(self.thresholds)
-        return np.sqrt(np.diag(self.vcov)[k:])
+        return np.sqrt(np.diag(self.cov_params)[k:])
 
 
 def _codes(y) -> tuple[np.ndarray, tuple[float, ...]]:
