@@ -46,10 +46,7 @@ def load(directory: str | Path, sap: Sap | str | Path | None = None) -> Trial:
     sap = _as_sap(sap)
     if sap is None:
         return load_trial(directory)
-    return load_trial(directory, arms=sap.study.arms, daily_rule=sap.data.daily,
-                      below_lloq=sap.data.below_lloq, fio2_from_flow=sap.data.fio2_from_flow,
-                      arm=sap.data.arm, params=sap.data.params, covariates=sap_columns(sap),
-                      decimal=sap.data.decimal)
+    return load_trial(directory, sap.study.arms, sap.data, sap_columns(sap))
 
 
 def sap_columns(sap: Sap) -> list[str]:

@@ -101,13 +101,24 @@ class Study:
 
 @dataclass(frozen=True)
 class DataRules:
-    """How raw records become one value per subject and day (DESIGN.md 2-3)."""
+    """How raw records become one value per subject and day (DESIGN.md 2-3): the SAP's
+    [data] table, handed as one object to the loader (trial.validate.load_trial).
+    Built by hand (a notebook), it checks its own values and names the SAP key."""
     daily: str = "worst"
     below_lloq: str = "half"
     fio2_from_flow: bool = False
     arm: str = ""                          # adsl column of the arm; "" = ARM, else TRT01P
     params: tuple[tuple[str, str], ...] = ()  # (mscstats code, the sponsor's PARAMCD)
     decimal: str | None = None      # decimal mark of CSV numbers; None: as each file shows it
+
+    def __post_init__(self):
+        for key, value, allowed in (("daily", self.daily, schema.DAILY_RULES),
+                                    ("below_lloq", self.below_lloq, schema.BELOW_LLOQ_RULES),
+                                    ("decimal", self.decimal, (None, ".", ","))):
+            if value not in allowed:
+                shown = ", ".join(repr(a) if a is not None else "None" for a in allowed)
+                raise SapError(f"data.{key}", f"is {value!r}.", f"use one of: {shown}.",
+                               file="DataRules")
 
 
 @dataclass(frozen=True)

@@ -306,10 +306,10 @@ def chunk_results(key: str, sap: Sap, n: int, chunk: int, replicates: int, seed:
     from ..results import AnalysisResult
     from .synth import make_batch
     from ..trial.validate import load_frames
+    from .synth import synthetic_rules
     frames = make_batch(key, n, replicates, _chunk_seed(seed, n, chunk), effect,
                         tables=_tables_needed(sap))
-    trial = load_frames(frames, name=key, arms=sap.study.arms, daily_rule=sap.data.daily,
-                        below_lloq=sap.data.below_lloq, fio2_from_flow=sap.data.fio2_from_flow)
+    trial = load_frames(frames, key, sap.study.arms, synthetic_rules(sap.data))
     endpoints = derive(trial, sap)
     replicate = trial.adsl.set_index("USUBJID")["REPLICATE"]
     by_replicate: dict[int, list] = {r: [] for r in range(replicates)}

@@ -67,6 +67,7 @@ from typing import TYPE_CHECKING, Iterable, Mapping
 import numpy as np
 
 from ..derive.grid import DailyGrid
+from ..plan import DataRules
 from ..schema import OXYDEV_CODES
 from .designs import (BACKGROUND_AES, DESIGNS, DOSE_AES, FATAL_AES, LEVEL_LOWER_PF, NULL_EFFECT,
                       SEVERE_AE_FACTOR, AETerm, Design, Effect, get_design)
@@ -169,6 +170,12 @@ def make_batch(key: str, n: int, replicates: int, seed: int,
         if "adae" in wanted:
             out["adae"] = _adverse_events(design, cohort, course, doses, rng["aes"])
     return {name: out[name] for name in TABLE_ORDER if name in out}
+
+
+def synthetic_rules(rules: DataRules) -> DataRules:
+    """The SAP's data rules as they apply to generated tables: those are in mscstats's own
+    layout, so the sponsor-layout rules (arm column, PARAMCD names, decimal mark) do not."""
+    return DataRules(rules.daily, rules.below_lloq, rules.fio2_from_flow)
 
 
 def make_grid(key: str, n: int, replicates: int, seed: int,

@@ -41,6 +41,7 @@ from .decimal_marks import read_decimal_marks
 from ..errors import DataError
 from .io import ROW, RawTable, RawTables, read_tables, tables_from_frames
 from .quality import QualityLog, Trial
+from ..plan import DataRules
 from .study_days import check_day_bounds
 from .validate_adam import adsl_in_days, arm_column, mapped_params, timed
 from .validate_cells import _Cells, _Check, _Problems
@@ -50,15 +51,16 @@ from .validate_visits import _no_visits, _visits, warn_fio2_across
 __all__ = ["validate", "load_trial", "load_frames", "summary"]
 
 
-def load_trial(directory, arms: Sequence[str] | None = None, **rules) -> Trial:
+def load_trial(directory, arms: Sequence[str] | None = None, rules: DataRules | None = None,
+               covariates: Sequence[str] = ()) -> Trial:
     """Read and validate a trial directory (read_tables + validate)."""
-    return validate(read_tables(directory), arms=arms, **rules)
+    return validate(read_tables(directory), arms, rules, covariates)
 
 
 def load_frames(frames, name: str = "trial", arms: Sequence[str] | None = None,
-                **rules) -> Trial:
+                rules: DataRules | None = None, covariates: Sequence[str] = ()) -> Trial:
     """Validate in-memory tables {"adsl": DataFrame, "visits": ...} like a directory."""
-    return validate(tables_from_frames(name, frames), arms=arms, **rules)
+    return validate(tables_from_frames(name, frames), arms, rules, covariates)
 
 
 # ---------------------------------------------------------------------------
@@ -74,33 +76,25 @@ _READ = {kind: frozenset({*schema.TABLE_SPECS[spec].required, *schema.TABLE_SPEC
                                    ("adae", "adae", ()), ("ex", "ex", ()))}
 
 
-def validate(raw: RawTables, arms: Sequence[str] | None = None, daily_rule: str = "worst",
-             below_lloq: str = "half", fio2_from_flow: bool = False, arm: str = "",
-             params: Sequence[tuple[str, str]] = (), covariates: Sequence[str] = (),
-             decimal: str | None = None) -> Trial:
+def validate(raw: RawTables, arms: Sequence[str] | None = None, rules: DataRules | None = None,
+             covariates: Sequence[str] = ()) -> Trial:
     """Check and convert the tables read by io.read_tables into a canonical Trial.
 
     arms: the SAP's arms (reference first); an ARM outside them is an error.
-    daily_rule: how duplicate records are reduced (worst, best, mean, first, last).
-    below_lloq: value of a result below the LLOQ (half: LLOQ/2, lloq, zero).
-    fio2_from_flow: the SAP imputes FiO2 from oxygen flow (changes warnings only).
-    arm: the adsl column of the arm ("" = ARM, else TRT01P; the SAP's [data] arm).
-    params: [data.params] of the SAP, (mscstats code, sponsor PARAMCD) pairs.
+    rules: the SAP's [data] rules (plan.DataRules; default DataRules()): the daily rule
+    for duplicate records, the value below the LLOQ, FiO2 from oxygen flow (warnings
+    only), the adsl arm column, the sponsor's PARAMCD names, the CSV decimal mark.
     covariates: adsl columns the SAP names (covariates, strata): they count as used.
-    decimal: the decimal mark of CSV numbers ("." or ","), None: as each file shows it.
     Raises DataError listing every problem when the data are wrong.
     """
-    if daily_rule not in schema.DAILY_RULES:
-        raise ValueError(f"daily_rule must be one of {schema.DAILY_RULES}, got {daily_rule!r}")
-    if below_lloq not in schema.BELOW_LLOQ_RULES:
-        raise ValueError(f"below_lloq must be one of {schema.BELOW_LLOQ_RULES}, "
-                         f"got {below_lloq!r}")
+    rules = DataRules() if rules is None else rules
     chk = _Check(QualityLog(notes=list(raw.notes), files_not_read=list(raw.files_not_read)),
-                 _Problems(), tuple(arms) if arms is not None else None, daily_rule, below_lloq,
-                 bool(fio2_from_flow), arm.upper(), tuple(params))
+                 _Problems(), tuple(arms) if arms is not None else None, rules.daily,
+                 rules.below_lloq, bool(rules.fio2_from_flow), rules.arm.upper(),
+                 tuple(rules.params))
     for table in raw.tables.values():
         chk.log.read(table.file, table.n_rows)
-    raw = read_decimal_marks(raw, decimal, chk.log)    # before any number is read
+    raw = read_decimal_marks(raw, rules.decimal, chk.log)    # before any number is read
     check_day_bounds(raw)                              # before any day is compared
     if "adsl" not in raw:
         chk.problems.add(raw.name, None, "no adsl table.", "add adsl.csv (one row per subject).")

@@ -32,7 +32,7 @@ from mscstats.plan import DataRules, template
 from mscstats.schema import DESIGN_KEYS
 from mscstats.simulation.engine import _chunk_seed, choose_engine, restrict_sap, run_chunk, simulate
 from mscstats.simulation.grid_engine import analyse_grid
-from mscstats.simulation.synth import NULL_EFFECT, get_design, make_batch, make_grid
+from mscstats.simulation.synth import NULL_EFFECT, get_design, make_batch, make_grid, synthetic_rules
 from mscstats.trial.validate import load_frames
 
 ENDPOINT_COLUMNS = ("AVAL", "BASE", "CHG", "CNSR", "EVNTCD")
@@ -70,8 +70,7 @@ def test_grid_derivation_equals_derive(key, rules):
     sap = replace(template(key), data=rules)
     n, replicates, seed = get_design(key).n, 8, 20261123
     frames = make_batch(key, n, replicates, seed, tables=("adsl", "visits", "adae", "ex"))
-    trial = load_frames(frames, name=key, arms=sap.study.arms, daily_rule=rules.daily,
-                        below_lloq=rules.below_lloq, fio2_from_flow=rules.fio2_from_flow)
+    trial = load_frames(frames, key, sap.study.arms, synthetic_rules(rules))
     exact = derive(trial, sap)
     derivation = GridDerivation(make_grid(key, n, replicates, seed), rules)
     checked = 0

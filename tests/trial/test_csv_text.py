@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from mscstats.trial.csv_text import (COMMA, COMMA3, GROUPED, POINT, POINT3, comma_to_point,
                                      decimal_forms, parse_numbers, without_thousands)
 from mscstats.errors import DataError
+from mscstats.plan import DataRules
 from mscstats.trial.io import read_tables, tables_from_frames
 from mscstats.trial.study_days import MAX_STUDY_DAY, beyond_follow_up, check_day_bounds
 from mscstats.trial.validate import load_frames, validate
@@ -153,10 +154,10 @@ def test_an_ambiguous_thousands_comma_is_an_error_unless_declared(tmp_path):
     [problem] = err.value.problems
     assert (problem.file, problem.row, problem.column) == ("visits.csv", 1, "AVAL")
     assert "'1,200'" in problem.message and "[data] decimal" in problem.fix
-    declared = validate(raw, decimal=",")
+    declared = validate(raw, rules=DataRules(decimal=","))
     assert declared.visits.set_index("USUBJID").loc["A", "AVAL"] == 1.2
     with pytest.raises(DataError) as err:        # "1,200" is 1200 then, but "7,5" is no number
-        validate(raw, decimal=".")
+        validate(raw, rules=DataRules(decimal="."))
     assert {(p.file, p.row, p.column) for p in err.value.problems} == {
         ("adsl.csv", 1, "WEIGHT"), ("visits.csv", 2, "AVAL")}
     assert all("the SAP declares the decimal point" in p.message for p in err.value.problems)
@@ -171,7 +172,7 @@ def test_declared_marks_remove_thousands_separators_logged(tmp_path, decimal, ce
     (tmp_path / "adsl.csv").write_text("USUBJID;ARM;LSTALVDY\nA;c;28\n")
     rows = "".join(f"A;{k + 1};CRP;{c}\n" for k, c in enumerate(cells))
     (tmp_path / "visits.csv").write_text("USUBJID;ADY;PARAMCD;AVAL\n" + rows)
-    trial = validate(read_tables(tmp_path), decimal=decimal)
+    trial = validate(read_tables(tmp_path), rules=DataRules(decimal=decimal))
     assert trial.visits.sort_values("ADY")["AVAL"].tolist() == values
     rules = [e["rule"] for e in trial.quality.converted if e["column"] == "AVAL"]
     assert any(r.startswith("thousands separator removed") for r in rules), rules

@@ -8,7 +8,8 @@ from click.testing import CliRunner
 
 from data_builders import ARMS, trial_tables, with_visit, write_trial
 from mscstats.cli import main
-from mscstats.errors import DataError
+from mscstats.errors import DataError, SapError
+from mscstats.plan import DataRules
 from mscstats.trial.quality import row_ranges
 from mscstats.schema import KPA_TO_MMHG
 from mscstats.trial.validate import load_trial
@@ -480,7 +481,7 @@ def test_fio2_imputation_warnings(tmp_path):
     trial = load_trial(directory)
     assert _warnings(trial, "on room air: FIO2 will be imputed as 0.21")[0]["n"] == 1
     assert _warnings(trial, "no PF for these records")[0]["n"] == 2
-    flow = load_trial(directory, fio2_from_flow=True)
+    flow = load_trial(directory, rules=DataRules(fio2_from_flow=True))
     assert _warnings(flow, "imputed from O2FLOW")[0]["n"] == 1
     assert _warnings(flow, "no PF for these records")[0]["n"] == 1
 
@@ -509,7 +510,7 @@ def test_duplicates_are_reduced_by_the_daily_rule(tmp_path, rule, pao2, fio2, ox
     first_pao2 = _duplicated(tables, "S2", 2, "PAO2", ["68", "61", "75"])
     _duplicated(tables, "S2", 2, "FIO2", ["0.6", "0.8", "0.4"])
     _duplicated(tables, "S2", 2, "OXYDEV", ["NC", "IMV", "MASK"][:1] + ["IMV"], column="AVALC")
-    trial = load_trial(write_trial(tmp_path, tables), daily_rule=rule)
+    trial = load_trial(write_trial(tmp_path, tables), rules=DataRules(daily=rule))
     v = trial.visits.set_index(["USUBJID", "ADY", "PARAMCD"])
     assert v.loc[("S2", 2, "PAO2"), "AVAL"] == pytest.approx(pao2, rel=1e-12)
     assert v.loc[("S2", 2, "FIO2"), "AVAL"] == pytest.approx(fio2, rel=1e-12)
@@ -550,7 +551,7 @@ def test_below_lloq_rules(tmp_path, rule, expected):
     set_visit(tables, "S2", 1, "IL6", AVAL="1.2", LLOQ="2")           # a number under LLOQ
     set_visit(tables, "S4", 1, "IL6", AVAL="", AVALC="<LLOQ", LLOQ="2")
     set_visit(tables, "S3", 1, "TNFA", AVAL="", AVALC="<0.004", AVALU="ng/mL")
-    trial = load_trial(write_trial(tmp_path, tables), below_lloq=rule)
+    trial = load_trial(write_trial(tmp_path, tables), rules=DataRules(below_lloq=rule))
     v = trial.visits.set_index(["USUBJID", "ADY", "PARAMCD"])
     for subject in ("S1", "S2", "S4"):
         assert v.loc[(subject, 1, "IL6"), "AVAL"] == expected
@@ -609,12 +610,13 @@ def test_validate_command_prints_the_summary(tmp_path):
     assert "no errors (warnings only)." in out
 
 
-def test_unknown_rule_names_are_rejected(tmp_path):
-    directory = write_trial(tmp_path)
-    with pytest.raises(ValueError, match="daily_rule"):
-        load_trial(directory, daily_rule="median")
-    with pytest.raises(ValueError, match="below_lloq"):
-        load_trial(directory, below_lloq="drop")
+def test_unknown_rule_names_are_rejected():
+    with pytest.raises(SapError, match=r"data\.daily: is 'median'\. Fix: use one of: 'worst'"):
+        DataRules(daily="median")
+    with pytest.raises(SapError, match=r"data\.below_lloq: is 'drop'\. Fix: use one of: 'half'"):
+        DataRules(below_lloq="drop")
+    with pytest.raises(SapError, match=r"data\.decimal: is ';'\. Fix: use one of: None, '\.', ','"):
+        DataRules(decimal=";")
 
 
 def test_a_parameter_spelled_like_a_known_one_is_flagged(tmp_path):
