@@ -6,7 +6,6 @@ reportlab and lifelines are imported only by the functions that need them.
 
 from __future__ import annotations
 
-from ._version import __version__
 
 __all__ = ["__version__", "load", "read_sap", "endpoints", "analyze"]
 
@@ -35,3 +34,12 @@ def analyze(trial, sap):
     """Run every analysis of the SAP; returns :class:`mscstats.results.TrialResults`."""
     from .pipeline import analyze as _analyze
     return _analyze(trial, sap)
+
+
+def __getattr__(name):
+    # mscstats.__version__ comes from _version.py (the one place it is written) on first
+    # use, so that `import mscstats` reads no second file.
+    if name == "__version__":
+        from ._version import __version__
+        return __version__
+    raise AttributeError(f"module 'mscstats' has no attribute {name!r}")
