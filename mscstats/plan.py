@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from . import schema
-from .specs import KINDS, METHODS, MI_METHODS, OPTIONS, RANGES, default_permutation_statistic
+from .specs import (KINDS, METHODS, MI_METHODS, OPTIONS, PERMUTATION_STATISTIC_KINDS, RANGES,
+                    default_permutation_statistic)
 from .errors import SapError
 # ESTIMAND_KEYS is read from here with the other sections' keys (docs/sap.md, a test)
 from .intercurrent import (ESTIMAND_KEYS, Estimand, check_strategy_fits, check_windows,
@@ -719,10 +720,7 @@ class _Checker:
             raise self.fail(f"{path}.landmarks", f"{beyond[0]} is beyond the endpoint's horizon "
                             f"{endpoint.horizon}.", "choose landmarks <= horizon.")
         if method == "permutation":
-            fits = {"logrank": ("time_to_event",), "cox_score": ("time_to_event",),
-                    "risk_difference": ("binary",), "ancova": ("change", "value"),
-                    "mean_difference": ("change", "value", "free_days"),
-                    "wilcoxon": ("change", "value", "free_days", "ordinal")}
+            fits = PERMUTATION_STATISTIC_KINDS
             statistic = options.get("statistic", default_permutation_statistic(endpoint.kind))
             if options.get("covariates") and statistic != "ancova":
                 raise self.fail(f"{path}.covariates", f"only the ancova statistic adjusts for "

@@ -21,7 +21,7 @@ from typing import Any, Callable, Mapping
 from . import schema
 
 __all__ = ["MethodRow", "KindRow", "Range", "METHODS", "KINDS", "OPTIONS", "RANGES",
-           "MI_METHODS", "HYPOTHETICAL_METHODS", "resolve", "default_permutation_statistic"]
+           "MI_METHODS", "HYPOTHETICAL_METHODS", "PERMUTATION_STATISTIC_KINDS", "resolve", "default_permutation_statistic"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class MethodRow:
     required: tuple[str, ...] = ()  # options that must be given
     arms: str = "two_or_more"       # "one" | "two_or_more" | "any" | "two"
     hypothetical: bool = False      # handles values the hypothetical strategy sets missing
+    strata_as_factors: bool = False  # its strata enter the model as factors (others stratify)
     batch_kernel: str | None = None  # the grid engine's kernel, "simulation.grid_engine:<fn>"
 
 
@@ -134,7 +135,7 @@ METHODS: Mapping[str, MethodRow] = MappingProxyType({m.name: m for m in (
               "analysis.models:run_ancova",
               "Analysis of covariance (linear model of the response on arm and covariates); "
               "adjusted mean difference with its t interval.",
-              "lm(y ~ arm + BASE + ...)", "t",
+              "lm(y ~ arm + BASE + ...)", "t", strata_as_factors=True,
               batch_kernel=_GRID + "_ancova"),
     MethodRow("wilcoxon", _CONTINUOUS + ("ordinal",), _COMMON, "analysis.compare:run_wilcoxon",
               "Wilcoxon rank-sum test; Hodges-Lehmann shift with its confidence interval "
@@ -148,7 +149,7 @@ METHODS: Mapping[str, MethodRow] = MappingProxyType({m.name: m for m in (
               "analysis.models:run_mmrm",
               "Mixed model for repeated measures (change ~ arm x day + baseline x day, REML, "
               "Satterthwaite df); adjusted mean difference at the target day.",
-              "nlme::gls(corSymm, varIdent)", "mmrm", hypothetical=True),
+              "nlme::gls(corSymm, varIdent)", "mmrm", hypothetical=True, strata_as_factors=True),
     MethodRow("km", ("time_to_event",), _COMMON + ("landmarks", "conf_type"),
               "analysis.survival:run_km",
               "Kaplan-Meier estimator per arm; median with the Brookmeyer-Crowley interval and "
@@ -205,6 +206,13 @@ MI_METHODS = ("ancova", "welch", "paired")
 # methods that handle values set missing by `hypothetical` through their likelihood
 # (tipping_point imputes them); any other method needs missing = "mi"
 HYPOTHETICAL_METHODS = tuple(m for m, row in METHODS.items() if row.hypothetical)
+
+# the endpoint kinds each permutation statistic fits (in the order the SAP check names them)
+PERMUTATION_STATISTIC_KINDS: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "logrank": ("time_to_event",), "cox_score": ("time_to_event",),
+    "risk_difference": ("binary",), "ancova": ("change", "value"),
+    "mean_difference": ("change", "value", "free_days"),
+    "wilcoxon": ("change", "value", "free_days", "ordinal")})
 
 _MEASURE = ("param", "day", "days", "window", "transform", "intercurrent")
 _DERIVE = "derive.endpoints:"

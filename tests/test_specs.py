@@ -82,6 +82,20 @@ def test_kind_row_is_complete(kind):
     assert any(kind in m.kinds for m in specs.METHODS.values())
 
 
+def test_every_permutation_statistic_names_the_kinds_it_fits():
+    assert set(specs.PERMUTATION_STATISTIC_KINDS) == set(schema.PERMUTATION_STATISTICS)
+    for statistic, kinds in specs.PERMUTATION_STATISTIC_KINDS.items():
+        assert kinds and set(kinds) <= set(specs.METHODS["permutation"].kinds), statistic
+    for kind in schema.ENDPOINT_KINDS:      # every kind's default statistic fits it
+        assert kind in specs.PERMUTATION_STATISTIC_KINDS[specs.default_permutation_statistic(kind)]
+
+
+def test_the_methods_whose_strata_are_factors_take_strata():
+    for name, row in specs.METHODS.items():
+        if row.strata_as_factors:
+            assert "strata" in row.options, name
+
+
 def test_every_kind_has_a_row():
     assert tuple(specs.KINDS) == schema.ENDPOINT_KINDS
 
