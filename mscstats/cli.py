@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from . import __version__
+from ._version import __version__
 from .errors import MscstatsError
 from .output import Output, OutputRefused, check_output, write_output
 from .schema import DESIGN_KEYS
@@ -58,7 +58,7 @@ def main() -> None:
 def synth(key, n_subjects, seed, messy, output):
     """Write a synthetic trial of design KEY in the input format."""
     from .output import check_directory
-    from .synth import write_trial
+    from .simulation.synth import write_trial
     check_directory(output)
     written = write_trial(key, output, n=n_subjects, seed=seed, messy=messy)
     click.echo(f"wrote {len(written)} files to {output}: " + ", ".join(p.name for p in written))
@@ -173,7 +173,7 @@ def validate(directory, sap_path):
     """
     from .pipeline import check, load
     from .plan import read_sap
-    from .validate import summary
+    from .trial.validate import summary
     plan = read_sap(sap_path) if sap_path is not None else None
     trial = load(directory, plan)
     if plan is not None:
@@ -189,7 +189,7 @@ def _demo_trial(key: str):
     import tempfile
     from .pipeline import load
     from .plan import template
-    from .synth import write_trial
+    from .simulation.synth import write_trial
     plan = template(key)
     with tempfile.TemporaryDirectory(prefix="mscstats-demo-") as tmp:
         directory = Path(tmp) / key
@@ -217,7 +217,7 @@ def report(directory, sap_path, demo_key, output, strict):
     mscstats report --demo [KEY] -o report.pdf
     """
     from .pipeline import analyze as run_analyses
-    from .report import render_pdf
+    from .report.pdf import render_pdf
 
     def progress(step: str) -> None:
         click.echo(step, err=True)
@@ -294,9 +294,9 @@ def simulate(key, sap_path, n_sims, n_values, effects, null, analyses, seed, job
     from tqdm import tqdm
 
     from .plan import read_sap, template
-    from .simulate import parse_effects
-    from .simulate import simulate as run_simulation
-    from .synth import get_design
+    from .simulation.engine import parse_effects
+    from .simulation.engine import simulate as run_simulation
+    from .simulation.synth import get_design
     out = check_output(output)
     try:
         effect = parse_effects(key, effects, null)

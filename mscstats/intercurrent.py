@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
+from .specs import HYPOTHETICAL_METHODS
+
 __all__ = ["EVENTS", "STRATEGIES", "RANK_STRATEGIES", "Estimand", "parse_intercurrent",
            "check_windows", "check_strategy_fits", "parse_estimands", "endpoint_rules"]
 
@@ -20,9 +22,6 @@ RANK_STRATEGIES = ("composite_worst", "composite_best")
 # strategies that name one event only: the while-strategies follow their event
 _ONLY_FOR = {"composite_best": "discharge", "while_alive": "death",
              "while_hospitalized": "discharge"}
-# methods that handle values set missing by `hypothetical` through their likelihood
-# (tipping_point imputes them); any other method needs missing = "mi"
-HYPOTHETICAL_METHODS = ("mmrm", "tipping_point")
 ESTIMAND_KEYS = ("id", "analysis", "sensitivity")
 
 Fail = Callable[[str, str, str], Exception]

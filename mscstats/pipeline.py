@@ -19,14 +19,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import __version__
-from .daily import worst_direction
-from .derive import Endpoints
-from .derive import derive as derive_endpoints
+from ._version import __version__
+from .derive.daily import worst_direction
+from .derive.endpoints import Endpoints
+from .derive.endpoints import derive as derive_endpoints
 from .errors import SapError
-from .estimand_summary import arm_warnings, estimand_results, missingness
+from .summaries.estimands import arm_warnings, estimand_results, missingness
 from .plan import Analysis, Sap, read_sap
-from .quality import Trial
+from .trial.quality import Trial
 from .results import AnalysisResult, TrialResults
 
 __all__ = ["load", "derive", "analyze", "analysis_input", "apply_multiplicity", "check",
@@ -42,14 +42,11 @@ def _as_sap(sap: Sap | str | Path | None) -> Sap | None:
 
 def load(directory: str | Path, sap: Sap | str | Path | None = None) -> Trial:
     """Read and validate a trial directory, with the SAP's arms and data rules if given."""
-    from .validate import load_trial
+    from .trial.validate import load_trial
     sap = _as_sap(sap)
     if sap is None:
         return load_trial(directory)
-    return load_trial(directory, arms=sap.study.arms, daily_rule=sap.data.daily,
-                      below_lloq=sap.data.below_lloq, fio2_from_flow=sap.data.fio2_from_flow,
-                      arm=sap.data.arm, params=sap.data.params, covariates=sap_columns(sap),
-                      decimal=sap.data.decimal)
+    return load_trial(directory, sap.study.arms, sap.data, sap_columns(sap))
 
 
 def sap_columns(sap: Sap) -> list[str]:
@@ -77,7 +74,7 @@ def _prepare(trial: Trial, sap: Sap):
 
 def derive(trial: Trial, sap: Sap | str | Path) -> pd.DataFrame:
     """endpoints.csv as a DataFrame: one row per subject and endpoint (and day)."""
-    from .derive import ENDPOINT_COLUMNS
+    from .derive.endpoints import ENDPOINT_COLUMNS
     return derive_endpoints(trial, _as_sap(sap)).table[ENDPOINT_COLUMNS]
 
 
@@ -85,7 +82,7 @@ def analysis_input(trial: Trial, sap: Sap, endpoints: Endpoints, analysis: Analy
     """The analysis's AnalysisInput; raises NotEstimable when an arm has no subject in
     the analysis population (the analysis is then not estimable, the others run)."""
     from .analysis import AnalysisInput
-    from .analysis.common import NotEstimable
+    from .analysis.cores.common import NotEstimable
     endpoint = sap.endpoint(analysis.endpoint)
     population = sap.analysis_population(analysis)
     subjects = trial.population(population)
@@ -134,7 +131,7 @@ NUMERICAL_FAILURES = _numerical_failures()
 def not_estimable_reason(err: BaseException) -> str:
     """The reason of a not-estimable entry: NotEstimable's own words; for a numerical
     failure, the exception named (it marks a numerical edge the runner missed)."""
-    from .analysis.common import NotEstimable
+    from .analysis.cores.common import NotEstimable
     if isinstance(err, NotEstimable):
         return str(err)
     return f"numerical failure: {type(err).__name__}: {err}"
@@ -143,7 +140,7 @@ def not_estimable_reason(err: BaseException) -> str:
 def run_analysis(inp, runner=None) -> AnalysisResult:
     """The analysis's result, or its not-estimable entry (DESIGN.md section 6)."""
     from .analysis import run
-    from .analysis.common import NotEstimable
+    from .analysis.cores.common import NotEstimable
     try:
         return (runner or run)(inp)
     except (NotEstimable, *NUMERICAL_FAILURES) as err:
@@ -153,7 +150,7 @@ def run_analysis(inp, runner=None) -> AnalysisResult:
 
 def _analysis_entry(trial: Trial, sap: Sap, endpoints: Endpoints, analysis: Analysis):
     """The analysis's AnalysisInput, or its not-estimable entry."""
-    from .analysis.common import NotEstimable
+    from .analysis.cores.common import NotEstimable
     try:
         return analysis_input(trial, sap, endpoints, analysis)
     except NotEstimable as why:

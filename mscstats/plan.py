@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from . import schema
+from .specs import (KINDS, METHODS, MI_METHODS, OPTIONS, PERMUTATION_STATISTIC_KINDS, RANGES,
+                    default_permutation_statistic)
 from .errors import SapError
 # ESTIMAND_KEYS is read from here with the other sections' keys (docs/sap.md, a test)
 from .intercurrent import (ESTIMAND_KEYS, Estimand, check_strategy_fits, check_windows,
@@ -41,59 +43,8 @@ ANALYSIS_KEYS = ("id", "endpoint", "method")
 MULTIPLICITY_KEYS = ("method", "family")
 
 
-# --------------------------------------------------------------------------
-# Every number the SAP takes has a range, checked before any data is read
-# (docs/sap.md "Numbers and their ranges" lists this table; a test checks).
-# A new numeric analysis option needs only its row here: _Checker.option checks
-# every key of RANGES; endpoint and condition keys call _Checker.ranged.
-# --------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Range:
-    """The values a SAP number may take: ``kind`` int or float, bounds inclusive
-    unless open; ``meaning`` names it in messages ("a post-baseline study day")."""
-    kind: type
-    low: float
-    high: float
-    meaning: str
-    example: str
-    open_low: bool = False
-    open_high: bool = False
-
-    def __contains__(self, x: float) -> bool:
-        above = x > self.low if self.open_low else x >= self.low
-        below = x < self.high if self.open_high else x <= self.high
-        return above and below
-
-    @property
-    def interval(self) -> str:
-        return (f"{'(' if self.open_low else '['}{_bound(self.low)}, {_bound(self.high)}"
-                f"{')' if self.open_high else ']'}")
-
-
-def _bound(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else f"{x:g}"
-
-
-MAX_STUDY_DAY = 3650          # ten years of follow-up: any trial's study days fit
-RANGES = {
-    "alpha": Range(float, 0, 0.5, "a two-sided level", "alpha = 0.05", True, True),
-    "seed": Range(int, 0, 2**63 - 1, "a seed", "seed = 20230115"),
-    "day": Range(int, 2, MAX_STUDY_DAY, "a post-baseline study day", "day = 7"),
-    "days": Range(int, 2, MAX_STUDY_DAY, "a post-baseline study day", "days = [3, 5, 7]"),
-    "window": Range(int, 0, 365, "a window in days", "window = 1"),
-    "horizon": Range(int, 2, MAX_STUDY_DAY, "a study day", "horizon = 28"),
-    "tau": Range(float, 0, MAX_STUDY_DAY, "a restriction time in days", "tau = 28", True),
-    "landmarks": Range(int, 1, MAX_STUDY_DAY, "a study day", "landmarks = [7, 14, 28]"),
-    "n_permutations": Range(int, 100, 1_000_000, "a number of re-randomizations",
-                            "n_permutations = 10000"),
-    "rho": Range(float, 0, 10, "a Fleming-Harrington exponent", "rho = 1"),
-    "gamma": Range(float, 0, 10, "a Fleming-Harrington exponent", "gamma = 1"),
-    "value": Range(float, -1e6, 1e6, "a threshold", "value = 300"),
-    "chg": Range(float, -1e6, 1e6, "a change from baseline", "chg = -2"),
-    "imputations": Range(int, 2, schema.MAX_IMPUTATIONS, "a number of imputations",
-                         "imputations = 100"),
-}
+# Every number the SAP takes has a range (specs.RANGES), checked before any data is read
+# (docs/sap.md "Numbers and their ranges" lists that table; a test checks).
 
 MAX_SAP_BYTES = 1_000_000     # a SAP is a page or two of TOML; 1 MB is far beyond any
 MAX_SAP_DEPTH = 32            # tables and lists inside each other (event rules nest)
@@ -151,13 +102,24 @@ class Study:
 
 @dataclass(frozen=True)
 class DataRules:
-    """How raw records become one value per subject and day (DESIGN.md 2-3)."""
+    """How raw records become one value per subject and day (DESIGN.md 2-3): the SAP's
+    [data] table, handed as one object to the loader (trial.validate.load_trial).
+    Built by hand (a notebook), it checks its own values and names the SAP key."""
     daily: str = "worst"
     below_lloq: str = "half"
     fio2_from_flow: bool = False
     arm: str = ""                          # adsl column of the arm; "" = ARM, else TRT01P
     params: tuple[tuple[str, str], ...] = ()  # (mscstats code, the sponsor's PARAMCD)
     decimal: str | None = None      # decimal mark of CSV numbers; None: as each file shows it
+
+    def __post_init__(self):
+        for key, value, allowed in (("daily", self.daily, schema.DAILY_RULES),
+                                    ("below_lloq", self.below_lloq, schema.BELOW_LLOQ_RULES),
+                                    ("decimal", self.decimal, (None, ".", ","))):
+            if value not in allowed:
+                shown = ", ".join(repr(a) if a is not None else "None" for a in allowed)
+                raise SapError(f"data.{key}", f"is {value!r}.", f"use one of: {shown}.",
+                               file="DataRules")
 
 
 @dataclass(frozen=True)
@@ -502,32 +464,18 @@ class _Checker:
         return tuple(pairs)
 
     # -- endpoints ---------------------------------------------------------
-    _ENDPOINT_KEYS = {
-        "change": ("param", "day", "days", "window", "transform", "intercurrent"),
-        "value": ("param", "day", "days", "window", "transform", "intercurrent"),
-        "binary": ("horizon", "event", "missing"),
-        "time_to_event": ("horizon", "event", "death"),
-        "ordinal": ("param", "day", "window"),
-        "free_days": ("horizon",),
-    }
-    _ENDPOINT_REQUIRED = {
-        "change": ("param", "day"), "value": ("param", "day"),
-        "binary": ("horizon", "event"), "time_to_event": ("horizon", "event"),
-        "ordinal": ("param", "day"), "free_days": ("horizon",),
-    }
-
     def endpoint(self, t: Mapping, path: str) -> Endpoint:
         path = _named(t, path, "endpoint")
         self.keys(t, path, ENDPOINT_KEYS, ("id", "kind"))
         endpoint_id = self.text(t["id"], f"{path}.id")
         kind = self.choice(t["kind"], f"{path}.kind", schema.ENDPOINT_KINDS)
-        allowed = ("id", "kind", "label") + self._ENDPOINT_KEYS[kind]
+        allowed = ("id", "kind", "label") + KINDS[kind].keys
         for key in t:
             if key not in allowed:
-                fix = (_BUILT_IN_ICE[kind] if key == "intercurrent" else
+                fix = (KINDS[kind].intercurrent if key == "intercurrent" else
                        f"a {kind} endpoint takes: {', '.join(allowed)}.")
                 raise self.fail(f"{path}.{key}", f"does not apply to a {kind} endpoint.", fix)
-        for key in self._ENDPOINT_REQUIRED[kind]:
+        for key in KINDS[kind].required:
             if key not in t:
                 raise self.fail(f"{path}.{key}", f"is required for a {kind} endpoint.",
                                 f"add `{key} = ...`.")
@@ -652,8 +600,8 @@ class _Checker:
         path = _named(t, path, "analysis")
         self.keys(t, path, ANALYSIS_KEYS + ANALYSIS_OPTIONS, ANALYSIS_KEYS)
         analysis_id = self.text(t["id"], f"{path}.id")
-        method = self.choice(t["method"], f"{path}.method", tuple(schema.METHODS))
-        spec = schema.METHODS[method]
+        method = self.choice(t["method"], f"{path}.method", tuple(METHODS))
+        spec = METHODS[method]
         endpoint_id = self.reference(t["endpoint"], f"{path}.endpoint", "[[endpoint]]")
         if endpoint_id not in endpoints:
             raise self.fail(f"{path}.endpoint", f"names {endpoint_id!r}, which no [[endpoint]] declares.",
@@ -662,7 +610,7 @@ class _Checker:
         if endpoint.kind not in spec.kinds:
             raise self.fail(f"{path}.method", f"{method} does not fit the {endpoint.kind} endpoint "
                             f"{endpoint_id!r}.", f"for {endpoint.kind} endpoints use one of: "
-                            f"{', '.join(m for m, s in schema.METHODS.items() if endpoint.kind in s.kinds)}.")
+                            f"{', '.join(m for m, s in METHODS.items() if endpoint.kind in s.kinds)}.")
         options = {k: v for k, v in t.items() if k not in ("id", "endpoint", "method")}
         for key in options:
             if key not in spec.options:
@@ -678,22 +626,19 @@ class _Checker:
         return Analysis(analysis_id, endpoint_id, method, checked)
 
     def option(self, key: str, value: Any, path: str) -> Any:
-        if key in ("covariates", "strata"):
+        check = OPTIONS[key]           # how specs.OPTIONS says this option is checked
+        if check == "columns":
             return self.model_columns(value, path)
-        if key == "landmarks":
+        if check == "days":
             if not isinstance(value, list) or not value:
                 raise self.fail(path, "must be a list of days.", "e.g. landmarks = [7, 14, 28]")
             return tuple(self.ranged(key, v, f"{path}[{i}]") for i, v in enumerate(value))
-        if key == "deltas":
+        if check == "deltas":
             return self.deltas(value, path)
-        if key in RANGES:
+        if check == "range":
             return self.ranged(key, value, path)
-        choices = {"conf_type": schema.CONF_TYPES, "test": schema.BINARY_TESTS,
-                   "statistic": schema.PERMUTATION_STATISTICS, "covariance": schema.COVARIANCES,
-                   "ties": schema.TIES, "population": schema.POPULATIONS,
-                   "missing": schema.MISSING_DATA, "mi_reference": schema.MI_REFERENCES}
-        if key in choices:
-            return self.choice(value, path, choices[key])
+        if isinstance(check, tuple):
+            return self.choice(value, path, check)
         return self.text(value, path)  # title
 
     def deltas(self, value: Any, path: str) -> tuple[float, ...]:
@@ -750,7 +695,7 @@ class _Checker:
 
     def method_fits(self, method: str, endpoint: Endpoint, options: Mapping, study: Study,
                     path: str) -> None:
-        spec = schema.METHODS[method]
+        spec = METHODS[method]
         self.missing_data_fits(method, endpoint, options, path)
         n_arms = len(study.arms)
         if spec.arms == "two_or_more" and n_arms < 2:
@@ -775,11 +720,8 @@ class _Checker:
             raise self.fail(f"{path}.landmarks", f"{beyond[0]} is beyond the endpoint's horizon "
                             f"{endpoint.horizon}.", "choose landmarks <= horizon.")
         if method == "permutation":
-            fits = {"logrank": ("time_to_event",), "cox_score": ("time_to_event",),
-                    "risk_difference": ("binary",), "ancova": ("change", "value"),
-                    "mean_difference": ("change", "value", "free_days"),
-                    "wilcoxon": ("change", "value", "free_days", "ordinal")}
-            statistic = options.get("statistic", _DEFAULT_STATISTIC[endpoint.kind])
+            fits = PERMUTATION_STATISTIC_KINDS
+            statistic = options.get("statistic", default_permutation_statistic(endpoint.kind))
             if options.get("covariates") and statistic != "ancova":
                 raise self.fail(f"{path}.covariates", f"only the ancova statistic adjusts for "
                                 f"covariates; this analysis uses {statistic}.",
@@ -822,30 +764,8 @@ def _named(table: Any, path: str, section: str) -> str:
     return path
 
 
-# how the kinds without an `intercurrent` table handle death and discharge (DESIGN.md 4)
-_BUILT_IN_ICE = {
-    "time_to_event": "a time-to-event endpoint handles death with death = \"censor_at_horizon\" "
-                     "| \"competing\" | \"event\" | \"censor\"; remove intercurrent.",
-    "binary": "a binary endpoint counts death as failure unless death is the event; remove "
-              "intercurrent.",
-    "ordinal": "an ordinal endpoint scores death 10 and discharge 2; remove intercurrent.",
-    "free_days": "free days score death 0 and count days from discharge as free; remove "
-                 "intercurrent.",
-}
-
-ANALYSIS_OPTIONS = tuple(sorted({o for s in schema.METHODS.values() for o in s.options}))
-MI_METHODS = schema.MI_METHODS
+ANALYSIS_OPTIONS = tuple(sorted({o for s in METHODS.values() for o in s.options}))
 MAX_IMPUTATIONS, MAX_DELTAS = schema.MAX_IMPUTATIONS, schema.MAX_DELTAS
-
-# The statistic a permutation analysis uses when the SAP names none.
-_DEFAULT_STATISTIC = {"time_to_event": "logrank", "binary": "risk_difference",
-                      "change": "mean_difference", "value": "mean_difference",
-                      "free_days": "mean_difference", "ordinal": "wilcoxon"}
-
-
-def default_permutation_statistic(kind: str) -> str:
-    return _DEFAULT_STATISTIC[kind]
-
 
 def template_text(key: str) -> str:
     """The template SAP of a design (DESIGN.md section 1), as TOML text."""

@@ -191,63 +191,12 @@ TIES = ("efron", "breslow")
 PERMUTATION_STATISTICS = ("mean_difference", "logrank", "wilcoxon", "risk_difference",
                           "ancova", "cox_score")
 
-# every method accepts the missing-data keys; plan.py says where they do not apply
-_COMMON_OPTIONS = ("population", "title", "missing", "imputations", "mi_reference")
 MISSING_DATA = ("complete_case", "mi")
 MI_REFERENCES = ("jump_to_reference", "copy_reference")
-MI_METHODS = ("ancova", "welch", "paired")   # their estimates have a variance to pool
 DEFAULT_IMPUTATIONS, MAX_IMPUTATIONS, MAX_DELTAS = 50, 1000, 101
 
 
-@dataclass(frozen=True)
-class MethodSpec:
-    name: str
-    kinds: tuple[str, ...]          # endpoint kinds the method fits
-    options: tuple[str, ...]        # accepted analysis options besides id/endpoint/method
-    required: tuple[str, ...] = ()  # options that must be given
-    arms: str = "two_or_more"       # "one" | "two_or_more" | "any" | "two"
-    reference: str = ""             # the reference implementation (for the methods page)
-
-
-_CONTINUOUS = ("change", "value", "free_days")
-
-METHODS: Mapping[str, MethodSpec] = MappingProxyType({
-    "welch": MethodSpec("welch", _CONTINUOUS, _COMMON_OPTIONS, reference="t.test"),
-    "ancova": MethodSpec("ancova", ("change", "value"), _COMMON_OPTIONS + ("covariates", "strata"),
-                         reference="lm(y ~ arm + BASE + ...)"),
-    "wilcoxon": MethodSpec("wilcoxon", _CONTINUOUS + ("ordinal",), _COMMON_OPTIONS,
-                           reference="wilcox.test(conf.int = TRUE)"),
-    "paired": MethodSpec("paired", ("change",), _COMMON_OPTIONS, arms="any",
-                         reference="t.test(paired = TRUE), wilcox.test(paired = TRUE)"),
-    "mmrm": MethodSpec("mmrm", ("change", "value"),
-                       _COMMON_OPTIONS + ("covariates", "strata", "covariance"),
-                       reference="nlme::gls(corSymm, varIdent)"),
-    "km": MethodSpec("km", ("time_to_event",), _COMMON_OPTIONS + ("landmarks", "conf_type"),
-                     arms="any", reference="survival::survfit"),
-    "logrank": MethodSpec("logrank", ("time_to_event",),
-                          _COMMON_OPTIONS + ("strata", "covariates", "landmarks", "conf_type",
-                                             "rho", "gamma"),
-                          reference="survival::survdiff, survival::coxph"),
-    "cox": MethodSpec("cox", ("time_to_event",), _COMMON_OPTIONS + ("covariates", "strata", "ties"),
-                      reference="survival::coxph"),
-    "rmst": MethodSpec("rmst", ("time_to_event",), _COMMON_OPTIONS + ("tau",), required=("tau",),
-                       arms="any", reference="survival::survfit rmean"),
-    "cuminc": MethodSpec("cuminc", ("time_to_event",), _COMMON_OPTIONS + ("landmarks", "strata"),
-                         arms="any", reference="cmprsk::cuminc"),
-    "finegray": MethodSpec("finegray", ("time_to_event",), _COMMON_OPTIONS + ("covariates",),
-                           reference="cmprsk::crr"),
-    "binary": MethodSpec("binary", ("binary",), _COMMON_OPTIONS + ("test",), arms="any",
-                         reference="fisher.test, binom.test, Newcombe (1998) method 10"),
-    "ordinal_po": MethodSpec("ordinal_po", ("ordinal",), _COMMON_OPTIONS,
-                             reference="ordinal::clm"),
-    "permutation": MethodSpec("permutation", ENDPOINT_KINDS,
-                              _COMMON_OPTIONS + ("statistic", "n_permutations", "covariates"),
-                              arms="two", reference="coin"),
-    "tipping_point": MethodSpec("tipping_point", ("binary", "change", "value"),
-                                _COMMON_OPTIONS + ("test", "deltas", "covariates", "strata"),
-                                arms="two", reference="fisher.test on every completed table; "
-                                "mice::pool"),
-})
+# The SAP's methods and endpoint kinds, a row each: specs.py.
 
 # Estimand and test names used in results.json (DESIGN.md section 6).
 ESTIMANDS = ("mean_difference", "mean_change", "hodges_lehmann_shift", "geometric_mean_ratio",

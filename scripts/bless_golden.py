@@ -18,9 +18,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))   # the golden-results harness lives with the tests
 
+from golden import ATOL, RTOL, current_results, golden_path  # noqa: E402
 from mscstats.diff import diff_results  # noqa: E402
-from mscstats.regression import ATOL, RTOL, current_results, golden_path  # noqa: E402
 from mscstats.results import dumps_json  # noqa: E402
 from mscstats.schema import DESIGN_KEYS  # noqa: E402
 

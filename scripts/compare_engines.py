@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """Compare simulate's grid and exact engines on many chunks (minutes; the test
-suite runs a few of these cases, tests/test_simulate_grid.py).
+suite runs a few of these cases, tests/simulation/test_simulate_grid.py).
 
     python scripts/compare_engines.py                 # 5 designs x 3 effects x n 3..40
     python scripts/compare_engines.py --chunks 1 --n 6,60
@@ -22,8 +22,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from test_simulate_grid import assert_rows_agree, grid_saps  # noqa: E402
 
 from mscstats.schema import DESIGN_KEYS  # noqa: E402
-from mscstats.simulate import parse_effects, run_chunk  # noqa: E402
-from mscstats.synth import NULL_EFFECT  # noqa: E402
+from mscstats.simulation.engine import parse_effects, run_chunk  # noqa: E402
+from mscstats.simulation.synth import NULL_EFFECT  # noqa: E402
 
 
 def main() -> int:

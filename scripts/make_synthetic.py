@@ -3,7 +3,7 @@
     python scripts/make_synthetic.py            # write the files
     python scripts/make_synthetic.py --summary  # and print each trial's key numbers
 
-tests/test_synth.py checks that the committed files are what this script writes.
+tests/simulation/test_synth.py checks that the committed files are what this script writes.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT))
 import pandas as pd  # noqa: E402
 
 from mscstats.schema import DESIGN_KEYS  # noqa: E402
-from mscstats.synth import write_trial  # noqa: E402
+from mscstats.simulation.synth import write_trial  # noqa: E402
 
 OUTPUT = ROOT / "data" / "synthetic"
 

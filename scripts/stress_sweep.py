@@ -46,7 +46,7 @@ EFFECTS = ("null", "design", "strong", "extreme")
 
 def effect_of(name: str):
     """The assumed effect of a sweep level, for every treated arm (None: the design's)."""
-    from mscstats.synth import NULL_EFFECT, Effect
+    from mscstats.simulation.synth import NULL_EFFECT, Effect
     return {"null": NULL_EFFECT, "design": None,
             "strong": Effect(recovery_rate=2.0, progression_or=0.3, mortality_or=0.3,
                              cytokine_ratio=0.3),
@@ -89,10 +89,10 @@ def run_config(config: Config, n_sims: int, analyses=None) -> list[tuple]:
     ``analyses``: only these of the SAP (the same trials: the generator does not
     depend on them)."""
     from mscstats.analysis import run
-    from mscstats.analysis.common import NotEstimable
+    from mscstats.analysis.cores.common import NotEstimable
     from mscstats.errors import AnalysisError
     from mscstats.plan import template
-    from mscstats.simulate import _summarise, chunk_results, hypothesis_rows, restrict_sap
+    from mscstats.simulation.engine import _summarise, chunk_results, hypothesis_rows, restrict_sap
     findings: list[tuple] = []
     sap = restrict_sap(template(config.design), analyses)
 

@@ -1,4 +1,4 @@
-"""A sponsor-style ADaM export of a synthetic trial (issue 17), for tests and benchmarks.
+"""A sponsor-style ADaM export of a synthetic trial, for tests and benchmarks.
 
 ``write_export(today, out)`` turns a trial directory in mscstats's own layout
 (``mscstats synth``) into what a sponsor hands over: adsl with TRT01P, SITEID

@@ -1,4 +1,4 @@
-"""Issue 10: a catalogue of bad inputs, each run through the command line.
+"""A catalogue of bad inputs, each run through the command line.
 
 ONE table, CASES: each case copies the toy trial (tests/data/toy with its
 sap.toml), corrupts it one way, runs one command (validate, derive, analyze or
@@ -11,13 +11,13 @@ report) through click's CliRunner and checks
 - for legitimate inputs: the conversion or warning is in the data-quality output,
   and, where marked, the endpoints equal those of the clean trial.
 
-tests/test_validate.py (loader, through the library) and tests/test_plan.py (SAP)
+tests/trial/test_validate.py (loader, through the library) and tests/test_plan.py (SAP)
 hold the finer cases; this table is what the user sees at the command line.
 
 Security:
 - The SAP is parsed, never evaluated: test_sap_text_is_never_evaluated below
   (tests/test_plan.py checks the package has no eval/exec).
-- Text from the data is escaped in the PDF: tests/test_report.py::
+- Text from the data is escaped in the PDF: tests/report/test_report.py::
   test_subject_ids_from_the_data_print_literally (a USUBJID "<b>&x" prints literally);
   not repeated here.
 - Paths from the SAP: no SAP key takes a path (mscstats/plan.py: STUDY_KEYS,
@@ -42,8 +42,9 @@ from click.testing import CliRunner
 
 from mscstats import plan
 from mscstats.cli import main
+from conftest import TESTS
 
-TOY = Path(__file__).parent / "data" / "toy"
+TOY = TESTS / "data" / "toy"
 
 
 # --------------------------------------------------------------------------
@@ -828,7 +829,7 @@ CASES = [
 
 
 # --------------------------------------------------------------------------
-# output and SAP hygiene (issue 21): unbounded or unsafe SAP files, SAP numbers out
+# output and SAP hygiene: unbounded or unsafe SAP files, SAP numbers out
 # of range or not finite, SAP shapes that gave tracebacks, and report text from the
 # data (long ids and terms, `$`). Where -o writes (devices, FIFOs, symlinks, full or
 # read-only disks, modes, temporary files): tests/test_outputs.py.
@@ -991,7 +992,7 @@ def _assert_note(out: Path, analysis_id: str, note: str) -> None:
 
 
 # --------------------------------------------------------------------------
-# data file parsing (issues 17 and 21): what a file really is, decimal marks, study days
+# data file parsing: what a file really is, decimal marks, study days
 # --------------------------------------------------------------------------
 
 def decimal_commas(file: str, columns=("AVAL", "LLOQ")):
@@ -1312,3 +1313,20 @@ def test_no_sap_key_takes_a_path():
     keys = (*plan.STUDY_KEYS, *plan.DATA_KEYS, *plan.ENDPOINT_KEYS, *plan.CONDITION_KEYS,
             *plan.ANALYSIS_KEYS, *plan.ANALYSIS_OPTIONS, *plan.MULTIPLICITY_KEYS)
     assert not [k for k in keys if any(w in k for w in ("path", "file", "dir", "output"))]
+
+
+@pytest.mark.parametrize("command", ["derive", "analyze"])
+def test_a_failure_leaves_no_output_and_keeps_an_old_one(tmp_path, command):
+    trial = tmp_path / "trial"
+    shutil.copytree(TOY, trial)
+    cell("visits.csv", 4, "AVAL", "high")(trial)
+    fresh, old = tmp_path / "fresh.out", tmp_path / "old.out"
+    old.write_text("previous results\n")
+    for out in (fresh, old):
+        result = _run([command, str(trial), "--sap", str(trial / "sap.toml"), "-o", str(out)])
+        assert result.exit_code == 1
+        assert "visits.csv row 4, column AVAL" in result.output
+        assert "Traceback" not in result.output
+    assert not fresh.exists()
+    assert old.read_text() == "previous results\n"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 import pytest
 
-from mscstats import plan, schema
+from mscstats import plan, schema, specs
 from mscstats.cli import main
 
 DOCS = Path(__file__).parents[1] / "docs"
@@ -30,7 +30,7 @@ def _documented_keys(text: str) -> set[str]:
     ("[study]", plan.STUDY_KEYS),
     ("[data]", plan.DATA_KEYS),
     ("[[endpoint]]", plan.ENDPOINT_KEYS + plan.CONDITION_KEYS),
-    ("[[analysis]]", plan.ANALYSIS_KEYS + plan.ANALYSIS_OPTIONS + tuple(schema.METHODS)),
+    ("[[analysis]]", plan.ANALYSIS_KEYS + plan.ANALYSIS_OPTIONS + tuple(specs.METHODS)),
     ("[multiplicity]", plan.MULTIPLICITY_KEYS),
     ("[[estimand]]", plan.ESTIMAND_KEYS),
 ])
@@ -44,7 +44,7 @@ def test_no_documented_key_is_unknown():
     accepted = set(plan.STUDY_KEYS + plan.DATA_KEYS + plan.ENDPOINT_KEYS + plan.CONDITION_KEYS +
                    plan.ANALYSIS_KEYS + plan.ANALYSIS_OPTIONS + plan.MULTIPLICITY_KEYS +
                    plan.ESTIMAND_KEYS)
-    accepted |= set(schema.METHODS)
+    accepted |= set(specs.METHODS)
     assert _documented_keys(DOC) <= accepted
 
 
@@ -94,7 +94,7 @@ def test_user_guide_links_resolve():
 
 
 def test_every_sap_number_has_its_range_documented():
-    """docs/sap.md "Numbers and their ranges" gives each row of plan.RANGES as checked."""
+    """docs/sap.md "Numbers and their ranges" gives each row of specs.RANGES as checked."""
     start = DOC.index("## Numbers and their ranges")
     rows = [line.split("|")[1:-1] for line in DOC[start:].splitlines()
             if line.startswith("| ") and "`" in line]
@@ -102,6 +102,6 @@ def test_every_sap_number_has_its_range_documented():
     for name, kind, interval, _ in rows:
         for key in re.findall(r"`(?:[a-z]+\.)?([a-z_]+)`", name):
             documented[key] = (kind.strip(), interval.strip())
-    for key, allowed in plan.RANGES.items():
+    for key, allowed in specs.RANGES.items():
         kind = "integer" if allowed.kind is int else "number"
         assert documented.get(key) == (kind, allowed.interval), key

@@ -2,9 +2,9 @@
 estimands (DESIGN.md section 9).
 
 Three kinds of checks:
-- against R: tests/reference/estimands.R derives every endpoint of
-  tests/reference/estimands_sap.toml itself from the raw trial in
-  tests/reference/data/estimands/ and runs wilcox.test / lm (estimands.json);
+- against R: tests/reference/estimands/estimands.R derives every endpoint of
+  tests/reference/estimands/estimands_sap.toml itself from the raw trial in
+  tests/reference/estimands/data/ and runs wilcox.test / lm (estimands.json);
 - a six-subject composite ranked by hand;
 - invariants: row order, arm relabelling (1 - win probability), direction.
 """
@@ -17,19 +17,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REFERENCE
 from data_builders import write_trial
 from scipy import stats
 
 from mscstats.analysis import AnalysisInput, run
-from mscstats.analysis.ranks import win_probability
-from mscstats.derive import derive
+from mscstats.analysis.cores.ranks import win_probability
+from mscstats.derive.endpoints import derive
 from mscstats.pipeline import analysis_input, analyze, load
 from mscstats.plan import parse_sap, read_sap
 
-REF_DIR = Path(__file__).parent / "reference"
+REF_DIR = REFERENCE / "estimands"
 REF = json.loads((REF_DIR / "estimands.json").read_text())
 CASES = {c["case"]: c for c in REF["cases"]}
-TRIAL = REF_DIR / "data" / "estimands"
+TRIAL = REF_DIR / "data"
 SAP = REF_DIR / "estimands_sap.toml"
 
 
@@ -240,7 +241,7 @@ def test_toy_estimand_entry(toy):
 
 
 def test_toy_estimand_table_in_the_report(toy):
-    from mscstats import tables
+    from mscstats.report import tables
     results = toy[3]
     table = tables.estimand_table(results.estimands[0].to_dict(), results,
                                   {"rank": "wilcoxon", "chg_rank": "wilcoxon"})

@@ -14,6 +14,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+pytestmark = pytest.mark.slow      # minutes; .ci/run's plain `pytest` still runs it; -m "not slow" skips it
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 SOURCES = sorted((NOTEBOOKS / "src").glob("*.py"))
@@ -60,7 +62,7 @@ def test_notebook_executes(notebook, monkeypatch):
 
 def test_endpoints_works_after_the_derive_module_is_imported():
     import mscstats
-    import mscstats.derive  # noqa: F401  (sets the package attribute `derive` to the module)
+    import mscstats.derive.endpoints  # noqa: F401  (sets the package attribute `derive` to the subpackage)
     from mscstats import plan
     sap = plan.template("refractory-hypoxia")
     trial = mscstats.load(ROOT / "data" / "synthetic" / "refractory-hypoxia", sap)

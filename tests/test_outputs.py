@@ -1,4 +1,4 @@
-"""Issue 21: where the commands write (mscstats/output.py, docs/cli.md "Outputs").
+"""Where the commands write (mscstats/output.py, docs/cli.md "Outputs").
 
 No harm outside the project: a device, a FIFO or a symlink named by -o is never
 replaced by a regular file. Output hygiene: a directory that cannot be written is
@@ -412,7 +412,7 @@ def _simulate_on(address: str):
 
 def test_a_scheduler_that_does_not_answer_is_a_message(monkeypatch):
     pytest.importorskip("dask.distributed")
-    from mscstats import simulate
+    from mscstats.simulation import engine as simulate
     monkeypatch.setattr(simulate, "CONNECT_TIMEOUT", 1)
     with socket.socket() as unused:               # a port nothing listens on
         unused.bind(("127.0.0.1", 0))
@@ -430,7 +430,7 @@ def test_a_scheduler_that_does_not_answer_is_a_message(monkeypatch):
 def test_a_scheduler_without_workers_is_a_message(monkeypatch):
     pytest.importorskip("dask.distributed")
     from distributed import LocalCluster
-    from mscstats import simulate
+    from mscstats.simulation import engine as simulate
     monkeypatch.setattr(simulate, "CONNECT_TIMEOUT", 1)
     with LocalCluster(n_workers=0, processes=False, dashboard_address=None) as cluster:
         result = _simulate_on(cluster.scheduler_address)
@@ -447,8 +447,8 @@ def test_a_scheduler_without_workers_is_a_message(monkeypatch):
 
 def test_figures_draw_dollar_signs_literally_and_shorten_long_labels():
     import pandas as pd
-    from mscstats import figures
-    from mscstats.report_content import render_png
+    from mscstats.report import figures
+    from mscstats.report.content import render_png
     long_term = "Headache " + "y" * 20000
     terms = [r"$\frac{1}{0}$ head$ache", long_term]
     arms = ["control", r"$\alpha^{MSC$"]

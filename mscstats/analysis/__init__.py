@@ -1,4 +1,4 @@
-"""Statistical methods. Each module exposes ``METHODS``: SAP method name -> runner.
+"""Statistical methods: the runner of each SAP method is named by its row in specs.METHODS.
 
 A runner takes an :class:`AnalysisInput` (the derived endpoint rows of one
 analysis plus its SAP options) and returns a :class:`~mscstats.results.AnalysisResult`.
@@ -8,19 +8,16 @@ against R (tests/reference/).
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from ..results import AnalysisResult
+from ..specs import KINDS, METHODS, resolve
 
 if TYPE_CHECKING:          # simulation workers run without pandas until a runner needs it
     import pandas as pd
 
 __all__ = ["AnalysisInput", "registry", "run"]
-
-# Modules that contribute runners; each has a METHODS mapping.
-_MODULES = ("survival", "competing", "compare", "models", "permutation", "missing_data")
 
 
 @dataclass(frozen=True)
@@ -67,8 +64,8 @@ class AnalysisInput:
         return 1.0 - self.alpha
 
     def response(self) -> str:
-        """The analysed column: CHG for change endpoints, AVAL otherwise."""
-        return "CHG" if self.endpoint_kind == "change" else "AVAL"
+        """The analysed column (specs.KINDS): CHG for change endpoints, AVAL otherwise."""
+        return KINDS[self.endpoint_kind].response if self.endpoint_kind in KINDS else "AVAL"
 
 
 Runner = Callable[[AnalysisInput], AnalysisResult]
@@ -76,11 +73,7 @@ Runner = Callable[[AnalysisInput], AnalysisResult]
 
 def registry() -> dict[str, Runner]:
     """Every method the SAP can name, mapped to its runner."""
-    out: dict[str, Runner] = {}
-    for name in _MODULES:
-        module = importlib.import_module(f"{__name__}.{name}")
-        out.update(getattr(module, "METHODS", {}))
-    return out
+    return {name: resolve(row.runner) for name, row in METHODS.items()}
 
 
 def run(inp: AnalysisInput) -> AnalysisResult:

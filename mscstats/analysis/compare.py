@@ -3,7 +3,7 @@
 Each runner takes an :class:`~mscstats.analysis.AnalysisInput` and returns an
 :class:`~mscstats.results.AnalysisResult`; the numbers come from the cores in
 ttests.py, ranks.py and proportions.py, which are checked against R
-(tests/reference/compare.R). This module also holds the helpers every
+(tests/reference/compare/compare.R). This module also holds the helpers every
 comparison runner shares (models.py uses them too): picking the analysed rows,
 the values of each arm and the per-arm summaries.
 
@@ -40,11 +40,12 @@ import numpy as np
 import pandas as pd
 
 from ..errors import AnalysisError
+from ..specs import METHODS
 from ..results import AnalysisResult, Comparison, Test
-from .common import Interval, NotEstimable, exp_or_inf
-from . import proportions, ranks, ttests
+from .cores.common import Interval, NotEstimable, exp_or_inf
+from .cores import proportions, ranks, ttests
 
-__all__ = ["METHODS", "run_welch", "run_wilcoxon", "run_paired", "run_binary", "analysis_rows",
+__all__ = ["run_welch", "run_wilcoxon", "run_paired", "run_binary", "analysis_rows",
            "arm_values", "n_missing", "require_arms", "continuous_summary", "continuous_by_arm",
            "empty_comparison", "ratio_scale", "make_result"]
 
@@ -179,14 +180,11 @@ def _each_treated(inp, compare: Callable[[str], tuple[Comparison, Test]], estima
             comparison, test = compare(arm)
         except NotEstimable as why:
             comparison = empty_comparison(arm, inp.reference, estimand, inp.ci_level)
-            test = Test(_TEST_OF.get(inp.method, inp.method), None, None, None)
+            test = Test(METHODS[inp.method].unestimable_test, None, None, None)
             notes.append(f"{arm} vs {inp.reference}: {why}")
         comparisons.append(comparison)
         tests.append(test)
     return tuple(comparisons), tuple(tests), notes
-
-
-_TEST_OF = {"welch": "t", "wilcoxon": "wilcoxon", "ancova": "t"}
 
 
 def make_result(inp, by_arm, tests=(), comparisons=(), notes=()) -> AnalysisResult:
@@ -418,7 +416,3 @@ def _odds_ratio(arm, reference, table, level, p_value, notes) -> Comparison:
                      f"{f.ci.lower:.4g} to {f.ci.upper:.4g}")
     return Comparison(arm, reference, "odds_ratio", f.odds_ratio, f.ci.astuple(), level,
                       p_value=p_value)
-
-
-METHODS = {"welch": run_welch, "wilcoxon": run_wilcoxon, "paired": run_paired,
-           "binary": run_binary}

@@ -2,7 +2,7 @@
 ``finegray`` (subdistribution hazard ratio).
 
 The numbers come from cuminc.py, gray.py and finegray.py, ports of cmprsk
-2.2-11 checked against R (tests/reference/competing.R).
+2.2-11 checked against R (tests/reference/competing/competing.R).
 
 Conventions (docs for the report's methods page):
 
@@ -30,13 +30,13 @@ import pandas as pd
 from ..errors import AnalysisError
 from ..results import AnalysisResult, Comparison, Curve, Test
 from . import design
-from .common import NotEstimable, exp_or_inf, two_sided_normal_p, z_quantile
+from .cores.common import NotEstimable, exp_or_inf, two_sided_normal_p, z_quantile
 from .compare import analysis_rows, empty_comparison, make_result, require_arms
-from .cuminc import IncidenceCurve, at_landmarks, cumulative_incidence, loglog_interval
-from .finegray import fine_gray
-from .gray import gray_test
+from .cores.cuminc import IncidenceCurve, at_landmarks, cumulative_incidence, loglog_interval
+from .cores.finegray import fine_gray
+from .cores.gray import gray_test
 
-__all__ = ["METHODS", "run_cuminc", "run_finegray"]
+__all__ = ["run_cuminc", "run_finegray"]
 
 _ESTIMAND = "subdistribution_hazard_ratio"
 
@@ -192,7 +192,7 @@ def _finegray_comparisons(inp, rows, x, names, by_arm, notes):
             tests.append(Test("wald", None, 1, None))
             continue
         j = names.index(name)
-        b, se = float(fit.coef[j]), float(fit.se[j])
+        b, se = float(fit.params[j]), float(fit.se[j])
         if not (math.isfinite(se) and se > 0):
             # crr reports se 0 here (no information, e.g. every event on one day) with a
             # NaN z and p: the ratio has no usable SE
@@ -208,6 +208,3 @@ def _finegray_comparisons(inp, rows, x, names, by_arm, notes):
                                       p_value=p, se=se))
         tests.append(Test("wald", (b / se) ** 2, 1, p))
     return comparisons, tests
-
-
-METHODS = {"cuminc": run_cuminc, "finegray": run_finegray}

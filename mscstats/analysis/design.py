@@ -15,11 +15,11 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from ..specs import METHODS
+
 __all__ = ["requested_terms", "Block", "intercept", "numeric", "categorical", "interaction", "is_categorical",
            "covariate_blocks", "stack", "drop_aliased", "factor_notes"]
 
-# Methods whose strata enter the model as factors (the others stratify: Cox, log-rank).
-FACTOR_STRATA_METHODS = ("ancova", "mmrm")
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ def factor_notes(inp) -> list[str]:
     data = inp.data
     names = [str(c) for c in inp.options.get("covariates", ())]
     factors = [c for c in names if c in data.columns and is_categorical(data[c], c)]
-    if inp.method in FACTOR_STRATA_METHODS:
+    if inp.method in METHODS and METHODS[inp.method].strata_as_factors:
         factors += [str(s) for s in inp.options.get("strata", ()) if s in data.columns]
     notes = []
     for name in dict.fromkeys(factors):

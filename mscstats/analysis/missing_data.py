@@ -26,14 +26,16 @@ import pandas as pd
 
 from ..errors import AnalysisError
 from ..results import AnalysisResult, Comparison, Test
-from ..schema import DEFAULT_IMPUTATIONS, MAX_IMPUTATIONS, MI_METHODS
-from . import design, mi
-from .common import NotEstimable
+from ..schema import DEFAULT_IMPUTATIONS, MAX_IMPUTATIONS
+from ..specs import MI_METHODS
+from . import design
+from .cores import mi
+from .cores.common import NotEstimable
 from .compare import (analysis_rows, continuous_by_arm, empty_comparison, make_result, n_missing,
                       require_arms, _binary_counts)
 from .models import _model_terms
 
-__all__ = ["METHODS", "MI_METHODS", "DEFAULT_IMPUTATIONS", "MAX_IMPUTATIONS", "run_mi",
+__all__ = ["MI_METHODS", "DEFAULT_IMPUTATIONS", "MAX_IMPUTATIONS", "run_mi",
            "run_tipping_point", "MiData", "mi_data", "binary_grid"]
 
 _STRATEGY = {None: "mar", "jump_to_reference": "jump_to_reference",
@@ -310,6 +312,3 @@ def _continuous_tipping_delta(deltas, p_values, estimate: float, alpha: float):
     if not len(hits):
         return None
     return float(deltas[hits[np.argmin(np.abs(deltas[hits]))]])
-
-
-METHODS = {"tipping_point": run_tipping_point}

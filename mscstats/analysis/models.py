@@ -30,13 +30,13 @@ from scipy import stats
 from ..errors import AnalysisError
 from ..results import AnalysisResult, Comparison, Test
 from . import design
-from .common import NotEstimable, t_interval, z_quantile
+from .cores.common import NotEstimable, t_interval, z_quantile
 from .compare import (analysis_rows, arm_values, continuous_by_arm, empty_comparison, make_result,
                       n_missing, ratio_scale, require_arms)
-from .mmrm import fit_mmrm
-from .ordinal import brant, proportional_odds
+from .cores.mmrm import fit_mmrm
+from .cores.ordinal import brant, proportional_odds
 
-__all__ = ["METHODS", "LinearFit", "least_squares", "run_ancova", "run_mmrm", "run_ordinal_po"]
+__all__ = ["LinearFit", "least_squares", "run_ancova", "run_mmrm", "run_ordinal_po"]
 
 
 # ------------------------------------------------------------------ least squares
@@ -45,7 +45,7 @@ __all__ = ["METHODS", "LinearFit", "least_squares", "run_ancova", "run_mmrm", "r
 class LinearFit:
     """Ordinary least squares: coefficients by name, their SEs and the residual df."""
     names: tuple[str, ...]
-    coef: np.ndarray
+    params: np.ndarray
     se: np.ndarray
     df: int
     dropped: tuple[str, ...] = ()
@@ -54,7 +54,7 @@ class LinearFit:
     def effect(self, name: str, level: float):
         """Estimate, SE, t, p and CI of one coefficient (as summary(lm) and confint)."""
         j = self.names.index(name)
-        est, se = float(self.coef[j]), float(self.se[j])
+        est, se = float(self.params[j]), float(self.se[j])
         if not se > 0:
             raise NotEstimable("the model fits the data exactly (residual variance 0): the "
                                "estimate has no standard error")
@@ -317,7 +317,7 @@ def _ordinal_comparisons(inp, y, x, notes) -> list[Comparison]:
     z = z_quantile(inp.ci_level)
     out = []
     for j, arm in enumerate(inp.arms[1:]):
-        beta, se = float(fit.beta[j]), float(fit.beta_se[j])
+        beta, se = float(fit.params[j]), float(fit.se[j])
         if not math.isfinite(se) or abs(beta) + z * se > 700:
             # exp would overflow: the likelihood has no finite maximum (separation,
             # e.g. every subject of one arm in one category), as clm warns
@@ -330,6 +330,3 @@ def _ordinal_comparisons(inp, y, x, notes) -> list[Comparison]:
                               (math.exp(-beta - z * se), math.exp(-beta + z * se)), inp.ci_level,
                               p_value=p))
     return out
-
-
-METHODS = {"ancova": run_ancova, "mmrm": run_mmrm, "ordinal_po": run_ordinal_po}

@@ -40,13 +40,13 @@ import numpy as np
 import pandas as pd
 
 from ..errors import AnalysisError
-from ..plan import default_permutation_statistic
+from ..specs import default_permutation_statistic
 from ..results import AnalysisResult, Comparison, Test
 from . import AnalysisInput
-from . import batch
-from .common import NotEstimable
+from .batch import kernels as batch
+from .cores.common import NotEstimable
 
-__all__ = ["PermutationTest", "permutation_test", "analysis_rng", "run_permutation", "METHODS"]
+__all__ = ["PermutationTest", "permutation_test", "analysis_rng", "run_permutation"]
 
 DEFAULT_N_PERMUTATIONS = 10_000
 _RELATIVE_TIE = 1e-8
@@ -365,6 +365,3 @@ def _by_arm(inp: AnalysisInput, data: pd.DataFrame, usable: np.ndarray, column: 
                          median=float(np.median(values)))
         out[arm] = stats
     return out
-
-
-METHODS = {"permutation": run_permutation}

@@ -3,7 +3,7 @@
 Each runner takes an :class:`~mscstats.analysis.AnalysisInput` of ADTTE-like
 rows and returns an :class:`~mscstats.results.AnalysisResult`; the numbers come
 from the cores in km.py, logrank.py, cox.py and rmst.py, checked against R
-(tests/reference/survival.R).
+(tests/reference/survival/survival.R).
 
 Conventions (docs/methods.md, "Survival"):
 
@@ -35,14 +35,14 @@ import pandas as pd
 from ..errors import AnalysisError
 from ..results import AnalysisResult, Comparison, Curve, Test
 from . import design
-from .common import NotEstimable
+from .cores.common import NotEstimable
 from .compare import analysis_rows, empty_comparison, make_result, require_arms
-from .cox import CoxFit, cox_fit
-from .km import KaplanMeier, kaplan_meier, landmarks, median_survival
-from .logrank import logrank_test
-from .rmst import restricted_mean, rmst_difference, rmst_ratio
+from .cores.cox import CoxFit, cox_fit
+from .cores.km import KaplanMeier, kaplan_meier, landmarks, median_survival
+from .cores.logrank import logrank_test
+from .cores.rmst import restricted_mean, rmst_difference, rmst_ratio
 
-__all__ = ["METHODS", "run_cox", "run_km", "run_logrank", "run_rmst"]
+__all__ = ["run_cox", "run_km", "run_logrank", "run_rmst"]
 
 
 # ------------------------------------------------------------------ rows
@@ -294,6 +294,3 @@ def run_rmst(inp) -> AnalysisResult:
         notes.append("RMST difference: SE sqrt(se1^2 + se0^2), normal CI and z test; ratio: "
                      "delta method on the log scale")
     return _with_curves(make_result(inp, by_arm, comparisons=comparisons, notes=notes), curves)
-
-
-METHODS = {"km": run_km, "logrank": run_logrank, "cox": run_cox, "rmst": run_rmst}

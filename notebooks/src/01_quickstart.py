@@ -19,8 +19,10 @@ from pathlib import Path
 import pandas as pd
 
 import mscstats
-from mscstats import descriptive, figures, plan
-from mscstats.daily import daily_values
+from mscstats.summaries import descriptive
+from mscstats.report import figures
+from mscstats import plan
+from mscstats.derive.daily import daily_values
 from mscstats.results import comparisons_of
 
 pd.set_option("display.width", 120)
@@ -67,7 +69,7 @@ print(from_file.sha256 == sap.sha256, [a.id for a in from_file.analyses] == [a.i
 # `validate.summary` is what `mscstats validate DIR` prints.
 
 # %%
-from mscstats.validate import summary
+from mscstats.trial.validate import summary
 
 trial = mscstats.load(TRIAL, sap=sap)
 print(summary(trial))
@@ -117,11 +119,11 @@ frame[["analysis", "method", "arm", "estimand", "estimate", "ci_lower", "ci_uppe
        "p_value", "p_adjusted"]].round(4)
 
 # %% [markdown]
-# The report's endpoint table formats the same numbers (`mscstats.tables`, the
+# The report's endpoint table formats the same numbers (`mscstats.report.tables`, the
 # only place that rounds):
 
 # %%
-from mscstats import tables
+from mscstats.report import tables
 
 labels = {e.id: e.label or e.id for e in sap.endpoints}
 tables.endpoint_table(results, labels).to_frame().head(8)

@@ -22,7 +22,8 @@
 import pandas as pd
 
 import mscstats
-from mscstats import figures, plan
+from mscstats.report import figures
+from mscstats import plan
 
 pd.set_option("display.width", 120)
 

@@ -1,8 +1,8 @@
 # %% [markdown]
 # # Safety: adverse events by arm
 #
-# The safety tables of the report, built step by step with `mscstats.safety`
-# (full-precision counts and risk differences) and `mscstats.tables` (the
+# The safety tables of the report, built step by step with `mscstats.summaries.safety`
+# (full-precision counts and risk differences) and `mscstats.report.tables` (the
 # formatted tables), on the synthetic refractory-hypoxia trial (UC-MSC on days 1
 # and 4 vs control).
 #
@@ -18,7 +18,9 @@
 import pandas as pd
 
 import mscstats
-from mscstats import figures, plan, safety, tables
+from mscstats.report import figures, tables
+from mscstats import plan
+from mscstats.summaries import safety
 
 pd.set_option("display.width", 120)
 pd.set_option("display.max_colwidth", 60)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mscstats.regression import compare_with_golden, golden_path
+from golden import compare_with_golden, golden_path
 from mscstats.schema import DESIGN_KEYS
 
 ROOT = Path(__file__).resolve().parents[2]   # this checkout, also when mscstats is installed

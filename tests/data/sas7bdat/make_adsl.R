@@ -1,5 +1,5 @@
 # Writes adsl.sas7bdat, a small ADaM-style adsl for the sas7bdat reader test
-# (tests/test_adam_io.py). Python has no sas7bdat writer (pyreadstat reads only);
+# (tests/trial/test_adam_io.py). Python has no sas7bdat writer (pyreadstat reads only);
 # haven::write_sas writes one. Run: Rscript make_adsl.R  (do not edit adsl.sas7bdat)
 library(haven)
 adsl <- data.frame(

@@ -1,0 +1,1 @@
+"""The cores over a leading replicate axis (simulation, permutation)."""

@@ -1,0 +1,1 @@
+"""Numerical cores on plain arrays: no SAP, no DataFrame of the trial."""

@@ -1,0 +1,68 @@
+"""Per-subject rules of time-to-event and binary endpoints (DESIGN.md 4), on arrays.
+
+derive.py (from visit records) and derive_grid.py (from simulated grids) find
+each subject's first event day, last assessment and death day in their own
+ways; what follows from those three is one set of rules, kept here so that
+both derivations apply it identically. numpy only: simulation workers import it.
+"""
+
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+
+from .. import schema
+from ..plan import Endpoint
+
+__all__ = ["COMPARE", "event_timing", "time_to_event_values", "binary_values"]
+
+# the `op` of a parameter condition (schema.CONDITION_OPS) as a comparison
+COMPARE = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+           "==": operator.eq, "!=": operator.ne}
+assert tuple(COMPARE) == schema.CONDITION_OPS, "COMPARE must follow schema.CONDITION_OPS"
+
+
+def event_timing(event_day, last_assessment, last_alive, death, horizon):
+    """(follow-up end, died before any event within the horizon) per subject."""
+    follow_up = np.fmax(last_assessment, last_alive)
+    with np.errstate(invalid="ignore"):
+        died_first = (death <= horizon) & ~(event_day <= death)
+    return follow_up, died_first
+
+
+def time_to_event_values(endpoint: Endpoint, event_day, follow_up, died_first, death):
+    """(AVAL, EVNTCD): the event day, else the end of follow-up within the horizon;
+    a death before the event follows the endpoint's death rule."""
+    horizon = endpoint.horizon
+    has_event = ~np.isnan(event_day)
+    aval = np.where(has_event, event_day, np.minimum(horizon, follow_up))
+    evntcd = np.where(has_event, 1, 0)
+    died = died_first & ~has_event
+    rule = endpoint.death
+    if rule == "censor_at_horizon":     # the dead never improve and stay in the risk set
+        aval = np.where(died, horizon, aval)
+    elif rule == "competing":
+        aval, evntcd = np.where(died, death, aval), np.where(died, 2, evntcd)
+    elif rule == "event":
+        aval, evntcd = np.where(died, death, aval), np.where(died, 1, evntcd)
+    else:  # censor at death
+        aval = np.where(died, death, aval)
+    return np.maximum(aval, 1.0), evntcd  # day 1 counts as 1 even for those censored on day 1
+
+
+def binary_values(endpoint: Endpoint, event_day, follow_up, died_first) -> np.ndarray:
+    """AVAL: 1 for an event on or before the horizon; 0 without one when
+    followed to the horizon or dead first (death is a failure unless death is itself
+    the event); otherwise missing, unless missing = failure/success. Adverse-event
+    endpoints count every subject as followed: AEs are reported over the whole study."""
+    leaves = endpoint.event.leaves()
+    event = ~np.isnan(event_day)
+    observed = (event | died_first | (follow_up >= endpoint.horizon)
+                | all(c.ae is not None for c in leaves))
+    aval = np.where(event, 1.0, 0.0)
+    if endpoint.missing == "exclude":
+        return np.where(observed, aval, np.nan)
+    # failure = what a death would score: 1 when the event is bad enough to include death
+    failure = 1.0 if any(c.state == "dead" for c in leaves) else 0.0
+    return np.where(observed, aval, failure if endpoint.missing == "failure" else 1.0 - failure)

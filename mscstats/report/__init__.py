@@ -1,0 +1,1 @@
+"""The report: tables (the only place that rounds), figures, content, the PDF."""

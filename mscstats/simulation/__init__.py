@@ -1,0 +1,1 @@
+"""Synthetic trials and operating characteristics by simulation."""

@@ -1,0 +1,515 @@
+"""Operating characteristics by simulation: power, or type I error under no effect.
+
+Trials are simulated from the design's generator (synth.py) under assumed
+effects and analysed by the SAP's rules, so the simulated power is the power
+of the SAP as written. Two engines give the same rows:
+
+* exact: a chunk of replicates is generated as one cohort, validated and
+  derived in one vectorized pass as a real trial would be, then each
+  replicate's analyses run on its rows (about 30 ms a trial);
+* grid (simulate_grid.py): the generator's (subject x day) arrays are derived
+  as arrays and each analysis runs on every replicate at once (under 1 ms a
+  trial). It covers ANCOVA, Welch, log-rank and Fisher analyses of measured,
+  time-to-event and binary endpoints; "auto" picks it whenever the SAP's
+  analyses are all of those.
+
+Reproducibility: every chunk has its own seed, derived from (seed, n, chunk
+index) with numpy's SeedSequence, and the chunk size is fixed; so the result
+does not depend on the number of jobs, the scheduler or the order chunks finish.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from .._version import __version__
+from ..errors import MscstatsError, SapError
+from ..plan import Multiplicity, Sap
+# Accepted range of every --effect value (a ratio or multiplier): wide enough for any
+# plausible effect and beyond, narrow enough that the generator's exp and odds stay finite.
+from .designs import EFFECT_RANGE
+
+if TYPE_CHECKING:   # pandas and the visit-level modules load only where used: grid workers
+    import pandas as pd       # start without them
+
+    from ..derive.endpoints import Endpoints
+    from ..trial.quality import Trial
+
+__all__ = ["CHUNK", "ENGINES", "Rate", "NotEstimableCount", "OperatingCharacteristics",
+           "simulate", "restrict_sap", "parse_effects", "choose_engine", "run_chunk",
+           "chunk_results", "hypothesis_rows", "comparison_reason", "EFFECT_RANGE"]
+
+CHUNK = 25  # replicates generated together: the unit of randomness
+
+
+@dataclass(frozen=True)
+class Rate:
+    """Rejection rate of one comparison at one sample size.
+
+    n_estimable: replicates with a p-value, the rate's denominator;
+    n_not_estimable: replicates where the analysis or this comparison could not be
+    computed, counted by reason in ``not_estimable_reasons`` (the rest, if any, had
+    an estimate without a test); mean_estimate: over the finite estimates,
+    ``n_infinite_estimates`` counting the infinite ones it leaves out.
+    """
+    n: int
+    analysis: str
+    arm: str
+    estimand: str
+    n_sims: int
+    n_estimable: int
+    rejections: int
+    mean_estimate: float | None
+    n_not_estimable: int = 0
+    not_estimable_reasons: tuple[tuple[str, int], ...] = ()
+    n_infinite_estimates: int = 0
+
+    @property
+    def rate(self) -> float | None:
+        """Rejections over the replicates with a p-value; None when none had one (an
+        estimate without a test, e.g. a single-arm proportion, or never estimable),
+        whose 'power' would read as a misleading 0."""
+        return self.rejections / self.n_estimable if self.n_estimable else None
+
+    @property
+    def mc_se(self) -> float | None:
+        """Monte Carlo standard error of the rate: sqrt(p (1 - p) / n_estimable)."""
+        rate = self.rate
+        return None if rate is None else math.sqrt(rate * (1.0 - rate) / self.n_estimable)
+
+    def to_dict(self) -> dict:
+        return {"n": self.n, "analysis": self.analysis, "arm": self.arm,
+                "estimand": self.estimand, "n_sims": self.n_sims,
+                "n_estimable": self.n_estimable, "n_not_estimable": self.n_not_estimable,
+                "not_estimable_reasons": dict(self.not_estimable_reasons),
+                "rejections": self.rejections, "rejection_rate": self.rate,
+                "mc_se": self.mc_se, "mean_estimate": self.mean_estimate,
+                "n_infinite_estimates": self.n_infinite_estimates}
+
+
+@dataclass(frozen=True)
+class NotEstimableCount:
+    """How many replicates of one analysis at one n could not be computed, and why."""
+    n: int
+    analysis: str
+    n_sims: int
+    n_not_estimable: int
+    reasons: tuple[tuple[str, int], ...] = ()
+
+    def to_dict(self) -> dict:
+        return {"n": self.n, "analysis": self.analysis, "n_sims": self.n_sims,
+                "n_not_estimable": self.n_not_estimable, "reasons": dict(self.reasons)}
+
+
+@dataclass(frozen=True)
+class OperatingCharacteristics:
+    design: str
+    study: str
+    sap_sha256: str
+    alpha: float
+    seed: int
+    effect: Mapping[str, Any]
+    rates: tuple[Rate, ...]
+    multiplicity: str = "none"
+    notes: tuple[str, ...] = field(default=())
+    engine: str = "exact"
+    not_estimable: tuple[NotEstimableCount, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {"mscstats_version": __version__, "design": self.design, "study": self.study,
+                "sap_sha256": self.sap_sha256, "alpha": self.alpha, "seed": self.seed,
+                "effect": dict(self.effect), "multiplicity": self.multiplicity,
+                "chunk": CHUNK, "engine": self.engine, "notes": list(self.notes),
+                "results": [r.to_dict() for r in self.rates],
+                "not_estimable": [c.to_dict() for c in self.not_estimable]}
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """One line per analysis and n that no replicate could compute."""
+        return tuple(f"analysis {c.analysis} at n = {c.n}: not estimable in any of the "
+                     f"{c.n_sims} replicates ({_reasons_text(c.reasons)})"
+                     for c in self.not_estimable if c.n_not_estimable == c.n_sims)
+
+    def to_json(self) -> str:
+        from ..results import dumps_json
+        return dumps_json(self.to_dict())
+
+    def to_frame(self) -> pd.DataFrame:
+        import pandas as pd
+        return pd.DataFrame([r.to_dict() for r in self.rates])
+
+    def __str__(self) -> str:
+        lines = [f"Operating characteristics of {self.study} ({self.design}), alpha "
+                 f"{self.alpha:g}, effect {dict(self.effect)}"]
+        for r in self.rates:
+            est = "NA" if r.mean_estimate is None else f"{r.mean_estimate:.4g}"
+            if r.n_infinite_estimates:
+                est += f" ({r.n_infinite_estimates} infinite left out)"
+            rejects = ("no p-value" + ("" if r.n_not_estimable else " (an estimate without a test)")
+                       if r.rate is None else
+                       f"rejects {r.rate:.3f} (MC SE {r.mc_se:.3f}) of {r.n_estimable} estimable")
+            lines.append(f"  n = {r.n:>4}  {r.analysis:<18} {r.arm:<10} {r.estimand:<28} "
+                         f"{rejects}, {r.n_not_estimable} not estimable; mean estimate {est}")
+        for c in self.not_estimable:
+            if c.n_not_estimable:
+                lines.append(f"  n = {c.n:>4}  {c.analysis:<18} not estimable in "
+                             f"{c.n_not_estimable} of {c.n_sims}: {_reasons_text(c.reasons)}")
+        return "\n".join(lines)
+
+
+def _reasons_text(reasons: Sequence[tuple[str, int]]) -> str:
+    return "; ".join(f"{count} x {reason}" for reason, count in reasons)
+
+
+def restrict_sap(sap: Sap, analyses: Sequence[str] | None) -> Sap:
+    """The SAP with only the named analyses (and their endpoints); all when None."""
+    if not analyses:
+        return sap
+    known = {a.id for a in sap.analyses}
+    unknown = [a for a in analyses if a not in known]
+    if unknown:
+        raise SapError("analyses", f"{unknown} are not analyses of the SAP.",
+                       f"choose among: {', '.join(sorted(known))}.", file=sap.source)
+    kept = tuple(a for a in sap.analyses if a.id in analyses)
+    endpoints = tuple(e for e in sap.endpoints if e.id in {a.endpoint for a in kept})
+    family = tuple(f for f in sap.multiplicity.family if f in analyses)
+    return replace(sap, analyses=kept, endpoints=endpoints,
+                   multiplicity=Multiplicity(sap.multiplicity.method, family))
+
+
+def parse_effects(key: str, specs: Sequence[str], null: bool = False) -> dict:
+    """Arm -> Effect from ``[ARM:]NAME=VALUE`` settings.
+
+    Settings start from the design's default effects (from no effect with
+    ``null``); a setting without ARM applies to every treated arm. NAME is a field
+    of synth.Effect (recovery_rate, progression_or, mortality_or, cytokine_ratio);
+    VALUE a number in EFFECT_RANGE.
+    """
+    from dataclasses import fields as dataclass_fields
+
+    from .synth import NULL_EFFECT, get_design
+    design = get_design(key)
+    effects = {arm: (NULL_EFFECT if null else design.effects.get(arm, NULL_EFFECT))
+               for arm in design.treated_arms}
+    names = [f.name for f in dataclass_fields(NULL_EFFECT)]
+    for spec in specs:
+        target, _, setting = spec.rpartition(":")
+        name, equals, value = setting.partition("=")
+        fix = (f"Fix: write NAME=VALUE or ARM:NAME=VALUE with NAME one of {', '.join(names)} "
+               f"and ARM one of {', '.join(design.treated_arms)}, e.g. recovery_rate=1.5.")
+        if not equals or name.strip() not in names:
+            raise MscstatsError(f"--effect {spec!r} is not an effect setting. {fix}")
+        arms = [target] if target else list(design.treated_arms)
+        if target and target not in design.treated_arms:
+            raise MscstatsError(f"--effect {spec!r}: {target!r} is not a treated arm of "
+                                f"{key}. {fix}")
+        try:
+            number = float(value)
+        except ValueError:
+            raise MscstatsError(f"--effect {spec!r}: {value!r} is not a number. {fix}") from None
+        low, high = EFFECT_RANGE
+        if not (math.isfinite(number) and number > 0):
+            raise MscstatsError(f"--effect {spec!r}: effects are positive ratios. {fix}")
+        if not low <= number <= high:
+            raise MscstatsError(f"--effect {spec!r}: {number:g} is outside the accepted range "
+                                f"{low:g} to {high:g} of an effect (a ratio). {fix}")
+        for arm in arms:
+            effects[arm] = replace(effects[arm], **{name.strip(): number})
+    return effects
+
+
+def _tables_needed(sap: Sap) -> tuple[str, ...]:
+    adverse = any(c.ae for e in sap.endpoints if e.event for c in e.event.leaves())
+    populations = {sap.analysis_population(a) for a in sap.analyses}
+    if adverse:
+        return ("adsl", "visits", "adae", "ex")
+    if populations & {"mITT", "safety"}:
+        return ("adsl", "visits", "ex")
+    return ("adsl", "visits")
+
+
+def _chunk_seed(seed: int, n: int, chunk: int) -> int:
+    return int(np.random.SeedSequence([seed, n, chunk]).generate_state(1, dtype=np.uint64)[0])
+
+
+def _replicate_inputs(trial: Trial, sap: Sap, endpoints: Endpoints, analysis,
+                      replicate: pd.Series):
+    """(replicate, AnalysisInput) for each replicate with rows for the analysis.
+
+    The chunk's input is built once (population, covariates, merges) and split by
+    replicate (``replicate``: USUBJID -> replicate): per-replicate pandas work would
+    cost more than the statistics.
+    """
+    import pandas as pd
+
+    from ..pipeline import analysis_input
+    whole = analysis_input(trial, sap, endpoints, analysis)
+    groups = pd.Series(np.arange(len(whole.data))).groupby(
+        whole.data["USUBJID"].map(replicate).to_numpy()).indices
+    for r in sorted(groups):
+        yield r, replace(whole, data=whole.data.iloc[groups[r]].reset_index(drop=True))
+
+
+def comparison_reason(result, comparison) -> str | None:
+    """Why a comparison has neither a p-value nor an estimate (None when it has one):
+    the runner's note about that arm, or a plain statement."""
+    if comparison.p_value is not None or comparison.estimate is not None:
+        return None
+    prefixes = (f"{comparison.arm} vs {comparison.reference}:", f"{comparison.arm}:")
+    for note in result.notes:
+        if note.startswith(prefixes):
+            return note.split(":", 1)[1].strip()
+    return "the comparison has no estimate and no p-value"
+
+
+def hypothesis_rows(result) -> list[tuple]:
+    """(analysis, arm, estimand, p, estimate, reason) of each arm's hypothesis, the
+    adjusted p where the SAP's family applies; reason None unless the comparison could
+    not be computed. A not-estimable analysis: one row (analysis, None, None, None,
+    None, reason)."""
+    from ..analysis.multiplicity import primary_comparisons
+    if not result.estimable:
+        return [(result.id, None, None, None, None, result.reason)]
+    return [(result.id, c.arm, c.estimand,
+             c.p_adjusted if c.p_adjusted is not None else c.p_value, c.estimate,
+             comparison_reason(result, c))
+            for c in primary_comparisons(result)]
+
+
+def _run_replicate(inp, runner):
+    """pipeline.run_analysis, and an AnalysisError too as not estimable: a simulated
+    replicate never stops the run (its message is the reason)."""
+    from ..pipeline import run_analysis
+    from ..results import AnalysisResult
+    try:
+        return run_analysis(inp, runner)
+    except MscstatsError as err:
+        return AnalysisResult.not_estimable(inp.id, inp.endpoint, inp.method, str(err),
+                                            inp.options)
+
+
+def chunk_results(key: str, sap: Sap, n: int, chunk: int, replicates: int, seed: int,
+                  effect, runner=None) -> list[list]:
+    """The exact engine on one chunk: per replicate, every analysis's result in SAP order
+    (a not-estimable entry where it cannot be computed), multiplicity applied.
+
+    runner: the function that runs one AnalysisInput (default analysis.run); the
+    stress sweep passes one that records what a runner raises.
+    """
+    from ..analysis.cores.common import NotEstimable
+    from ..derive.endpoints import derive
+    from ..pipeline import apply_multiplicity
+    from ..results import AnalysisResult
+    from .synth import make_batch
+    from ..trial.validate import load_frames
+    from .synth import synthetic_rules
+    frames = make_batch(key, n, replicates, _chunk_seed(seed, n, chunk), effect,
+                        tables=_tables_needed(sap))
+    trial = load_frames(frames, key, sap.study.arms, synthetic_rules(sap.data))
+    endpoints = derive(trial, sap)
+    replicate = trial.adsl.set_index("USUBJID")["REPLICATE"]
+    by_replicate: dict[int, list] = {r: [] for r in range(replicates)}
+    for analysis in sap.analyses:
+        try:
+            inputs = dict(_replicate_inputs(trial, sap, endpoints, analysis, replicate))
+        except (NotEstimable, MscstatsError) as why:   # e.g. an arm empty in the whole chunk
+            inputs, reason = {}, str(why)
+        else:
+            reason = "no subject of the trial has a row of the endpoint"
+        for r in range(replicates):
+            by_replicate[r].append(
+                _run_replicate(inputs[r], runner) if r in inputs else
+                AnalysisResult.not_estimable(analysis.id, analysis.endpoint, analysis.method,
+                                             reason, analysis.options))
+    return [apply_multiplicity(by_replicate[r], sap) for r in range(replicates)]
+
+
+def run_chunk(key: str, sap: Sap, n: int, chunk: int, replicates: int, seed: int,
+              effect, engine: str = "exact") -> list[tuple]:
+    """Simulate and analyse one chunk; one row per replicate and primary comparison:
+    (analysis, arm, estimand, p, estimate, reason), p None where it could not be
+    computed, reason None unless the comparison or the analysis could not be (a
+    not-estimable analysis gives one row with arm and estimand None).
+
+    engine "exact": visit records, validation, derive.py and the runners, replicate
+    by replicate (chunk_results); "grid": the same trials derived and analysed as arrays
+    (simulate_grid.py), which gives the same rows about 35 times faster.
+    """
+    if engine == "grid":
+        from ..derive.grid import grid_params
+        from .grid_engine import analyse_grid
+        from .synth import make_grid
+        return analyse_grid(make_grid(key, n, replicates, _chunk_seed(seed, n, chunk), effect,
+                                      grid_params(sap)), sap)
+    return [row for results in chunk_results(key, sap, n, chunk, replicates, seed, effect)
+            for result in results for row in hypothesis_rows(result)]
+
+
+def _counted(reasons) -> tuple[tuple[str, int], ...]:
+    """(reason, count), most frequent first, then alphabetically (deterministic)."""
+    from collections import Counter
+    return tuple(sorted(Counter(r for r in reasons if r is not None).items(),
+                        key=lambda item: (-item[1], item[0])))
+
+
+def _summarise(n: int, n_sims: int, rows: list[tuple], alpha: float,
+               analyses: Sequence[str]) -> tuple[list[Rate], list[NotEstimableCount]]:
+    """Per comparison: rejections over the replicates with a p-value, the not-estimable
+    ones by reason (an analysis not estimable in a replicate counts for each of its
+    comparisons); per analysis: the replicates it could not be computed in."""
+    import pandas as pd
+    frame = pd.DataFrame(rows, columns=["analysis", "arm", "estimand", "p", "estimate",
+                                        "reason"])
+    whole = frame[frame["arm"].isna()]
+    counts = [NotEstimableCount(n, a, n_sims, int((whole["analysis"] == a).sum()),
+                                _counted(whole.loc[whole["analysis"] == a, "reason"]))
+              for a in analyses]
+    rates = []
+    for (analysis, arm, estimand), g in frame[frame["arm"].notna()].groupby(
+            ["analysis", "arm", "estimand"], sort=False):
+        p = g["p"].astype(float)
+        est = g["estimate"].astype(float)
+        reasons = [*g["reason"], *whole.loc[whole["analysis"] == analysis, "reason"]]
+        finite = est[np.isfinite(est)]
+        reasons_counted = _counted(reasons)
+        rates.append(Rate(n, analysis, arm, estimand, n_sims, int(p.notna().sum()),
+                          int((p < alpha).sum()),
+                          float(finite.mean()) if len(finite) else None,
+                          sum(c for _, c in reasons_counted), reasons_counted,
+                          int(np.isinf(est).sum())))
+    return rates, counts
+
+
+ENGINES = ("auto", "grid", "exact")
+
+
+def choose_engine(sap: Sap, engine: str = "auto") -> str:
+    """"grid" when every analysis of the SAP runs on the grid (derive_grid.unsupported),
+    else "exact"; asking for "grid" where it cannot run is an error that says why."""
+    from ..derive.grid import unsupported
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
+    if engine == "exact":
+        return engine
+    reasons = unsupported(sap)
+    if reasons and engine == "grid":
+        raise SapError("analyses", "the grid engine cannot run " + "; ".join(reasons) + ".",
+                       "use --engine exact (or auto), or choose analyses with --analyses.",
+                       file=sap.source)
+    return "exact" if reasons else "grid"
+
+
+def simulate(key: str, sap: Sap, n_values: Sequence[int], n_sims: int, effect=None,
+             seed: int | None = None, analyses: Sequence[str] | None = None, jobs: int = 1,
+             scheduler: str | None = None,
+             progress: Callable[[int, int], None] | None = None,
+             engine: str = "auto") -> OperatingCharacteristics:
+    """Rejection rates of the SAP's comparisons over n_sims simulated trials per n.
+
+    effect: None (the design's default effects), an Effect for every treated arm
+    (synth.NULL_EFFECT for type I error), or a mapping arm -> Effect.
+    engine: "auto" (the grid where the SAP allows, see choose_engine), "grid" or "exact".
+    """
+    from .synth import NULL_EFFECT, Effect, get_design
+    design = get_design(key)
+    if tuple(sap.study.arms) != tuple(design.arms):
+        raise SapError("study.arms", f"{list(sap.study.arms)} are not the arms of design "
+                       f"{key} ({list(design.arms)}).", "use the design's template SAP "
+                       f"(`mscstats sap {key}`) or one with the same arms.", file=sap.source)
+    sap = restrict_sap(sap, analyses)
+    engine = choose_engine(sap, engine)
+    seed = sap.study.seed if seed is None else int(seed)
+    tasks = [(n, c, min(CHUNK, n_sims - c * CHUNK)) for n in n_values
+             for c in range(math.ceil(n_sims / CHUNK))]
+    chunks = _run_tasks(key, sap, tasks, seed, effect, jobs, scheduler, progress, engine)
+    rates: list[Rate] = []
+    counts: list[NotEstimableCount] = []
+    for n in n_values:
+        rows = [row for (task_n, _, _), found in zip(tasks, chunks) if task_n == n
+                for row in found]
+        found_rates, found_counts = _summarise(n, n_sims, rows, sap.study.alpha,
+                                               [a.id for a in sap.analyses])
+        rates.extend(found_rates)
+        counts.extend(found_counts)
+    if effect is None:
+        described = {arm: vars(e) for arm, e in design.effects.items()}
+    elif isinstance(effect, Effect):
+        described = {"all treated arms": vars(effect), "null": effect == NULL_EFFECT}
+    else:
+        described = {arm: vars(e) for arm, e in effect.items()}
+    notes = ("rejection: p < alpha, using p_adjusted where the SAP's multiplicity family "
+             "applies; rejection_rate and mc_se are over the replicates with a p-value "
+             "(n_estimable); n_not_estimable counts the replicates where the analysis or the "
+             "comparison could not be computed, by reason (not_estimable_reasons; per "
+             "analysis in not_estimable); in the family a hypothesis without a p-value "
+             "counts as not rejected (p = 1)",
+             "mean_estimate is the mean of the finite estimates; n_infinite_estimates counts "
+             "the infinite ones left out (e.g. a hazard ratio with every event in one arm)",
+             "engine grid: the trials are derived and analysed as arrays, with the same "
+             "rules and the same results as engine exact (hazard ratios agree to the Cox "
+             "fit's convergence, about 1e-7)" if engine == "grid" else
+             "engine exact: every trial is validated, derived and analysed as a real one")
+    oc = OperatingCharacteristics(key, sap.study.id, sap.sha256, sap.study.alpha, seed,
+                                  described, tuple(rates), sap.multiplicity.method, notes,
+                                  engine, tuple(counts))
+    return replace(oc, notes=oc.notes + oc.warnings)
+
+
+CONNECT_TIMEOUT = 10      # seconds to reach the scheduler, and again to find a worker
+
+
+def _dask_client(address: str):
+    """A client of the cluster at ``address`` that has at least one worker; a
+    scheduler that does not answer, or has no workers, is a message (not a hang or
+    a traceback after 30 s)."""
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise MscstatsError("--scheduler needs dask.distributed: "
+                            "pip install 'mscstats[dask]'.") from None
+    try:
+        client = Client(address, timeout=CONNECT_TIMEOUT)
+    except (OSError, TimeoutError, ValueError) as err:
+        raise MscstatsError(f"--scheduler {address}: no dask scheduler answered within "
+                            f"{CONNECT_TIMEOUT} s ({type(err).__name__}: {err}). Fix: start "
+                            "one (dask scheduler; dask worker ADDRESS) and give its address, "
+                            "e.g. tcp://host:8786, or leave --scheduler out to run here "
+                            "(--jobs).") from None
+    try:
+        client.wait_for_workers(1, timeout=CONNECT_TIMEOUT)
+    except (OSError, TimeoutError) as err:
+        client.close()
+        raise MscstatsError(f"--scheduler {address}: the scheduler has no worker (none joined "
+                            f"within {CONNECT_TIMEOUT} s: {err}). Fix: start workers "
+                            f"(dask worker {address}), or leave --scheduler out to run here "
+                            "(--jobs).") from None
+    return client
+
+
+def _run_group(key, sap, group, seed, effect, engine) -> list[list[tuple]]:
+    return [run_chunk(key, sap, n, c, reps, seed, effect, engine) for n, c, reps in group]
+
+
+def _run_tasks(key, sap, tasks, seed, effect, jobs, scheduler, progress,
+               engine) -> list[list[tuple]]:
+    """Each chunk's rows, in task order. Chunks are sent in groups, enough groups to
+    keep every worker busy: a grid chunk takes milliseconds, less than its dispatch."""
+    from joblib import Parallel, cpu_count, delayed, parallel_backend
+    workers = cpu_count() if jobs is None or jobs < 1 else jobs
+    size = 1 if engine == "exact" else max(1, min(40, len(tasks) // (4 * workers)))
+    groups = [tasks[i:i + size] for i in range(0, len(tasks), size)]
+    calls = (delayed(_run_group)(key, sap, group, seed, effect, engine) for group in groups)
+    if scheduler:
+        with _dask_client(scheduler), parallel_backend("dask"):
+            return [rows for found in Parallel()(calls) for rows in found]
+    out: list[list[tuple]] = []
+    parallel = Parallel(n_jobs=jobs, return_as="generator")
+    for found in parallel(calls):
+        out.extend(found)
+        if progress is not None:
+            progress(len(out), len(tasks))
+    return out

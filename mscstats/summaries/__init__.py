@@ -1,0 +1,1 @@
+"""Summaries computed once, as data in results.json: descriptive, safety, estimands."""

@@ -1,0 +1,210 @@
+"""The PDF report: builds for every design, shows every estimate as tables.py
+formats it, is byte-identical for the same inputs, escapes data text; the CLI."""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from pypdf import PdfReader
+from report_helpers import SYNTHETIC
+
+from mscstats.report import tables
+from mscstats.cli import main
+from mscstats.pipeline import analyze, load
+from mscstats.plan import template
+from mscstats.report.pdf import render_pdf
+from mscstats.schema import DESIGN_KEYS
+
+SMALL = "single-arm-bm-msc"
+
+
+def _text(pdf: bytes) -> str:
+    pages = PdfReader(io.BytesIO(pdf)).pages
+    return re.sub(r"\s+", " ", " ".join(page.extract_text() for page in pages))
+
+
+def _build(directory, key):
+    sap = template(key)
+    trial = load(directory, sap)
+    results = analyze(trial, sap)
+    return results, render_pdf(trial, sap, results)
+
+
+@pytest.fixture(scope="module")
+def reports():
+    """Each design's report, built once: key -> (results, pdf bytes, text)."""
+    out = {}
+    for key in DESIGN_KEYS:
+        results, pdf = _build(SYNTHETIC / key, key)
+        out[key] = (results, pdf, _text(pdf))
+    return out
+
+
+@pytest.mark.parametrize("key", DESIGN_KEYS)
+def test_report_has_every_section(reports, key):
+    results, pdf, text = reports[key]
+    assert pdf.startswith(b"%PDF") and len(PdfReader(io.BytesIO(pdf)).pages) >= 6
+    for heading in ("Subject flow", "Baseline characteristics", "Endpoint summary", "Figures",
+                    "Safety", "Methods", "Appendix: data quality", "Reproducibility manifest"):
+        assert heading in text, heading
+    assert results.manifest["sap_sha256"] in text
+    assert results.manifest["data_sha256"] in text
+    assert f"Seed {results.manifest['seed']}" in text
+
+
+@pytest.mark.parametrize("key", DESIGN_KEYS)
+def test_every_estimate_appears_as_tables_formats_it(reports, key):
+    results, _, text = reports[key]
+    assert results.analyses
+    for analysis in results.analyses:
+        assert analysis.id in text
+        for c in analysis.comparisons:
+            assert tables.estimate_with_ci(c) in text, (analysis.id, c)
+            assert tables.fmt_p(c.p_value) in text
+
+
+@pytest.mark.parametrize("key", DESIGN_KEYS)
+def test_methods_section_names_each_method_and_its_reference(reports, key):
+    from mscstats.specs import METHODS
+    results, _, text = reports[key]
+    for method in {a.method for a in results.analyses}:
+        assert re.sub(r"\s+", " ", METHODS[method].reference) in text
+
+
+def test_same_inputs_give_identical_bytes(reports):
+    _, again = _build(SYNTHETIC / SMALL, SMALL)
+    assert again == reports[SMALL][1]
+
+
+def test_subject_ids_from_the_data_print_literally(tmp_path):
+    directory = tmp_path / SMALL
+    shutil.copytree(SYNTHETIC / SMALL, directory)
+    adae = pd.read_csv(directory / "adae.csv", dtype=str, keep_default_na=False)
+    adae.loc[0, "AESER"] = "Y"  # so the subject is named in the serious-event listing
+    adae.to_csv(directory / "adae.csv", index=False, lineterminator="\n")
+    subject = adae.loc[0, "USUBJID"]
+    for path in directory.glob("*.csv"):
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+        table["USUBJID"] = table["USUBJID"].replace(subject, "<b>&x")
+        table.to_csv(path, index=False, lineterminator="\n")
+    _, pdf = _build(directory, SMALL)
+    assert "<b>&x" in _text(pdf)
+
+
+# --------------------------------------------------------------------------
+# CLI
+# --------------------------------------------------------------------------
+
+SAP_TEXT = """
+[study]
+id = "BM-MSC-COVID"
+title = "Single-arm report test"
+arms = ["BM-MSC"]
+
+[[endpoint]]
+id = "ae_any"
+kind = "binary"
+horizon = 28
+event.any = [ { ae = "any" } ]
+
+[[endpoint]]
+id = "pf_d7"
+kind = "change"
+param = "PF"
+day = 7
+
+[[analysis]]
+id = "ae_any"
+endpoint = "ae_any"
+method = "binary"
+population = "safety"
+
+[[analysis]]
+id = "pf_change"
+endpoint = "pf_d7"
+method = "paired"
+"""
+
+
+@pytest.fixture
+def sap_file(tmp_path):
+    path = tmp_path / "sap.toml"
+    path.write_text(SAP_TEXT, encoding="utf-8")
+    return path
+
+
+def test_cli_writes_the_report(tmp_path, sap_file):
+    out = tmp_path / "report.pdf"
+    result = CliRunner().invoke(main, ["report", str(SYNTHETIC / SMALL), "--sap", str(sap_file),
+                                       "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes().startswith(b"%PDF")
+    assert "analysis pf_change" in result.stderr
+    assert "Single-arm report test" in _text(out.read_bytes())
+
+
+def test_cli_bad_data_exits_1_and_writes_nothing(tmp_path, sap_file):
+    directory = tmp_path / "trial"
+    shutil.copytree(SYNTHETIC / SMALL, directory)
+    adsl = pd.read_csv(directory / "adsl.csv", dtype=str, keep_default_na=False)
+    adsl.loc[0, "ARM"] = "placebo"  # an arm the SAP does not name
+    adsl.to_csv(directory / "adsl.csv", index=False, lineterminator="\n")
+    out = tmp_path / "report.pdf"
+    result = CliRunner().invoke(main, ["report", str(directory), "--sap", str(sap_file),
+                                       "-o", str(out)])
+    assert result.exit_code == 1
+    assert "placebo" in result.stderr
+    assert not out.exists() and not list(tmp_path.glob(".report.pdf.*"))
+
+
+def test_cli_bad_sap_exits_1(tmp_path):
+    sap = tmp_path / "sap.toml"
+    sap.write_text("[study\n", encoding="utf-8")
+    out = tmp_path / "report.pdf"
+    result = CliRunner().invoke(main, ["report", str(SYNTHETIC / SMALL), "--sap", str(sap),
+                                       "-o", str(out)])
+    assert result.exit_code == 1 and "not valid TOML" in result.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("args", [["report", "-o", "x.pdf"],
+                                  ["report", "somewhere", "-o", "x.pdf"],
+                                  ["report", "--demo", "nonsense", "-o", "x.pdf"]])
+def test_cli_usage_errors_exit_2(tmp_path, args):
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+
+
+def test_cli_demo_with_a_design_key(tmp_path):
+    out = tmp_path / "demo.pdf"
+    result = CliRunner().invoke(main, ["report", "--demo", SMALL, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "BM-MSC-COVID" in _text(out.read_bytes())
+
+
+def test_cli_demo_default_design(tmp_path):
+    out = tmp_path / "report.pdf"
+    result = CliRunner().invoke(main, ["report", "--demo", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "NCT05689008" in _text(out.read_bytes())
+
+
+def test_forest_panels_never_mix_units(reports):
+    text = reports["refractory-hypoxia"][2]
+    captions = re.findall(r"Forest plot of the comparisons \(([^)]*)\)", text)
+    assert captions == ["mean differences, mmHg", "win probabilities", "ratios",
+                        "differences in restricted mean time, days", "risk differences",
+                        "Hodges-Lehmann shifts, days"]
+
+
+def test_tipping_point_figures_appear_for_the_sensitivity_analyses(reports):
+    for key, kind in (("refractory-hypoxia", "pooled estimate"), ("prevent-progression",
+                                                                 "p-value of every completed")):
+        text = reports[key][2]
+        assert "Tipping point of primary_tipping" in text and kind in text
+        assert "primary_tipping" in text

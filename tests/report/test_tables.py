@@ -1,0 +1,155 @@
+"""tables.py: the formatting rules, checked by hand, and the tables built from results."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from mscstats.report import tables
+from mscstats.summaries.descriptive import BaselineVariable, ContinuousSummary
+from mscstats.results import AnalysisResult, Comparison, Test, TrialResults
+
+
+@pytest.mark.parametrize("x, text", [
+    (27.07, "27.1"), (0.5596, "0.560"), (556.7, "557"), (1.201, "1.20"), (35.0, "35.0"),
+    (-13.48, "-13.5"), (-4.339e-05, "0.000"), (0.0, "0.00"), (1234.5, "1234"),
+    (None, "NA"), (math.nan, "NA"), (math.inf, "∞"), (-math.inf, "-∞")])
+def test_estimate_has_three_significant_digits(x, text):
+    assert tables.fmt_estimate(x) == text
+
+
+def test_ci_takes_the_estimates_decimals():
+    c = Comparison("UC-MSC", "control", "mean_difference", 27.07, (-13.48, 67.62), 0.95)
+    assert tables.estimate_with_ci(c) == "27.1 (-13.5, 67.6)"
+    ratio = Comparison("UC-MSC", "control", "odds_ratio", math.inf, (7.655, math.inf), 0.95)
+    assert tables.estimate_with_ci(ratio) == "∞ (7.66, ∞)"      # never "NA (7.66, NA)"
+    none = Comparison("UC-MSC", "control", "odds_ratio", None, (None, None), 0.95)
+    assert tables.estimate_with_ci(none) == "not estimable"
+
+
+@pytest.mark.parametrize("p, text", [(0.1864, "0.186"), (1.0, "1.000"), (0.0004035, "<0.001"),
+                                     (0.001, "0.001"), (0.0496, "0.050"), (None, "NA")])
+def test_p_values(p, text):
+    assert tables.fmt_p(p) == text
+
+
+def test_counts_and_negative_zero():
+    assert tables.fmt_count(6, 30) == "6 (20.0%)"
+    assert tables.fmt_count(1, 3) == "1 (33.3%)"
+    assert tables.fmt_count(0, 0) == "0"
+    assert tables.fmt_number(-0.04, 1) == "0.0"
+    assert tables.fmt_number(-0.06, 1) == "-0.1"
+
+
+def _results() -> TrialResults:
+    a = AnalysisResult(
+        "primary", "pf_d7", "ancova",
+        {"control": {"n": 29, "mean": 54.98, "sd": 70.83, "n_missing": 1},
+         "UC-MSC": {"n": 28, "mean": 81.26, "sd": 79.37, "n_missing": 2}},
+        tests=(Test("t", 1.338, 54.0, 0.1864),),
+        comparisons=(Comparison("UC-MSC", "control", "mean_difference", 27.07, (-13.48, 67.62),
+                                0.95, 0.1864, 0.3728),))
+    b = AnalysisResult("mort", "mort28", "binary",
+                       {"control": {"n": 30, "events": 6}, "UC-MSC": {"n": 29, "events": 9}},
+                       comparisons=(Comparison("UC-MSC", "control", "risk_ratio", 1.552,
+                                               (0.6321, 3.809), 0.95, 0.3817),))
+    return TrialResults("0.1.0", {}, {}, (a, b))
+
+
+def test_endpoint_table_rows():
+    table = tables.endpoint_table(_results(), {"pf_d7": "Change in P/F at day 7"})
+    assert table.columns[5] == "Estimate (95% CI)"
+    assert table.rows[0] == ("primary", "Change in P/F at day 7", "ancova", "UC-MSC vs control",
+                             "mean difference", "27.1 (-13.5, 67.6)", "0.186", "0.373")
+    assert table.rows[1][5:] == ("1.55 (0.63, 3.81)", "0.382", "")
+
+
+def test_arm_summary_and_tests_tables():
+    arms = tables.arm_summary_table(_results())
+    assert arms.rows[0] == ("primary", "control", "29", "1", "mean (SD) 55.0 (70.8)")
+    assert arms.rows[3][4] == "events 9 (31.0%)"
+    tests = tables.tests_table(_results())
+    assert tests.rows == (("primary", "t", "1.34", "54.0", "0.186"),)
+
+
+def test_baseline_table_layout():
+    age = BaselineVariable("AGE", "Age (years)", "continuous",
+                           {"a": ContinuousSummary(2, 60.0, 14.14, 60.0, 55.0, 65.0),
+                            "b": ContinuousSummary(1, 48.0, math.nan, 48.0, 48.0, 48.0)},
+                           {"a": 2, "b": 1})
+    sex = BaselineVariable("SEX", "Sex", "categorical", {"a": {"F": 1, "M": 1},
+                                                         "b": {"F": 0, "M": 1}}, {"a": 2, "b": 1})
+    table = tables.baseline_table([age, sex], ["a", "b"], "ITT")
+    assert table.columns == ("Characteristic", "a (N = 2)", "b (N = 1)")
+    assert table.rows[2] == ("  Mean (SD)", "60.0 (14.1)", "48.0 (NA)")
+    assert table.rows[3] == ("  Median (Q1, Q3)", "60.0 (55.0, 65.0)", "48.0 (48.0, 48.0)")
+    assert table.rows[5] == ("  F", "1 (50.0%)", "0 (0.0%)")
+    assert table.groups == (0, 4)
+
+
+def test_ae_tables_with_risk_difference():
+    categories = pd.DataFrame({"AEBODSYS": ["Any adverse event"] * 2, "AEDECOD": ["", ""],
+                               "ARM": ["control", "UC-MSC"], "n": [3, 6], "N": [10, 10],
+                               "events": [4, 9], "proportion": [0.3, 0.6]})
+    rd = pd.DataFrame({"AEBODSYS": ["Any adverse event"], "AEDECOD": [""], "ARM": ["UC-MSC"],
+                       "estimate": [0.3], "lower": [-0.1234], "upper": [0.6049]})
+    table = tables.ae_category_table(categories, rd, ["control", "UC-MSC"])
+    assert table.columns[1:] == ("control (N = 10)", "UC-MSC (N = 10)",
+                                 "RD UC-MSC - control, % (95% CI)")
+    assert table.rows == (("Any adverse event", "3 (30.0%)", "6 (60.0%)", "30.0 (-12.3, 60.5)"),)
+
+
+def test_quality_tables_list_every_entry():
+    quality = {"rows_read": 12, "rows_used": 11, "rows_read_by_file": {"adsl.csv": 2,
+                                                                       "visits.csv": 10},
+               "converted": [{"file": "visits.csv", "column": "AVAL", "param": "PAO2",
+                              "rule": "kPa -> mmHg", "n": 3, "rows": "1-3"}],
+               "dropped": [{"file": "visits.csv", "column": None, "reason": "blank", "n": 1,
+                            "rows": "7"}],
+               "warnings": [], "notes": [],
+               "derivation": [{"endpoint": "pf_d7", "message": "missing: died", "n": 1,
+                               "subjects": ["<b>&x"]}]}
+    out = tables.quality_tables(quality)
+    assert [t.title for t in out] == ["Rows read", "Converted values", "Dropped rows",
+                                      "Endpoint derivation log"]
+    assert out[0].rows[-2:] == (("Total read", "12"), ("Total used", "11"))
+    assert out[2].rows == (("visits.csv", "", "blank", "1", "7"),)
+    assert out[3].rows[0][3] == "<b>&x"
+
+
+def test_quality_tables_list_columns_not_used_and_files_not_read():
+    quality = {"rows_read": 2, "rows_used": 2, "rows_read_by_file": {"adsl.xpt": 2},
+               "not_used": [{"file": "adsl.xpt", "column": "STUDYID"}],
+               "files_not_read": ["README.txt", "export.xlsx[notes]"]}
+    out = {t.title: t for t in tables.quality_tables(quality)}
+    assert out["Columns not used"].rows == (("adsl.xpt", "STUDYID"),)
+    assert out["Files not read"].rows == (("README.txt",), ("export.xlsx[notes]",))
+
+
+def test_an_analysis_title_names_its_rows():
+    import dataclasses
+    results = _results()
+    titled = dataclasses.replace(results.analyses[0], options={"title": "P/F day 7 (ANCOVA)"})
+    results = dataclasses.replace(results, analyses=(titled, results.analyses[1]))
+    assert [r[0] for r in tables.endpoint_table(results, {}).rows] == ["P/F day 7 (ANCOVA)", "mort"]
+    assert tables.tests_table(results).rows[0][0] == "P/F day 7 (ANCOVA)"
+
+
+def test_tipping_tables_of_a_continuous_and_a_binary_grid():
+    from mscstats.report.tables import tipping_table
+    arms = ("control", "UC-MSC")
+    rows = [{"delta": -50.0, "estimate": 12.345, "ci": [-1.5, 26.0], "p_value": 0.0812},
+            {"delta": 0.0, "estimate": 27.07, "ci": [13.48, 40.66], "p_value": 0.0004}]
+    table = tipping_table(AnalysisResult("tip", "pf", "tipping_point", {}, grid=tuple(rows),
+                                         tipping_point=-50.0), arms)
+    assert table.rows == (("-50.0", "12.3 (-1.5, 26.0)", "0.081"),
+                          ("0.00", "27.1 (13.5, 40.7)", "<0.001"))
+    assert table.footnotes == ("Tipping point: delta = -50.0",)
+    grid = [{"events_among_missing": {"UC-MSC": k1, "control": k0}, "estimate": 0.1 * k1,
+             "p_value": p} for (k1, k0), p in (((0, 0), 0.0968), ((0, 1), 0.0414))]
+    table = tipping_table(AnalysisResult("tip", "prog", "tipping_point", {}, grid=tuple(grid),
+                                         tipping_point=(grid[0],)), arms)
+    assert table.rows == (("0", "0", "0.00", "0.097", "yes"), ("0", "1", "0.00", "0.041", ""))
+    assert table.columns[0] == "Events among missing, UC-MSC"
