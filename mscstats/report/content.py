@@ -203,6 +203,9 @@ def _tipping_figures(sap: Sap, results: TrialResults) -> list[Item]:
     out: list[Item] = []
     for a in (a for a in results.analyses if a.grid):
         binary = "events_among_missing" in a.grid[0]
+        if len(a.grid) == 1:          # nothing missing: the table says so, a figure adds nothing
+            out.append(tables.tipping_table(a, sap.study.arms))
+            continue
         out.append(_figure(f"Tipping point of {a.id}: {labels.get(a.endpoint, a.endpoint)}"
                            + (" (p-value of every completed table; hatched p < alpha, outlined "
                               "the boundary)." if binary else " (pooled estimate and 95% CI "

@@ -365,8 +365,9 @@ def _tipping_heat_map(grid, boundary, arms, alpha, ax):
     ax.set_xlabel(f"Events among the missing, {reference}")
     ax.set_ylabel(f"Events among the missing, {treated}")
     from matplotlib.ticker import MaxNLocator
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    for axis, cells in ((ax.xaxis, p.shape[1]), (ax.yaxis, p.shape[0])):
+        # whole numbers of events only (a locator alone puts 0.1 steps on a 1- or 2-cell axis)
+        axis.set_major_locator(MaxNLocator(nbins=min(cells, 10), integer=True, min_n_ticks=1))
     return ax
 
 

@@ -112,6 +112,8 @@ def estimate_with_ci(c: Comparison) -> str:
     if c.estimate is None or (isinstance(c.estimate, float) and math.isnan(c.estimate)):
         return NOT_ESTIMABLE
     decimals = decimals_for(c.estimate)
+    if not any(_finite(v) or _infinite(v) for v in (c.ci or ())):
+        return fmt_number(c.estimate, decimals)   # no CI (a permutation p): not "(NA, NA)"
     return f"{fmt_number(c.estimate, decimals)} {fmt_ci(c.ci, decimals)}"
 
 
@@ -342,6 +344,20 @@ def quality_tables(quality: Mapping[str, Any]) -> list[Table]:
 _TIPPING_ROWS = 30        # a larger binary grid lists its boundary rows only (the figure has all)
 
 
+def tipping_conclusion(result: AnalysisResult) -> str:
+    """A tipping_point analysis in one sentence: where its conclusion changes, if anywhere."""
+    grid = list(result.grid or ())
+    if grid and "delta" in grid[0]:
+        tip = result.tipping_point
+        return (f"Tipping point: delta = {fmt_estimate(tip)}" if tip is not None else
+                "No shift of the grid makes p reach alpha.")
+    if len(grid) == 1:
+        return "Nothing is missing: the one completed table is the observed one."
+    boundary = len(result.tipping_point or ())
+    return (f"The conclusion changes at {boundary} boundary table(s) of {len(grid)}." if boundary
+            else f"The conclusion is the same for every one of the {len(grid)} completed tables.")
+
+
 def tipping_table(result: AnalysisResult, arms: Sequence[str]) -> Table:
     """The grid of a tipping_point analysis, and its tipping point as a footnote."""
     reference, treated = arms[0], arms[1]
@@ -351,9 +367,7 @@ def tipping_table(result: AnalysisResult, arms: Sequence[str]) -> Table:
         rows = tuple((fmt_estimate(g["delta"]), f"{fmt_estimate(g['estimate'])} "
                       f"{fmt_ci(g['ci'], decimals_for(g['estimate']))}", fmt_p(g["p_value"]))
                      for g in grid)
-        tip = result.tipping_point
-        note = (f"Tipping point: delta = {fmt_estimate(tip)}" if tip is not None else
-                "No shift of the grid makes p reach alpha.")
+        note = tipping_conclusion(result)
         return Table(title, (f"Shift of {treated}'s imputed values", "Difference (95% CI)", "p"),
                      rows, (note,))
     def cell(row) -> tuple[int, int]:
@@ -364,7 +378,7 @@ def tipping_table(result: AnalysisResult, arms: Sequence[str]) -> Table:
     rows = tuple((str(cell(g)[0]), str(cell(g)[1]), fmt_estimate(g["estimate"]),
                   fmt_p(g["p_value"]), "yes" if cell(g) in boundary else "") for g in shown)
     notes = ["Boundary: p >= alpha next to a table (one event more or fewer in one arm) with "
-             "p < alpha." if boundary else "The conclusion is the same for every completed table."]
+             "p < alpha." if boundary else tipping_conclusion(result)]
     if len(shown) < len(grid):
         notes.append(f"Boundary rows of the {len(grid)} completed tables (the figure shows all).")
     return Table(title, (f"Events among missing, {treated}", f"Events among missing, {reference}",
@@ -381,7 +395,12 @@ WARNING_FOOTNOTE = ("* an arm is analysed with fewer than half of its randomized
 
 
 def _summary_line(result: AnalysisResult | None) -> str:
-    """'win probability, UC-MSC vs control: 0.605 (0.457, 0.733), p 0.171' per comparison."""
+    """'win probability, UC-MSC vs control: 0.605 (0.457, 0.733), p 0.171' per comparison;
+    a tipping point's conclusion; a not-estimable analysis's reason."""
+    if result is not None and not result.estimable:
+        return f"{NOT_ESTIMABLE}: {result.reason}"
+    if result is not None and result.grid is not None:
+        return tipping_conclusion(result)
     if result is None or not result.comparisons:
         return NA
     parts = []

@@ -542,7 +542,7 @@ def test_reference_based_means_over_three_visits():
 def test_pooling_exact_fits_is_not_estimable():
     """Completed data sets that all fit exactly (SE 0) have no pooled SE: not estimable,
     never 0/0 (the sweep found it at n = 4: 2 subjects an arm, ANCOVA on BASE)."""
-    from mscstats.analysis.common import NotEstimable
+    from mscstats.analysis.cores.common import NotEstimable
     exact = mi.Estimates(q=np.array([1.5, 1.5, 1.5]), u=np.zeros(3), dfcom=1.0)
     with pytest.raises(NotEstimable, match="standard error of 0"):
         mi.pool(exact)

@@ -142,6 +142,10 @@ def test_tipping_point_heat_map_shows_the_grid_p_values_and_boundary():
     assert [p.get_xy() for p in outlined] == [(-0.5, -0.5)]
     assert sum(1 for p in ax.patches if p.get_hatch()) == 2    # p < alpha
     assert "control" in ax.get_xlabel() and "UC-MSC" in ax.get_ylabel()
+    ax.figure.canvas.draw()
+    for ticks, cells in ((ax.get_xticks(), 2), (ax.get_yticks(), 2)):
+        shown = [t for t in ticks if -0.5 <= t <= cells - 0.5]
+        assert shown == [0.0, 1.0]                   # whole numbers of events, not 0.1 steps
 
 
 def test_tipping_point_shifts_plot_estimates_and_the_tipping_line():

@@ -153,3 +153,31 @@ def test_tipping_tables_of_a_continuous_and_a_binary_grid():
                                          tipping_point=(grid[0],)), arms)
     assert table.rows == (("0", "0", "0.00", "0.097", "yes"), ("0", "1", "0.00", "0.041", ""))
     assert table.columns[0] == "Events among missing, UC-MSC"
+
+
+def _tipping_result(grid, tipping):
+    return AnalysisResult("tip", "e", "tipping_point", {}, grid=tuple(grid), tipping_point=tipping)
+
+
+def test_a_tipping_point_is_summarised_by_where_its_conclusion_changes():
+    cell = lambda k1, k0, p: {"events_among_missing": {"MSC": k1, "control": k0},  # noqa: E731
+                              "estimate": 0.1, "p_value": p}
+    grid = [cell(0, 0, 0.01), cell(0, 1, 0.2), cell(1, 0, 0.03), cell(1, 1, 0.04)]
+    assert tables.tipping_conclusion(_tipping_result(grid, (grid[1],))) == \
+        "The conclusion changes at 1 boundary table(s) of 4."
+    assert tables.tipping_conclusion(_tipping_result(grid, ())) == \
+        "The conclusion is the same for every one of the 4 completed tables."
+    assert tables.tipping_conclusion(_tipping_result(grid[:1], ())) == \
+        "Nothing is missing: the one completed table is the observed one."
+    shifts = [{"delta": d, "estimate": 1.0, "ci": [0.0, 2.0], "p_value": 0.3} for d in (-5.0, 0.0)]
+    assert tables.tipping_conclusion(_tipping_result(shifts, -5.0)) == "Tipping point: delta = -5.00"
+    assert tables.tipping_conclusion(_tipping_result(shifts, None)) == \
+        "No shift of the grid makes p reach alpha."
+
+
+def test_an_estimate_without_a_ci_is_printed_alone():
+    permutation = Comparison("MSC", "control", "win_probability", 0.605, (None, None), 0.95,
+                             p_value=0.17)
+    assert tables.estimate_with_ci(permutation) == "0.605"
+    with_ci = Comparison("MSC", "control", "win_probability", 0.605, (0.457, 0.733), 0.95)
+    assert tables.estimate_with_ci(with_ci) == "0.605 (0.457, 0.733)"
