@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # this checkout's mscstats
 
-from mscstats.analysis import batch  # noqa: E402
+from mscstats.analysis.batch import kernels as batch  # noqa: E402
 from mscstats.analysis.permutation import analysis_rng, permutation_test  # noqa: E402
 
 N, B, HORIZON = 60, 10_000, 28

@@ -177,7 +177,10 @@ def restrict_sap(sap: Sap, analyses: Sequence[str] | None) -> Sap:
     kept = tuple(a for a in sap.analyses if a.id in analyses)
     endpoints = tuple(e for e in sap.endpoints if e.id in {a.endpoint for a in kept})
     family = tuple(f for f in sap.multiplicity.family if f in analyses)
-    return replace(sap, analyses=kept, endpoints=endpoints,
+    # an estimand goes with its main analysis; its sensitivity list keeps what is left
+    estimands = tuple(replace(e, sensitivity=tuple(x for x in e.sensitivity if x in analyses))
+                      for e in sap.estimands if e.analysis in analyses)
+    return replace(sap, analyses=kept, endpoints=endpoints, estimands=estimands,
                    multiplicity=Multiplicity(sap.multiplicity.method, family))
 
 

@@ -83,8 +83,24 @@ def test_restrict_sap_keeps_named_analyses_and_their_endpoints(sap):
     assert [a.id for a in small.analyses] == ["primary", "ttci_logrank"]
     assert {e.id for e in small.endpoints} == {a.endpoint for a in small.analyses}
     assert small.multiplicity.family == ("primary", "ttci_logrank")
+    # estimands go with their main analysis; sensitivity lists keep what is left
+    assert [(e.id, e.analysis, e.sensitivity) for e in small.estimands] == \
+        [("primary", "primary", ()), ("ttci", "ttci_logrank", ())]
     with pytest.raises(SapError, match="nope"):
         restrict_sap(sap, ["nope"])
+
+
+def test_a_restricted_sap_still_analyzes(sap):
+    """The one-trial-at-a-time alternative of the benchmark runs pipeline.analyze on it."""
+    from mscstats.pipeline import analyze, load
+    from mscstats.simulation.synth import make_trial
+    from mscstats.trial.validate import load_frames
+    small = restrict_sap(sap, ["primary_mi", "ttci_logrank"])
+    trial = load_frames(make_trial(KEY, n=20, seed=3, tables=("adsl", "visits")), name=KEY,
+                        arms=small.study.arms)
+    results = analyze(trial, small)
+    assert [a.id for a in results.analyses] == ["ttci_logrank", "primary_mi"]   # SAP order
+    assert [e.analysis for e in results.estimands] == ["ttci_logrank"]
 
 
 def test_design_arms_must_match_the_sap(sap):
