@@ -96,11 +96,16 @@ _SAP_OPTION = click.option("--sap", "sap_path", required=True,
 _DIR_ARGUMENT = click.argument("directory", type=click.Path(path_type=Path))
 
 
+def _output_option(what: str):
+    return click.option("-o", "--output", required=True,
+                        type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+                        help=f"{what} to write (- for standard output).")
+
+
 @main.command()
 @_DIR_ARGUMENT
 @_SAP_OPTION
-@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
-              required=True, help="endpoints.csv to write (- for standard output).")
+@_output_option("endpoints.csv")
 @_user_errors
 def derive(directory, sap_path, output):
     """Derive every endpoint of the SAP: one row per subject and endpoint."""
@@ -119,8 +124,7 @@ def derive(directory, sap_path, output):
 @main.command()
 @_DIR_ARGUMENT
 @_SAP_OPTION
-@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
-              required=True, help="results.json to write (- for standard output).")
+@_output_option("results.json")
 @_STRICT_OPTION
 @_user_errors
 def analyze(directory, sap_path, output, strict):
@@ -205,8 +209,7 @@ def _demo_trial(key: str):
               type=click.Choice(DESIGN_KEYS),
               help="Report on a synthetic trial of a design with its template SAP "
                    "(default design: refractory-hypoxia).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
-              required=True, help="report.pdf to write (- for standard output).")
+@_output_option("report.pdf")
 @_STRICT_OPTION
 @_user_errors
 def report(directory, sap_path, demo_key, output, strict):
