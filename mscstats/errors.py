@@ -49,6 +49,13 @@ class DataError(MscstatsError):
                               for p in problems)
         super().__init__(self._text())
 
+    @classmethod
+    def unreadable(cls, file: str, what: str, err: BaseException, fix: str) -> "DataError":
+        """A file its reader could not read: the reader's own message, on one line and
+        shortened (readers print tracebacks' worth), or the error's type when it has none."""
+        detail = " ".join(str(err).split())[:200] or type(err).__name__
+        return cls(Problem(file, f"cannot read the {what}: {detail}", fix=fix))
+
     def _text(self) -> str:
         n = len(self.problems)
         head = "1 error in the trial data" if n == 1 else f"{n} errors in the trial data"

@@ -420,9 +420,8 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         return table.to_pandas(types_mapper={pa.string(): strings,
                                              pa.large_string(): strings}.get)
     except (pa.ArrowException, OSError, ValueError) as err:   # a damaged file or metadata
-        raise DataError(Problem(path.name, f"cannot read the Parquet file: "
-                                           f"{' '.join(str(err).split())[:200]}",
-                                fix="export the table again as Parquet, or as CSV.")) from None
+        raise DataError.unreadable(path.name, "Parquet file", err,
+                                   "export the table again as Parquet, or as CSV.") from None
 
 
 def _read_sas7bdat(path: Path) -> pd.DataFrame:
@@ -436,10 +435,9 @@ def _read_sas7bdat(path: Path) -> pd.DataFrame:
     try:
         return pyreadstat.read_sas7bdat(str(path))[0]
     except Exception as err:  # noqa: BLE001  (pyreadstat raises its own error types)
-        raise DataError(Problem(path.name, f"cannot read the sas7bdat file: "
-                                           f"{' '.join(str(err).split())[:200]}",
-                                fix="export the table again as sas7bdat, SAS XPORT (.xpt) or "
-                                    "CSV.")) from None
+        raise DataError.unreadable(path.name, "sas7bdat file", err,
+                                   "export the table again as sas7bdat, SAS XPORT (.xpt) or "
+                                   "CSV.") from None
 
 
 def _read_xpt(path: Path) -> pd.DataFrame:
@@ -453,10 +451,9 @@ def _read_xpt(path: Path) -> pd.DataFrame:
             return pyreadstat.read_xport(str(path))[0]
         return pd.read_sas(path, format="xport", encoding="utf-8")
     except Exception as err:  # noqa: BLE001  (both readers raise their own error types)
-        raise DataError(Problem(path.name, f"cannot read the SAS transport file: "
-                                           f"{' '.join(str(err).split())[:200]}",
-                                fix="export the table again as SAS XPORT (.xpt), or as CSV.")
-                        ) from None
+        raise DataError.unreadable(path.name, "SAS transport file", err,
+                                   "export the table again as SAS XPORT (.xpt), or as CSV."
+                                   ) from None
 
 
 # ---------------------------------------------------------------------------

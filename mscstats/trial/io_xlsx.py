@@ -29,10 +29,9 @@ def read_workbook(path: Path) -> list[tuple[str, pd.DataFrame]]:
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as err:  # noqa: BLE001  (zipfile, XML and openpyxl errors alike)
-        raise DataError(Problem(path.name, "cannot read the xlsx workbook: "
-                                f"{' '.join(str(err).split())[:200] or type(err).__name__}",
-                                fix="save the workbook again from Excel as .xlsx (not .xls or "
-                                    "a renamed file), or save each table as CSV.")) from None
+        raise DataError.unreadable(path.name, "xlsx workbook", err,
+                                   "save the workbook again from Excel as .xlsx (not .xls or "
+                                   "a renamed file), or save each table as CSV.") from None
     try:
         sheets = [(sheet.title, _sheet_frame(path.name, sheet)) for sheet in book.worksheets]
     finally:
