@@ -70,12 +70,12 @@ _STRICT_OPTION = click.option(
          "with its reason, warn on stderr and exit 0).")
 
 
-def _warn_not_estimable(results, strict: bool) -> None:
+def _warn_not_estimable(entries, strict: bool = False) -> None:
     """A warning on stderr per analysis that could not be computed; --strict: exit 1."""
-    for a in results.not_estimable:
+    for a in entries:
         click.echo(f"warning: analysis {a.id} is not estimable: {a.reason}", err=True)
-    if strict and results.not_estimable:
-        click.echo(f"error: {len(results.not_estimable)} analysis(es) not estimable and "
+    if strict and entries:
+        click.echo(f"error: {len(entries)} analysis(es) not estimable and "
                    "--strict is set; nothing written. Fix: check the data of those analyses, "
                    "or run without --strict to write them with their reasons.", err=True)
         sys.exit(1)
@@ -141,7 +141,7 @@ def analyze(directory, sap_path, output, strict):
     trial = load(directory, plan)
     results = run_analyses(trial, plan,
                            progress=lambda a: click.echo(f"analysis {a}", err=True))
-    _warn_not_estimable(results, strict)
+    _warn_not_estimable(results.not_estimable, strict)
     write_output(out, results.to_json().encode("utf-8"))
     _say(out, f"wrote {len(results.analyses)} analyses to {output}")
 
@@ -181,8 +181,7 @@ def validate(directory, sap_path):
     plan = read_sap(sap_path) if sap_path is not None else None
     trial = load(directory, plan)
     if plan is not None:
-        for line in check(trial, plan):     # analyze would write these with their reason
-            click.echo(f"warning: {line}", err=True)
+        _warn_not_estimable(check(trial, plan))   # analyze would write them with their reason
     click.echo(summary(trial))
 
 
@@ -240,7 +239,7 @@ def report(directory, sap_path, demo_key, output, strict):
         progress(f"reading {directory}")
         trial = load(directory, plan)
     results = run_analyses(trial, plan, progress=lambda a: progress(f"analysis {a}"))
-    _warn_not_estimable(results, strict)
+    _warn_not_estimable(results.not_estimable, strict)
     pdf = render_pdf(trial, plan, results, progress)
     write_output(out, pdf)
     _say(out, f"wrote {output} ({len(pdf) // 1024} KiB)")

@@ -56,13 +56,12 @@ def sap_columns(sap: Sap) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def check(trial: Trial, sap: Sap | str | Path) -> list[str]:
+def check(trial: Trial, sap: Sap | str | Path) -> list[AnalysisResult]:
     """Every check derive and analyze run on the data, without running the analyses:
     `mscstats validate --sap` passes exactly the data they will not refuse. Returns the
-    analyses that analyze would report as not estimable before any method runs."""
+    entries analyze would write as not estimable before any method runs."""
     _, entries = _prepare(trial, _as_sap(sap))
-    return [f"analysis {e.id} is not estimable: {e.reason}" for e in entries
-            if isinstance(e, AnalysisResult)]
+    return [e for e in entries if isinstance(e, AnalysisResult)]
 
 
 def _prepare(trial: Trial, sap: Sap):
