@@ -37,7 +37,7 @@ class MethodRow:
     arms: str = "two_or_more"       # "one" | "two_or_more" | "any" | "two"
     hypothetical: bool = False      # handles values the hypothetical strategy sets missing
     strata_as_factors: bool = False  # its strata enter the model as factors (others stratify)
-    batch_kernel: str | None = None  # the grid engine's kernel, "simulation.grid_engine:<fn>"
+    batch_kernel: str | None = None  # its grid kernel, "simulation.<module>:<fn>" (grid_common.py)
 
 
 @dataclass(frozen=True)

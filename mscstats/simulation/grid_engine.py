@@ -16,29 +16,15 @@ Output: the rows run_chunk gives for the same chunk, in the same order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
 from ..derive.grid import DailyGrid, GridDerivation, GridEndpoint
 from ..plan import Analysis, Endpoint, Sap
 from ..specs import KINDS, METHODS
+from .grid_common import (_arm_dummies, _by_replicate, _chi2_1_p, _outcome, _Outcome,
+                          _strata_codes, _t_p)
 
 __all__ = ["analyse_grid"]
-
-
-@dataclass
-class _Outcome:
-    """One analysis over B replicates: per treated arm (columns) the p-value and the
-    estimate of the arm's hypothesis; ``raised``: the analysis is not estimable in that
-    replicate; ``reasons``: (replicate, column or None for the whole analysis) -> why
-    it could not be computed, as the runner says it."""
-    estimands: list[str]
-    p: np.ndarray             # (B, arms - 1), NaN where no p-value
-    estimate: np.ndarray      # (B, arms - 1), NaN where none
-    raised: np.ndarray        # (B,)
-    needs_runner: np.ndarray  # (B,) replicates the batch cannot answer as the runner would
-    reasons: dict = field(default_factory=dict)
 
 
 def analyse_grid(grid: DailyGrid, sap: Sap, runner_only: bool = False) -> list[tuple]:
@@ -58,34 +44,6 @@ def analyse_grid(grid: DailyGrid, sap: Sap, runner_only: bool = False) -> list[t
             _run_replicate(outcome, r, analysis, endpoint, values, grid, included, sap)
         outcomes[analysis.id] = outcome
     return _rows(outcomes, sap, grid.replicates)
-
-
-# ------------------------------------------------------------------ shared
-
-def _by_replicate(grid: DailyGrid, *arrays: np.ndarray) -> list[np.ndarray]:
-    return [a.reshape(grid.replicates, grid.n) for a in arrays]
-
-
-def _outcome(grid: DailyGrid, estimands: list[str]) -> _Outcome:
-    shape = (grid.replicates, len(estimands))
-    return _Outcome(estimands, np.full(shape, np.nan), np.full(shape, np.nan),
-                    np.zeros(shape[0], dtype=bool), np.zeros(shape[0], dtype=bool))
-
-
-def _arm_dummies(arm: np.ndarray, arms: int) -> list[np.ndarray]:
-    return [(arm == j).astype(np.float64) for j in range(1, arms)]
-
-
-# scipy.special rather than scipy.stats: the same functions (stats.t.sf is stdtr, chi2.sf
-# chdtrc, bit for bit) without the second of import in every worker process
-def _t_p(t: np.ndarray, df: np.ndarray) -> np.ndarray:
-    from scipy.special import stdtr
-    return 2 * stdtr(df, -np.abs(t))
-
-
-def _chi2_1_p(chi2: np.ndarray) -> np.ndarray:
-    from scipy.special import chdtrc
-    return chdtrc(1, chi2)
 
 
 # ------------------------------------------------------------------ ANCOVA
@@ -186,17 +144,6 @@ def _logrank(analysis: Analysis, endpoint: Endpoint, values: GridEndpoint, grid:
     return out
 
 
-def _strata_codes(grid: DailyGrid, names) -> np.ndarray | None:
-    """One integer per combination of the strata columns (survival._stratum_key)."""
-    if not names:
-        return None
-    key = np.zeros(len(grid.arm), dtype=np.int64)
-    for name in names:
-        levels, codes = np.unique(grid.adsl[name].astype(str), return_inverse=True)
-        key = key * len(levels) + codes
-    return key
-
-
 # ------------------------------------------------------------------ proportions
 
 def _binary(analysis: Analysis, endpoint: Endpoint, values: GridEndpoint, grid: DailyGrid,
@@ -227,8 +174,15 @@ def _binary(analysis: Analysis, endpoint: Endpoint, values: GridEndpoint, grid: 
 
 
 # the methods whose specs row names a batch kernel of this module
-_BATCH = {m: globals()[row.batch_kernel.split(":")[1]] for m, row in METHODS.items()
-          if row.batch_kernel}
+def _kernel(path: str):
+    """The function a specs row names, "simulation.<module>:<function>" (imported here:
+    kernel modules import this one's helpers from grid_common)."""
+    import importlib
+    module, name = path.split(":")
+    return getattr(importlib.import_module(f"mscstats.{module}"), name)
+
+
+_BATCH = {m: _kernel(row.batch_kernel) for m, row in METHODS.items() if row.batch_kernel}
 
 
 # ------------------------------------------------------------------ the runner, one replicate
