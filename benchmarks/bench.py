@@ -14,6 +14,9 @@ Cases:
                alone; peak memory (each size in a fresh process); then the same records
                as a sponsor's export: adsl with RANDDT and dates instead of study days,
                the records in a BDS table (advs.csv) timed by ADT (ISO dates) and ATM
+  dask         N simulated trials of the refractory-hypoxia primary on a dask LocalCluster
+               of 2 worker processes vs the same run with --jobs 2: time, the client's CPU
+               against the workers', and whether the two oc.json are identical
   mi           200 imputations of the refractory-hypoxia primary ANCOVA on its repeated
                P/F endpoint pf_course (days 3 and 7 imputed by visit, Rubin's rules):
                the vectorised runner vs a Python loop of statsmodels OLS fits, one
@@ -335,11 +338,38 @@ def pd_design(subjects):
                          "BASE": subjects["BASE"]}, index=subjects.index)
 
 
+def case_dask(quick: bool, sims: int | None = None) -> None:
+    from distributed import Client, LocalCluster
+
+    from mscstats.plan import template
+    from mscstats.simulation.engine import simulate
+    sims = sims or (2000 if quick else 10000)
+    sap = template(KEY)
+    args = dict(analyses=PRIMARY, seed=1)
+    start = time.perf_counter()
+    local = simulate(KEY, sap, [60], sims, jobs=2, **args)
+    t_local = time.perf_counter() - start
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        before = client.run(time.process_time)
+        client_cpu, start = time.process_time(), time.perf_counter()
+        remote = simulate(KEY, sap, [60], sims, scheduler=cluster.scheduler_address, **args)
+        t_remote = time.perf_counter() - start
+        client_cpu = time.process_time() - client_cpu       # the scheduler's thread included
+        after = client.run(time.process_time)
+    worker_cpu = sum(after[w] - before[w] for w in after if w in before)
+    share = client_cpu / (client_cpu + worker_cpu)
+    print(f"\ndask: {sims:,} trials of the {KEY} primary analyses, LocalCluster of 2 workers")
+    line("LocalCluster vs --jobs 2", t_remote, t_local, "--jobs 2")
+    print(f"  CPU: client {client_cpu:.2f} s, workers {worker_cpu:.2f} s: client share "
+          f"{100 * share:.1f}% (target < 10%: {'met' if share < 0.10 else 'NOT met'}); "
+          f"oc.json identical to --jobs 2: {remote.to_json() == local.to_json()}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--case", choices=["permutation", "survival", "simulate", "load", "mi"],
-                        action="append")
+    parser.add_argument("--case", choices=CASES, action="append")
     parser.add_argument("--sims", type=int, default=None)
     parser.add_argument("--load-worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--write-worker", nargs=3, default=None, help=argparse.SUPPRESS)
@@ -354,13 +384,15 @@ def main() -> None:
     import platform
     print(f"mscstats benchmarks on {platform.platform()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}")
-    cases = args.case or ["permutation", "survival", "simulate", "load", "mi"]
-    for name in cases:
-        if name == "simulate":
-            case_simulate(args.quick, args.sims)
+    for name in args.case or CASES:
+        if name in ("simulate", "dask"):
+            globals()[f"case_{name}"](args.quick, args.sims)
         else:
             globals()[f"case_{name}"](args.quick)
 
+
+# every case_<name> function, in the order written
+CASES = [name[5:] for name in list(globals()) if name.startswith("case_")]
 
 if __name__ == "__main__":
     main()

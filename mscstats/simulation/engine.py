@@ -501,14 +501,15 @@ def _run_tasks(key, sap, tasks, seed, effect, jobs, scheduler, progress,
                engine) -> list[list[tuple]]:
     """Each chunk's rows, in task order. Chunks are sent in groups, enough groups to
     keep every worker busy: a grid chunk takes milliseconds, less than its dispatch."""
-    from joblib import Parallel, cpu_count, delayed, parallel_backend
+    from joblib import Parallel, cpu_count, delayed
     workers = cpu_count() if jobs is None or jobs < 1 else jobs
-    size = 1 if engine == "exact" else max(1, min(40, len(tasks) // (4 * workers)))
-    groups = [tasks[i:i + size] for i in range(0, len(tasks), size)]
-    calls = (delayed(_run_group)(key, sap, group, seed, effect, engine) for group in groups)
     if scheduler:
-        with _dask_client(scheduler), parallel_backend("dask"):
-            return [rows for found in Parallel()(calls) for rows in found]
+        with _dask_client(scheduler) as client:
+            workers = max(1, sum(client.nthreads().values()))
+            return _on_cluster(client, key, sap, _groups(tasks, workers, engine), seed,
+                               effect, engine, progress, len(tasks))
+    calls = (delayed(_run_group)(key, sap, group, seed, effect, engine)
+             for group in _groups(tasks, workers, engine))
     out: list[list[tuple]] = []
     parallel = Parallel(n_jobs=jobs, return_as="generator")
     for found in parallel(calls):
@@ -516,3 +517,36 @@ def _run_tasks(key, sap, tasks, seed, effect, jobs, scheduler, progress,
         if progress is not None:
             progress(len(out), len(tasks))
     return out
+
+
+def _groups(tasks, workers: int, engine: str) -> list[list]:
+    size = 1 if engine == "exact" else max(1, min(40, len(tasks) // (4 * workers)))
+    return [tasks[i:i + size] for i in range(0, len(tasks), size)]
+
+
+# A chunk whose worker dies is re-run on another worker (dask reschedules the tasks a
+# lost worker held); a chunk that itself fails this many times more is an error.
+RETRIES = 2
+
+
+def _on_cluster(client, key, sap, groups, seed, effect, engine, progress,
+                total) -> list[list[tuple]]:
+    """The groups run as tasks on the cluster's workers, the client only sends the SAP
+    once and gathers rows. Keys name the run and the group, so a resubmission after a
+    lost worker recomputes the same chunk from its own seed: the rows do not depend on
+    which worker ran it."""
+    from dask.base import tokenize
+    from dask.distributed import as_completed
+    run = tokenize(key, sap.sha256, [a.id for a in sap.analyses], seed, repr(effect), engine,
+                   groups)
+    [shared] = client.scatter([sap], broadcast=True, hash=False)
+    futures = [client.submit(_run_group, key, shared, group, seed, effect, engine,
+                             key=f"mscstats-chunks-{run}-{i}", retries=RETRIES, pure=False)
+               for i, group in enumerate(groups)]
+    size = {future.key: len(group) for future, group in zip(futures, groups)}
+    done = 0
+    for future in as_completed(futures):
+        done += size[future.key]
+        if progress is not None:
+            progress(done, total)
+    return [rows for found in client.gather(futures) for rows in found]
