@@ -24,7 +24,9 @@ from .derive.daily import worst_direction
 from .derive.endpoints import Endpoints
 from .derive.endpoints import derive as derive_endpoints
 from .errors import SapError
+from .summaries.compute import summarize
 from .summaries.estimands import arm_warnings, estimand_results, missingness
+from .summaries.safety import data_quality_warnings
 from .plan import Analysis, Sap, read_sap
 from .trial.quality import Trial
 from .results import AnalysisResult, TrialResults
@@ -195,8 +197,10 @@ def analyze(trial: Trial, sap: Sap | str | Path, progress=None) -> TrialResults:
     results = apply_multiplicity(results, sap)
     quality = trial.quality.to_dict()
     quality["derivation"] = list(endpoints.log)
+    quality["warnings"] = quality["warnings"] + data_quality_warnings(trial)
     return TrialResults(__version__, _manifest(trial, sap), quality, tuple(results),
-                        estimand_results(sap, results, randomized))
+                        estimand_results(sap, results, randomized),
+                        **summarize(trial, sap, endpoints.daily))
 
 
 def _with_missingness(result: AnalysisResult, trial: Trial, sap: Sap, endpoints: Endpoints,

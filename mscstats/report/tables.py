@@ -439,7 +439,7 @@ def estimand_table(estimand: Mapping[str, Any], results: TrialResults,
 
 
 def missingness_table(results: TrialResults) -> Table:
-    rows = tuple((analysis_name(a), str(m["arm"]), str(m["day"]), str(m["reason"]), str(m["n"]))
+    rows = tuple((analysis_name(a), m.arm, str(m.day), m.reason, str(m.n))
                  for a in results.analyses for m in a.missingness)
     return Table("Missing data by analysis, arm, visit day and reason",
                  ("Analysis", "Arm", "Day", "Reason", "Subjects"), rows,
