@@ -28,10 +28,12 @@ from ..trial.quality import Trial
 from .records import AeRow, GradeRow, ListingRow, RiskDifference, SafetySummary
 
 __all__ = ["treatment_emergent", "fatal_events", "safety_summary", "data_quality_warnings",
-           "category_rows", "term_rows", "grade_rows", "listing_rows", "ANY", "FATAL_RULE",
+           "category_rows", "term_rows", "grade_rows", "listing_rows", "ANY", "SERIOUS", "FATAL",
+           "INFUSION", "FATAL_RULE",
            "MOST_COMMON"]
 
-ANY = "Any adverse event"
+ANY, SERIOUS, FATAL = "Any adverse event", "Serious", "Fatal"
+INFUSION = "Within 6 hours after an IV or nebulized dose"
 MOST_COMMON = 15            # preferred terms an AE dot plot shows legibly
 FATAL_RULE = ("AETOXGR 5, AESEV or AEOUT FATAL, or death (adsl DTHDY) on the event's start "
               "or end day")
@@ -110,11 +112,11 @@ def category_rows(ae: pd.DataFrame, n: dict[str, int]) -> tuple[AeRow, ...]:
     """Subjects with any, serious, related, grade >= 3, fatal and infusion-window events."""
     categories = {
         ANY: np.ones(len(ae), dtype=bool),
-        "Serious": (ae["AESER"] == "Y").to_numpy(),
+        SERIOUS: (ae["AESER"] == "Y").to_numpy(),
         "Related to study treatment": (ae["AEREL"] == "Y").to_numpy(),
         "Grade >= 3": (ae["AETOXGR"] >= 3).to_numpy(),
-        "Fatal": ae["FATAL"].to_numpy(dtype=bool),
-        "Within 6 hours after an IV or nebulized dose": ae["INFUSION"].to_numpy(dtype=bool),
+        FATAL: ae["FATAL"].to_numpy(dtype=bool),
+        INFUSION: ae["INFUSION"].to_numpy(dtype=bool),
     }
     return tuple(_row(ae[mask], n, name, "", with_rd=len(n) > 1)
                  for name, mask in categories.items())
