@@ -11,6 +11,9 @@ Formatting rules (hand-checkable; docs/report.md "Number formats"):
   P/F up to 450 -> 0, WHO scores up to 9 -> 2), the same in every column and row
   of the variable; a summary that cannot be computed (no value, SD of one value)
   is "-";
+- an arm's summary in the endpoint tables (mean (SD), median (CI)) follows the same
+  rule over its own numbers: "median 9.0 (6.0, 18.0)", "mean (SD) 38 (109)";
+  degrees of freedom that are whole are integers ("1"), others estimates;
 - a p-value has 3 decimals, "<0.001" below 0.001;
 - a missing number is "NA", an infinite one "∞" or "-∞"; -0 is printed as 0;
 - a comparison without an estimate is "not estimable", and an analysis that
@@ -32,7 +35,7 @@ from ..summaries.records import (AeRow, BaselineSummary, BaselineVariable, FlowS
 from ..results import AnalysisResult, Comparison, TrialResults
 
 __all__ = ["Table", "fmt_number", "decimals_for", "fmt_estimate", "fmt_ci", "fmt_p",
-           "fmt_count", "fmt_stat", "summary_decimals", "is_ratio", "baseline_table",
+           "fmt_count", "fmt_stat", "fmt_summary", "fmt_df", "summary_decimals", "is_ratio", "baseline_table",
            "flow_table", "endpoint_table", "tests_table", "arm_summary_table",
            "ae_category_table", "ae_term_table", "ae_grade_table", "listing_table",
            "fmt_ae_cell", "NOT_APPLICABLE", "DASH", "quality_tables", "tipping_table", "RATIO_ESTIMANDS",
@@ -253,10 +256,29 @@ def tests_table(results: TrialResults) -> Table:
     rows = []
     for a in results.analyses:
         for t in a.tests:
-            df = "" if t.df is None else fmt_estimate(t.df)
+            df = "" if t.df is None else fmt_df(t.df)
             rows.append((analysis_name(a), _label(t.name), fmt_estimate(t.statistic), df,
                          fmt_p(t.p_value)))
     return Table("Hypothesis tests", ("Analysis", "Test", "Statistic", "df", "p"), tuple(rows))
+
+
+def _largest(*values: Any) -> float | None:
+    finite = [abs(float(v)) for v in values if _finite(v)]
+    return max(finite) if finite else None
+
+
+def fmt_summary(values: Sequence[Any]) -> list[str]:
+    """Numbers of one descriptive summary (mean and SD; median and its CI) with the
+    decimals of the largest of them (summary_decimals): "9.0 (6.0, 18.0)"."""
+    d = summary_decimals(_largest(*values))
+    return [fmt_number(v, d) for v in values]
+
+
+def fmt_df(df: Any) -> str:
+    """Degrees of freedom: an integer as an integer ("1"), else as an estimate."""
+    if _finite(df) and float(df) == round(float(df)):
+        return str(int(round(float(df))))
+    return fmt_estimate(df)
 
 
 def _arm_summary(stats: Mapping[str, Any]) -> str:
@@ -265,12 +287,13 @@ def _arm_summary(stats: Mapping[str, Any]) -> str:
     if "events" in stats and "n" in stats:
         parts.append(f"events {fmt_count(stats['events'], stats['n'])}")
     if stats.get("median_ci") is not None and "median" in stats:
-        parts.append(f"median {fmt_estimate(stats['median'])} "
-                     f"{fmt_ci(stats['median_ci'], decimals_for(stats['median']))}")
+        median, lower, upper = fmt_summary([stats["median"], *stats["median_ci"]])
+        parts.append(f"median {median} ({lower}, {upper})")
     elif "mean" in stats and "sd" in stats:
-        parts.append(f"mean (SD) {fmt_estimate(stats['mean'])} ({fmt_estimate(stats['sd'])})")
+        mean, sd = fmt_summary([stats["mean"], stats["sd"]])
+        parts.append(f"mean (SD) {mean} ({sd})")
     elif "median" in stats:
-        parts.append(f"median {fmt_estimate(stats['median'])}")
+        parts.append(f"median {fmt_summary([stats['median']])[0]}")
     if stats.get("rmst") is not None:
         parts.append(f"RMST {fmt_estimate(stats['rmst'])}")
     return "; ".join(parts)

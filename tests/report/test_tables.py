@@ -72,7 +72,19 @@ def test_arm_summary_and_tests_tables():
     assert arms.rows[0] == ("primary", "control", "29", "1", "mean (SD) 55.0 (70.8)")
     assert arms.rows[3][4] == "events 9 (31.0%)"
     tests = tables.tests_table(_results())
-    assert tests.rows == (("primary", "t", "1.34", "54.0", "0.186"),)
+    assert tests.rows == (("primary", "t", "1.34", "54", "0.186"),)
+
+
+@pytest.mark.parametrize("values, text", [([9.0, 6.0, 18.0], ["9.0", "6.0", "18.0"]),
+                                          ([37.5, 109.2], ["38", "109"]),
+                                          ([14.5, 10.0, 20.0], ["14.5", "10.0", "20.0"]),
+                                          ([2.0, None, math.inf], ["2.00", "NA", "∞"])])
+def test_an_arm_summary_shares_the_decimals_of_its_largest_number(values, text):
+    assert tables.fmt_summary(values) == text
+
+
+def test_whole_degrees_of_freedom_are_integers():
+    assert (tables.fmt_df(1.0), tables.fmt_df(54.0), tables.fmt_df(17.34)) == ("1", "54", "17.3")
 
 
 def _age(n, missing, mean, sd, median, q1, q3, lo, hi):
