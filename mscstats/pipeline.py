@@ -24,9 +24,7 @@ from .derive.daily import worst_direction
 from .derive.endpoints import Endpoints
 from .derive.endpoints import derive as derive_endpoints
 from .errors import SapError
-from .summaries.compute import summarize
 from .summaries.estimands import arm_warnings, estimand_results, missingness
-from .summaries.safety import data_quality_warnings
 from .plan import Analysis, Sap, read_sap
 from .trial.quality import Trial
 from .results import AnalysisResult, TrialResults
@@ -181,7 +179,10 @@ def _manifest(trial: Trial, sap: Sap) -> dict:
 
 def analyze(trial: Trial, sap: Sap | str | Path, progress=None) -> TrialResults:
     """Derive every endpoint and run every analysis of the SAP; an analysis that cannot
-    be computed is an entry with status "not_estimable" (TrialResults.not_estimable)."""
+    be computed is an entry with status "not_estimable" (TrialResults.not_estimable).
+    The baseline, flow, safety and course summaries are computed here, once."""
+    from .summaries.compute import summarize          # scipy: only when analysing
+    from .summaries.safety import data_quality_warnings
     sap = _as_sap(sap)
     endpoints, inputs = _prepare(trial, sap)
     randomized = trial.population("ITT")["ARM"].value_counts().to_dict()

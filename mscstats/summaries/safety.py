@@ -194,11 +194,14 @@ def safety_summary(trial: Trial, arms: Sequence[str], population: str = "safety"
 def data_quality_warnings(trial: Trial) -> list[dict]:
     """Warnings for results.json data_quality: a death in adsl without a fatal adverse
     event, and an event marked fatal (grade 5, AESEV/AEOUT FATAL) of a subject adsl
-    does not record as dead. Each names the subject and the day."""
+    does not record as dead. Each names the subject and the day. None without an
+    adae table (adverse events not collected)."""
     adsl, ae = trial.adsl, trial.adae
     files = trial.files
-    out = []
-    fatal = fatal_events(ae, adsl) if ae is not None and len(ae) else np.zeros(0, bool)
+    out: list[dict] = []
+    if ae is None:               # no adverse events collected: nothing to cross-check
+        return out
+    fatal = fatal_events(ae, adsl) if len(ae) else np.zeros(0, bool)
     with_fatal = set(ae.loc[fatal, "USUBJID"]) if len(fatal) else set()
     for subject, day in zip(adsl["USUBJID"], adsl["DTHDY"]):
         if pd.notna(day) and subject not in with_fatal:

@@ -176,3 +176,9 @@ def test_no_adverse_events():
     summary = safety.safety_summary(load_frames(tables, arms=ARMS), ARMS)
     assert summary.by_term == () and summary.categories[0].total_subjects == 0
     assert all(g.total == 0 for g in summary.by_grade)
+
+
+def test_no_adae_table_no_death_warnings():
+    tables = trial_tables()
+    del tables["adae"]
+    assert safety.data_quality_warnings(load_frames(tables, arms=ARMS)) == []
