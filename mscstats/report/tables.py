@@ -35,11 +35,12 @@ from ..summaries.records import (AeRow, BaselineSummary, BaselineVariable, FlowS
 from ..results import AnalysisResult, Comparison, TrialResults
 
 __all__ = ["Table", "fmt_number", "decimals_for", "fmt_estimate", "fmt_ci", "fmt_p",
-           "fmt_count", "fmt_stat", "fmt_summary", "fmt_df", "summary_decimals", "is_ratio", "baseline_table",
-           "flow_table", "endpoint_table", "tests_table", "arm_summary_table",
-           "ae_category_table", "ae_term_table", "ae_grade_table", "listing_table",
-           "fmt_ae_cell", "NOT_APPLICABLE", "DASH", "quality_tables", "tipping_table", "RATIO_ESTIMANDS",
-           "estimand_table", "missingness_table", "warnings_table"]
+           "fmt_count", "fmt_stat", "fmt_summary", "fmt_df", "summary_decimals", "is_ratio",
+           "baseline_table", "flow_table", "endpoint_table", "tests_table",
+           "arm_summary_table", "ae_category_table", "ae_term_table", "ae_grade_table",
+           "listing_table", "fmt_ae_cell", "NOT_APPLICABLE", "DASH", "quality_tables",
+           "tipping_table", "RATIO_ESTIMANDS", "estimand_table", "missingness_table",
+           "warnings_table"]
 
 NA = "NA"
 DASH = "-"                       # a descriptive summary that cannot be computed
