@@ -148,22 +148,29 @@ def summary_decimals(largest: Any) -> int:
     return min(3, max(0, 2 - math.floor(math.log10(abs(float(largest))))))
 
 
+def _has_total(arms: Sequence[str]) -> bool:
+    """A Total column, except in a single-arm study (it would repeat the arm)."""
+    return len(arms) > 1
+
+
 def flow_table(flow: FlowSummary) -> Table:
     """The CONSORT stages per arm and in total; "not applicable" where a stage does not
     apply to an arm (treated, for an arm without study drug)."""
     def cell(n: int | None) -> str:
         return NOT_APPLICABLE if n is None else str(int(n))
 
-    rows = tuple((s.label, *(cell(s.by_arm[a]) for a in flow.arms), cell(s.total))
-                 for s in flow.stages)
+    total = _has_total(flow.arms)
+    rows = tuple((s.label, *(cell(s.by_arm[a]) for a in flow.arms),
+                  *((cell(s.total),) if total else ())) for s in flow.stages)
     notes = tuple(flow.notes) + (
         "mITT: ITT subjects who received at least one dose (an arm without study drug: "
         "all its ITT subjects). Did not complete follow-up = died + lost to follow-up.",)
-    return Table("Subject flow (all enrolled subjects)", ("", *flow.arms, "Total"), rows, notes)
+    return Table("Subject flow (all enrolled subjects)",
+                 ("", *flow.arms, *(("Total",) if total else ())), rows, notes)
 
 
 def _continuous_rows(v: BaselineVariable, arms: Sequence[str]) -> list[tuple[str, ...]]:
-    s = [v.by_arm[a] for a in arms] + [v.total]
+    s = [v.by_arm[a] for a in arms] + ([v.total] if _has_total(arms) else [])
     d = summary_decimals(max((abs(x) for x in (v.total.min, v.total.max) if _finite(x)),
                              default=None))
 
@@ -182,7 +189,7 @@ def _continuous_rows(v: BaselineVariable, arms: Sequence[str]) -> list[tuple[str
 
 def _categorical_rows(v: BaselineVariable, arms: Sequence[str],
                       n: Sequence[int]) -> list[tuple[str, ...]]:
-    s = [v.by_arm[a] for a in arms] + [v.total]
+    s = [v.by_arm[a] for a in arms] + ([v.total] if _has_total(arms) else [])
     rows = [(f"  {level}", *(fmt_count(x.counts[level], total) for x, total in zip(s, n)))
             for level in v.levels]
     rows.append(("  Missing", *(fmt_count(x.missing, total) for x, total in zip(s, n))))
@@ -193,7 +200,7 @@ def baseline_table(summary: BaselineSummary) -> Table:
     """Per arm and in total: continuous variables as n, Missing, Mean (SD), Median (Q1, Q3)
     and Min - Max; categorical ones as n (%) of the column's N per level, and Missing."""
     arms = list(summary.arms)
-    n = [summary.n[a] for a in arms] + [summary.n_total]
+    n = [summary.n[a] for a in arms] + ([summary.n_total] if _has_total(arms) else [])
     rows, groups = [], []
     for v in summary.variables:
         groups.append(len(rows))
@@ -201,7 +208,7 @@ def baseline_table(summary: BaselineSummary) -> Table:
         rows += _continuous_rows(v, arms) if v.kind == "continuous" else \
             _categorical_rows(v, arms, n)
     columns = ("Characteristic", *(f"{a} (N = {summary.n[a]})" for a in arms),
-               f"Total (N = {summary.n_total})")
+               *((f"Total (N = {summary.n_total})",) if _has_total(arms) else ()))
     population = _population_name(summary.population)
     return Table(f"Baseline characteristics ({population})", columns, tuple(rows),
                  ("Baseline: the last value on or before day 1. n (%) of the column's N; "
@@ -326,8 +333,9 @@ def fmt_ae_cell(subjects: int, events: int, total: int) -> str:
 
 
 def _ae_cells(row: AeRow, safety: SafetySummary) -> tuple[str, ...]:
+    total = (fmt_ae_cell(row.total_subjects, row.total_events, safety.n_total),)
     return (*(fmt_ae_cell(row.subjects[a], row.events[a], safety.n[a]) for a in safety.arms),
-            fmt_ae_cell(row.total_subjects, row.total_events, safety.n_total))
+            *(total if _has_total(safety.arms) else ()))
 
 
 def _rd_cell(row: AeRow, arm: str) -> str:
@@ -339,7 +347,7 @@ def _rd_cell(row: AeRow, arm: str) -> str:
 
 def _ae_columns(safety: SafetySummary) -> tuple[str, ...]:
     return (*(f"{a} (N = {safety.n[a]})" for a in safety.arms),
-            f"Total (N = {safety.n_total})")
+            *((f"Total (N = {safety.n_total})",) if _has_total(safety.arms) else ()))
 
 
 _AE_FOOTNOTE = ("Treatment-emergent events (starting on or after day 1): subjects with >= 1 "
@@ -389,7 +397,8 @@ def ae_grade_table(safety: SafetySummary) -> Table:
     """Subjects by the maximum grade of their treatment-emergent events."""
     rows = tuple((f"Grade {g.grade}" if g.grade != "missing" else "Grade missing",
                   *(fmt_count(g.subjects[a], safety.n[a]) for a in safety.arms),
-                  fmt_count(g.total, safety.n_total)) for g in safety.by_grade)
+                  *((fmt_count(g.total, safety.n_total),) if _has_total(safety.arms) else ()))
+                 for g in safety.by_grade)
     return Table("Subjects by maximum grade (AETOXGR) of their adverse events "
                  f"({_population_name(safety.population)})",
                  ("Maximum grade", *_ae_columns(safety)), rows,

@@ -28,12 +28,13 @@ def _largest(total: dict):
 def test_baseline_cells_are_the_json_numbers(document):
     data = document["baseline"]
     table = tables.baseline_table(BaselineSummary.from_dict(data))
-    columns = [*data["arms"], "Total"]
-    n = [data["n"][a] for a in data["arms"]] + [data["n_total"]]
+    total = len(data["arms"]) > 1                  # no Total column for a single arm
+    columns = [*data["arms"], *(["Total"] if total else [])]
+    n = [data["n"][a] for a in data["arms"]] + ([data["n_total"]] if total else [])
     rows = iter(table.rows)
     for v in data["variables"]:
         assert next(rows)[0] == v["label"]
-        stats = [v["by_arm"][a] for a in data["arms"]] + [v["total"]]
+        stats = [v["by_arm"][a] for a in data["arms"]] + ([v["total"]] if total else [])
         if v["kind"] == "continuous":
             d = tables.summary_decimals(_largest(v["total"]))
             f = lambda x: tables.fmt_stat(x, d)    # noqa: E731
@@ -59,19 +60,20 @@ def test_baseline_cells_are_the_json_numbers(document):
 
 
 def _ae_cells(row: dict, data: dict) -> list[str]:
+    total = [tables.fmt_ae_cell(row["total_subjects"], row["total_events"], data["n_total"])]
     return [*(tables.fmt_ae_cell(row["subjects"][a], row["events"][a], data["n"][a])
-              for a in data["arms"]),
-            tables.fmt_ae_cell(row["total_subjects"], row["total_events"], data["n_total"])]
+              for a in data["arms"]), *(total if len(data["arms"]) > 1 else [])]
 
 
 def test_adverse_event_cells_are_the_json_numbers(document):
     data = document["safety"]
     safety = SafetySummary.from_dict(data)
     table = tables.ae_category_table(safety)
+    width = len(_ae_cells(data["categories"][0], data)) + 1
     for row, entry in zip(table.rows, data["categories"], strict=True):
         assert row[0] == entry["soc"]
-        assert list(row[1:len(data["arms"]) + 2]) == _ae_cells(entry, data)
-        for arm, cell in zip(data["arms"][1:], row[len(data["arms"]) + 2:], strict=True):
+        assert list(row[1:width]) == _ae_cells(entry, data)
+        for arm, cell in zip(data["arms"][1:], row[width:], strict=True):
             rd = entry["risk_differences"][arm]
             lo, hi = (tables.fmt_number(100 * rd[k], 1) for k in ("lower", "upper"))
             assert cell == f"{tables.fmt_number(100 * rd['estimate'], 1)} ({lo}, {hi})"
@@ -84,9 +86,10 @@ def test_adverse_event_cells_are_the_json_numbers(document):
             assert list(row[1:]) == _ae_cells(entry, data)
     grades = tables.ae_grade_table(safety)
     for row, entry in zip(grades.rows, data["by_grade"], strict=True):
+        total = [tables.fmt_count(entry["total"], data["n_total"])]
         assert list(row[1:]) == [*(tables.fmt_count(entry["subjects"][a], data["n"][a])
                                    for a in data["arms"]),
-                                 tables.fmt_count(entry["total"], data["n_total"])]
+                                 *(total if len(data["arms"]) > 1 else [])]
 
 
 def test_adverse_events_sorted_by_descending_frequency(document):
@@ -106,8 +109,8 @@ def test_flow_cells_are_the_json_numbers(document):
     for row, stage in zip(table.rows, data["stages"], strict=True):
         expected = [tables.NOT_APPLICABLE if stage["by_arm"][a] is None else
                     str(stage["by_arm"][a]) for a in data["arms"]]
-        assert row == (stage["label"], *expected,
-                       tables.NOT_APPLICABLE if stage["total"] is None else str(stage["total"]))
+        total = [tables.NOT_APPLICABLE if stage["total"] is None else str(stage["total"])]
+        assert row == (stage["label"], *expected, *(total if len(data["arms"]) > 1 else []))
 
 
 def test_summaries_read_back_equal(document):

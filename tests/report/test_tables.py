@@ -257,3 +257,13 @@ def test_an_estimate_without_a_ci_is_printed_alone():
     assert tables.estimate_with_ci(permutation) == "0.605"
     with_ci = Comparison("MSC", "control", "win_probability", 0.605, (0.457, 0.733), 0.95)
     assert tables.estimate_with_ci(with_ci) == "0.605 (0.457, 0.733)"
+
+
+def test_single_arm_tables_have_no_total_column():
+    b = _baseline()
+    one = BaselineSummary("ITT", ("a",), {"a": 2}, 2, tuple(
+        BaselineVariable(v.name, v.label, v.kind, {"a": v.by_arm["a"]}, v.by_arm["a"], v.levels)
+        for v in b.variables))
+    table = tables.baseline_table(one)
+    assert table.columns == ("Characteristic", "a (N = 2)")
+    assert all(len(row) == 2 for row in table.rows)
