@@ -1,7 +1,8 @@
 """Compare two results.json documents analysis by analysis.
 
 Numbers agree when |new - old| <= atol + rtol * |old|; everything else must be
-equal. Lists of named things (comparisons, tests, curves) are matched by name,
+equal. Besides the analyses, the data-quality log, the manifest and the summaries
+(baseline, flow, safety, course) are compared. Lists of named things (comparisons, tests, curves) are matched by name,
 not position, so a reordering is not a change. The manifest's package versions
 and the mscstats version are not compared: they describe the machine, not the
 trial.
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .errors import MscstatsError
+from .results import SUMMARY_KEYS
 
 __all__ = ["Change", "ResultsDiff", "diff_results", "diff_files", "format_diff"]
 
@@ -64,7 +66,13 @@ def _label(item: Any, index: int) -> str:
         return f"{item['arm']}{ref}: {item['estimand']}"
     if "arm" in item and "kind" in item:
         return f"{item['arm']}: {item['kind']}"
-    for key in ("id", "name", "arm", "endpoint", "file"):
+    if "soc" in item and "term" in item:                 # an adverse-event row
+        return f"{item['soc']}{' / ' + item['term'] if item['term'] else ''}"
+    if "subject" in item and "event" in item:            # a listing row
+        return f"{item['subject']} day {item['day']}: {item['event']}"
+    if "arm" in item and "day" in item and "reason" in item:   # missing values
+        return f"{item['arm']} day {item['day']}: {item['reason']}"
+    for key in ("id", "name", "arm", "endpoint", "file", "param", "grade", "day"):
         if key in item:
             extra = "/".join(str(item[k]) for k in ("column", "rule", "reason", "message")
                              if item.get(k) is not None)
@@ -126,7 +134,7 @@ def diff_results(old: dict, new: dict, rtol: float = 1e-6, atol: float = 1e-9) -
         else:
             changes += _compare(analysis_id, old_analyses[analysis_id],
                                 new_analyses[analysis_id], rtol, atol)
-    for section in ("data_quality", "manifest"):
+    for section in ("data_quality", "manifest", *SUMMARY_KEYS):
         changes += _compare(section, old.get(section, {}), new.get(section, {}), rtol, atol)
     return ResultsDiff(tuple(changes), rtol, atol)
 

@@ -179,7 +179,10 @@ def _manifest(trial: Trial, sap: Sap) -> dict:
 
 def analyze(trial: Trial, sap: Sap | str | Path, progress=None) -> TrialResults:
     """Derive every endpoint and run every analysis of the SAP; an analysis that cannot
-    be computed is an entry with status "not_estimable" (TrialResults.not_estimable)."""
+    be computed is an entry with status "not_estimable" (TrialResults.not_estimable).
+    The baseline, flow, safety and course summaries are computed here, once."""
+    from .summaries.compute import summarize          # scipy: only when analysing
+    from .summaries.safety import data_quality_warnings
     sap = _as_sap(sap)
     endpoints, inputs = _prepare(trial, sap)
     randomized = trial.population("ITT")["ARM"].value_counts().to_dict()
@@ -195,8 +198,10 @@ def analyze(trial: Trial, sap: Sap | str | Path, progress=None) -> TrialResults:
     results = apply_multiplicity(results, sap)
     quality = trial.quality.to_dict()
     quality["derivation"] = list(endpoints.log)
+    quality["warnings"] = quality["warnings"] + data_quality_warnings(trial)
     return TrialResults(__version__, _manifest(trial, sap), quality, tuple(results),
-                        estimand_results(sap, results, randomized))
+                        estimand_results(sap, results, randomized),
+                        **summarize(trial, sap, endpoints.daily))
 
 
 def _with_missingness(result: AnalysisResult, trial: Trial, sap: Sap, endpoints: Endpoints,

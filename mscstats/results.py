@@ -14,7 +14,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["Test", "Comparison", "Curve", "AnalysisResult", "EstimandResult", "TrialResults",
+__all__ = ["Test", "Comparison", "Curve", "MissingCount", "AnalysisResult", "EstimandResult",
+           "TrialResults",
            "clean_number",
            "to_jsonable", "dumps_json"]
 
@@ -153,7 +154,22 @@ class Curve(_Presentable):
     n_censor: tuple[int, ...]
 
 
+@dataclass(frozen=True)
+class MissingCount(_Presentable):
+    """Subjects of an analysis population without an analysed value, by arm, visit day
+    (the horizon for endpoints without one) and reason (DESIGN.md 9)."""
+    arm: str
+    day: int
+    reason: str
+    n: int
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "MissingCount":
+        return cls(str(data["arm"]), int(data["day"]), str(data["reason"]), int(data["n"]))
+
+
 ESTIMABLE, NOT_ESTIMABLE = "estimable", "not_estimable"
+SUMMARY_KEYS = ("baseline", "flow", "safety", "course")
 
 
 @dataclass(frozen=True)
@@ -178,9 +194,9 @@ class AnalysisResult(_Presentable):
     # point (binary: the boundary rows; continuous: a delta or None); absent otherwise
     grid: tuple[Mapping[str, Any], ...] | None = None
     tipping_point: Any = None
-    # DESIGN.md 9: [{"arm", "day", "reason", "n"}] of the analysis population, and
-    # warnings about arms analysed with few of their randomized subjects
-    missingness: tuple[Mapping[str, Any], ...] = ()
+    # DESIGN.md 9: the missing values of the analysis population, and warnings
+    # about arms analysed with few of their randomized subjects
+    missingness: tuple[MissingCount, ...] = ()
     warnings: tuple[str, ...] = ()
     status: str = ESTIMABLE
     reason: str | None = None
@@ -287,6 +303,20 @@ class TrialResults(_Presentable):
     data_quality: Mapping[str, Any]
     analyses: tuple[AnalysisResult, ...]
     estimands: tuple[EstimandResult, ...] = ()
+    # Summaries computed once (DESIGN.md 10), the classes of summaries/records.py:
+    # BaselineSummary, FlowSummary, SafetySummary, CourseSummary; None (and absent
+    # from the JSON) when not computed
+    baseline: Any = None
+    flow: Any = None
+    safety: Any = None
+    course: Any = None
+
+    def to_dict(self) -> dict:
+        out = super().to_dict()
+        for key in SUMMARY_KEYS:
+            if out[key] is None:
+                del out[key]
+        return out
 
     def __getitem__(self, analysis_id: str) -> AnalysisResult:
         for a in self.analyses:

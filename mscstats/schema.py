@@ -63,10 +63,14 @@ TABLE_SPECS: Mapping[str, TableSpec] = MappingProxyType({
 })
 
 YES_NO = ("Y", "N")
-AE_SEVERITY = ("MILD", "MODERATE", "SEVERE")
-# AESEV maps onto CTCAE grades where AETOXGR is missing (MILD 1, MODERATE 2, SEVERE 3).
-AESEV_TO_GRADE = MappingProxyType({"MILD": 1, "MODERATE": 2, "SEVERE": 3})
+AE_SEVERITY = ("MILD", "MODERATE", "SEVERE", "FATAL")
+# AESEV maps onto CTCAE grades where AETOXGR is missing (MILD 1, MODERATE 2, SEVERE 3,
+# FATAL 5: CTCAE grade 5 is death).
+AESEV_TO_GRADE = MappingProxyType({"MILD": 1, "MODERATE": 2, "SEVERE": 3, "FATAL": 5})
 EX_ROUTES = ("IV", "NEBULIZED", "ORAL")
+# Routes whose doses open the 6-hour infusion window for adverse events (an oral
+# tablet is no infusion); a dose without a route counts, as MSC are infused.
+INFUSION_ROUTES = ("IV", "NEBULIZED")
 
 # --------------------------------------------------------------------------
 # Parameters (DESIGN.md section 2 table)

@@ -80,3 +80,20 @@ def test_cli_exit_codes(tmp_path):
     broken.write_text("{not json")
     err = runner.invoke(main, ["diff", str(old), str(broken)])
     assert err.exit_code == 1 and "not a results.json" in err.output
+
+
+def test_a_changed_adverse_event_count_shows_in_the_diff():
+    from golden import golden_path
+    old = json.loads(golden_path("refractory-hypoxia").read_text("utf-8"))
+    new = copy.deepcopy(old)
+    row = next(r for r in new["safety"]["by_term"] if r["term"] == "Pyrexia")
+    row["subjects"]["UC-MSC"] += 1
+    new["flow"]["stages"][0]["by_arm"]["control"] -= 1
+    diff = diff_results(old, new)
+    fields = {(c.analysis, c.field): (c.old, c.new) for c in diff.changes}
+    soc = row["soc"]
+    key = ("safety", f"by_term[{soc} / Pyrexia].subjects.UC-MSC")
+    assert key in fields and fields[key][1] == fields[key][0] + 1
+    assert ("flow", "stages[randomized].by_arm.control") in fields
+    assert len(diff.changes) == 2
+    assert "by_term[" in str(diff)

@@ -221,7 +221,7 @@ def test_toy_complete_case_missingness_and_warnings(toy):
     """Without strategies the dead and the discharged are missing: control keeps 2 of 3,
     MSC 1 of 3 -- both fewer than 3, so both get a warning."""
     result = toy[3]["complete_case"]
-    assert list(result.missingness) == [
+    assert [m.to_dict() for m in result.missingness] == [
         {"arm": "control", "day": 7, "reason": "died", "n": 1},
         {"arm": "MSC", "day": 7, "reason": "died", "n": 1},
         {"arm": "MSC", "day": 7, "reason": "discharged", "n": 1}]

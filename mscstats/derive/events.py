@@ -150,12 +150,16 @@ def _minutes(day: pd.Series, clock: pd.Series) -> pd.Series:
 
 
 def infusion_associated(adae: pd.DataFrame, ex: pd.DataFrame | None) -> np.ndarray:
-    """AEs starting within 6 hours after a dose.
+    """AEs starting within 6 hours after an infusion: an IV or nebulized dose
+    (schema.INFUSION_ROUTES; a dose without EXROUTE counts too, an oral one never).
 
     With both clock times, 0 <= AE start - dose start <= 6 h (across midnight
     too). Without a time on either side, an AE on the day of a dose counts: the
     conservative reading when the exact time is unknown.
     """
+    if ex is not None and "EXROUTE" in ex.columns:
+        route = ex["EXROUTE"].fillna("").astype(str)
+        ex = ex[route.isin(schema.INFUSION_ROUTES) | (route == "")]
     if ex is None or ex.empty or adae.empty:
         return np.zeros(len(adae), dtype=bool)
     ae = adae.reset_index(drop=True).assign(_AE=lambda d: np.arange(len(d)))

@@ -12,10 +12,9 @@ import io
 from dataclasses import dataclass
 from typing import Callable, Union
 
-from ..summaries import descriptive, safety
 from . import figures, tables
 from .. import schema
-from ..derive.daily import daily_values
+from ..summaries.safety import ANY, FATAL, INFUSION, SERIOUS
 from ..plan import Sap
 from ..trial.quality import Trial
 from ..results import TrialResults, comparisons_of
@@ -93,13 +92,14 @@ def _labels(sap: Sap) -> dict[str, str]:
     return {e.id: e.label or e.id for e in sap.endpoints}
 
 
-def _subjects_section(trial: Trial, sap: Sap, daily) -> Section:
-    arms = list(sap.study.arms)
-    population = sap.study.population
-    subjects = trial.population(population)
-    variables = descriptive.baseline_characteristics(trial, daily, arms, subjects)
-    return Section("Subjects", (tables.flow_table(descriptive.subject_flow(trial, arms)),
-                                tables.baseline_table(variables, arms, population)))
+def _subjects_section(results: TrialResults) -> Section:
+    """The flow and baseline summaries of results.json, laid out."""
+    items = []
+    if results.flow is not None:
+        items.append(tables.flow_table(results.flow))
+    if results.baseline is not None:
+        items.append(tables.baseline_table(results.baseline))
+    return Section("Subjects", tuple(items))
 
 
 def _endpoint_section(sap: Sap, results: TrialResults) -> Section:
@@ -135,31 +135,31 @@ def _curve_figures(sap: Sap, results: TrialResults) -> list[Figure]:
     return out
 
 
-def _course_figures(trial: Trial, sap: Sap, daily, subjects) -> list[Figure]:
-    arms = list(sap.study.arms)
+_SURVIVORS = ("Means over the subjects with a value that day: subjects who died or were "
+              "discharged earlier are not in them.")
+
+
+def _course_figures(sap: Sap, results: TrialResults) -> list[Figure]:
+    """The daily course summaries of results.json (summaries/course.py), drawn."""
+    course = results.course
+    if course is None:
+        return []
     out = []
-    for code in ("PF", "SF"):
-        if len(daily.param(code)):
-            summary = descriptive.daily_summary(daily, subjects, code, arms)
-            ax = figures.plot_over_days(summary, descriptive.param_label(code),
-                                        individual=descriptive.trajectories(daily, subjects, code))
-            out.append(_figure(f"{descriptive.param_label(code)} by study day and arm: mean "
-                               "and 95% CI; thin lines are individual subjects.", ax))
-    for code in ("IL6", "TNFA"):
-        if len(daily.param(code)):
-            summary = descriptive.daily_summary(daily, subjects, code, arms, log=True)
-            lloq = descriptive.lloq(trial, code)
-            ax = figures.plot_cytokine(summary, descriptive.param_label(code), lloq,
-                                       individual=descriptive.trajectories(daily, subjects, code))
-            out.append(_figure(f"{descriptive.param_label(code)} by study day and arm (log "
-                               "scale): geometric mean and 95% CI; dashed line: LLOQ "
-                               f"(values below it set by the SAP rule '{sap.data.below_lloq}').",
-                               ax))
-    if len(daily.param("WHOCPS")):
-        distribution = descriptive.who_by_day(daily, subjects, arms)
+    for p in course.params:
+        individual = p.trajectory_frame()
+        if not p.log:
+            ax = figures.plot_over_days(p.summary_frame(), p.label, individual=individual)
+            out.append(_figure(f"{p.label} by study day and arm: mean and 95% CI; thin lines "
+                               f"are individual subjects. {_SURVIVORS}", ax))
+            continue
+        ax = figures.plot_cytokine(p.summary_frame(), p.label, p.lloq, individual=individual)
+        out.append(_figure(f"{p.label} by study day and arm (log scale): geometric mean and "
+                           "95% CI; dashed line: LLOQ (values below it set by the SAP rule "
+                           f"'{sap.data.below_lloq}'). {_SURVIVORS}", ax))
+    if course.who is not None:
         out.append(_figure("WHO clinical progression scale by arm and study day (0 best, 10 "
                            "dead; discharged counts as 2).",
-                           figures.plot_who_distribution(distribution)))
+                           figures.plot_who_distribution(course.who.frame())))
     return out
 
 
@@ -230,34 +230,35 @@ def _estimand_section(sap: Sap, results: TrialResults) -> Section | None:
     return Section("Estimands and missing data", tuple(items)) if items else None
 
 
-def _safety_section(trial: Trial, sap: Sap) -> Section:
-    arms = list(sap.study.arms)
-    subjects = trial.population("safety")
-    ae = safety.treatment_emergent(trial, subjects)
-    categories = safety.ae_categories(ae, subjects, arms)
-    incidence = safety.ae_incidence(ae, subjects, arms)
-    two_arms = len(arms) > 1
-    rd = safety.risk_differences(categories, arms) if two_arms else None
-    items: list[Item] = [tables.ae_category_table(categories, rd, arms)]
-    if len(incidence):
-        items.append(tables.ae_term_table(incidence, arms, "Adverse events by body system and "
-                                          "preferred term (safety population)"))
-        top = safety.most_common_terms(incidence)
-        term_rd = safety.risk_differences(top, arms) if two_arms else None
+def _safety_section(results: TrialResults) -> Section:
+    """The safety summary of results.json (summaries/safety.py), laid out."""
+    safety = results.safety
+    if safety is None:
+        return Section("Safety", ())
+    category = {r.soc: r for r in safety.categories}
+    two_arms = len(safety.arms) > 1
+    items: list[Item] = [tables.ae_category_table(safety)]
+    items.append(tables.ae_term_table(safety, safety.by_term, "Adverse events by body system "
+                                      "and preferred term", category[ANY]))
+    items.append(tables.ae_grade_table(safety))
+    top = safety.most_common_rows()
+    if top:
+        rd = safety.risk_difference_frame(top) if two_arms else None
         items.append(_figure("Adverse events by arm: subjects with each of the most common "
                              "preferred terms" + (", and risk differences with 95% CI."
                                                   if two_arms else "."),
-                             figures.plot_ae_incidence(top, term_rd)))
-    infusion = safety.ae_incidence(safety.infusion_events(ae), subjects, arms)
-    if len(infusion):
-        items.append(tables.ae_term_table(
-            infusion, arms, "Infusion-associated adverse events (within 6 hours after a dose)",
-            "Without a clock time on either side, an event on the day of a dose counts."))
-    else:
-        items.append(Text("No adverse event started within 6 hours after a dose."))
-    listing = safety.serious_listing(ae, trial, subjects)
-    if len(listing):
-        items.append(tables.listing_table(listing))
+                             figures.plot_ae_incidence(safety.incidence_frame(top), rd)))
+    for rows, name, title in ((safety.serious, SERIOUS, "Serious adverse events"),
+                              (safety.fatal, FATAL, "Fatal adverse events")):
+        items.append(tables.ae_term_table(safety, rows, title, category[name],
+                                          total_label=f"Any {title[:-1].lower()}"))
+    items.append(tables.ae_term_table(
+        safety, safety.infusion, "Adverse events within 6 hours after an IV or nebulized "
+        "dose", category[INFUSION], "Oral doses open no infusion window. Without a clock time "
+        "on either side, an event on the day of a dose counts.",
+        total_label="Any adverse event in the window"))
+    if safety.listing:
+        items.append(tables.listing_table(safety.listing, safety.population))
     return Section("Safety", tuple(items))
 
 
@@ -310,24 +311,22 @@ def report_content(trial: Trial, sap: Sap, results: TrialResults,
     """Everything the PDF shows, in order."""
     import matplotlib
     step = progress or (lambda _: None)
-    daily = daily_values(trial, sap.data.daily, sap.data.fio2_from_flow)
-    subjects = trial.population(sap.study.population)
     # text.usetex off whatever the user's matplotlibrc says: text from the data is
     # drawn literally (figures.py escapes `$`; LaTeX would choke on _, % and &)
     with matplotlib.rc_context({"svg.hashsalt": "mscstats", "font.size": 9,
                                 "axes.spines.top": False, "axes.spines.right": False,
                                 "text.usetex": False}):
         step("tables: subjects and endpoints")
-        sections = [_subjects_section(trial, sap, daily), _endpoint_section(sap, results)]
+        sections = [_subjects_section(results), _endpoint_section(sap, results)]
         estimands = _estimand_section(sap, results)
         if estimands is not None:
             sections.append(estimands)
         step("figures")
-        shown = (_curve_figures(sap, results) + _course_figures(trial, sap, daily, subjects)
+        shown = (_curve_figures(sap, results) + _course_figures(sap, results)
                  + _forest_figures(sap, results) + _tipping_figures(sap, results))
         sections.append(Section("Figures", tuple(shown)))
         step("safety")
-        sections.append(_safety_section(trial, sap))
+        sections.append(_safety_section(results))
     sections += [_methods_section(sap),
                  Section("Appendix: data quality", tuple(tables.quality_tables(
                      results.data_quality))),

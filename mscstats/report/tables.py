@@ -1,11 +1,20 @@
 """The report's tables: the only place that rounds and formats numbers.
 
-Formatting rules (hand-checkable):
+Formatting rules (hand-checkable; docs/report.md "Number formats"):
+- a count is an integer; a proportion is "n (p%)" with one decimal of percent
+  (of the arm's N; "0" alone for an empty arm);
 - an estimate has 3 significant digits, with 0 to 3 decimals (27.07 -> "27.1",
   0.5596 -> "0.560", 556.7 -> "557"); its CI bounds take the estimate's decimals;
+- a descriptive summary (baseline mean, SD, median, quartiles, min, max) has the
+  decimals of its variable: 3 significant digits of the variable's largest
+  absolute value over all subjects, between 0 and 3 (ages up to 85 -> 1 decimal,
+  P/F up to 450 -> 0, WHO scores up to 9 -> 2), the same in every column and row
+  of the variable; a summary that cannot be computed (no value, SD of one value)
+  is "-";
+- an arm's summary in the endpoint tables (mean (SD), median (CI)) follows the same
+  rule over its own numbers: "median 9.0 (6.0, 18.0)", "mean (SD) 38 (109)";
+  degrees of freedom that are whole are integers ("1"), others estimates;
 - a p-value has 3 decimals, "<0.001" below 0.001;
-- a proportion is "n (p%)" with one decimal of percent;
-- baseline mean (SD) and median (Q1, Q3) have one decimal;
 - a missing number is "NA", an infinite one "∞" or "-∞"; -0 is printed as 0;
 - a comparison without an estimate is "not estimable", and an analysis that
   could not be computed is listed with "not estimable" and its reason.
@@ -21,17 +30,22 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
-from ..summaries.descriptive import BaselineVariable
+from ..summaries.records import (AeRow, BaselineSummary, BaselineVariable, FlowSummary,
+                                 ListingRow, SafetySummary)
 from ..results import AnalysisResult, Comparison, TrialResults
 
 __all__ = ["Table", "fmt_number", "decimals_for", "fmt_estimate", "fmt_ci", "fmt_p",
-           "fmt_count", "is_ratio", "baseline_table", "flow_table", "endpoint_table",
-           "tests_table", "arm_summary_table", "ae_category_table", "ae_term_table",
-           "listing_table", "quality_tables", "tipping_table", "RATIO_ESTIMANDS",
-           "estimand_table", "missingness_table", "warnings_table"]
+           "fmt_count", "fmt_stat", "fmt_summary", "fmt_df", "summary_decimals", "is_ratio",
+           "baseline_table", "flow_table", "endpoint_table", "tests_table",
+           "arm_summary_table", "ae_category_table", "ae_term_table", "ae_grade_table",
+           "listing_table", "fmt_ae_cell", "NOT_APPLICABLE", "DASH", "quality_tables",
+           "tipping_table", "RATIO_ESTIMANDS", "estimand_table", "missingness_table",
+           "warnings_table"]
 
 NA = "NA"
+DASH = "-"                       # a descriptive summary that cannot be computed
 NOT_ESTIMABLE = "not estimable"
+NOT_APPLICABLE = "not applicable"
 RATIO_ESTIMANDS = ("geometric_mean_ratio", "hazard_ratio", "subdistribution_hazard_ratio",
                    "risk_ratio", "odds_ratio", "common_odds_ratio", "rmst_ratio")
 
@@ -120,44 +134,94 @@ def estimate_with_ci(c: Comparison) -> str:
 # Subjects and baseline
 # --------------------------------------------------------------------------
 
-def flow_table(flow: pd.DataFrame) -> Table:
-    columns = tuple(c for c in flow.columns if c != "stage")
-    rows = tuple((row["stage"], *(str(int(row[c])) for c in columns))
-                 for _, row in flow.iterrows())
-    return Table("Subject flow", ("", *columns), rows,
-                 ("mITT: ITT subjects who received at least one dose (arms without study "
-                  "drug count as dosed).",))
+def fmt_stat(x: Any, decimals: int) -> str:
+    """A descriptive summary: "-" when it cannot be computed."""
+    return fmt_number(x, decimals) if _finite(x) else DASH
+
+
+def summary_decimals(largest: Any) -> int:
+    """The decimals of every summary of a variable: 3 significant digits of its largest
+    absolute value, 0 to 3 (1 when the variable has no value)."""
+    if not _finite(largest) or float(largest) == 0:
+        return 1
+    return min(3, max(0, 2 - math.floor(math.log10(abs(float(largest))))))
+
+
+def _has_total(arms: Sequence[str]) -> bool:
+    """A Total column, except in a single-arm study (it would repeat the arm)."""
+    return len(arms) > 1
+
+
+def flow_table(flow: FlowSummary) -> Table:
+    """The CONSORT stages per arm and in total; "not applicable" where a stage does not
+    apply to an arm (treated, for an arm without study drug)."""
+    def cell(n: int | None) -> str:
+        return NOT_APPLICABLE if n is None else str(int(n))
+
+    total = _has_total(flow.arms)
+    rows = tuple((s.label, *(cell(s.by_arm[a]) for a in flow.arms),
+                  *((cell(s.total),) if total else ())) for s in flow.stages)
+    notes = tuple(flow.notes) + (
+        "mITT: ITT subjects who received at least one dose (an arm without study drug: "
+        "all its ITT subjects). Did not complete follow-up = died + lost to follow-up.",)
+    return Table("Subject flow (all enrolled subjects)",
+                 ("", *flow.arms, *(("Total",) if total else ())), rows, notes)
 
 
 def _continuous_rows(v: BaselineVariable, arms: Sequence[str]) -> list[tuple[str, ...]]:
-    s = {arm: v.by_arm[arm] for arm in arms}
-    rows = [("  n", *(str(s[a].n) for a in arms)),
-            ("  Mean (SD)", *(f"{fmt_number(s[a].mean, 1)} ({fmt_number(s[a].sd, 1)})"
-                              for a in arms)),
-            ("  Median (Q1, Q3)", *(f"{fmt_number(s[a].median, 1)} "
-                                    f"({fmt_number(s[a].q1, 1)}, {fmt_number(s[a].q3, 1)})"
-                                    for a in arms))]
+    s = [v.by_arm[a] for a in arms] + ([v.total] if _has_total(arms) else [])
+    d = summary_decimals(max((abs(x) for x in (v.total.min, v.total.max) if _finite(x)),
+                             default=None))
+
+    def pair(a: Any, b: Any, sep: str) -> str:
+        return DASH if not _finite(a) else f"{fmt_stat(a, d)}{sep}{fmt_stat(b, d)}"
+
+    return [("  n", *(str(x.n) for x in s)),
+            ("  Missing", *(str(x.missing) for x in s)),
+            ("  Mean (SD)", *(DASH if not _finite(x.mean) else
+                              f"{fmt_stat(x.mean, d)} ({fmt_stat(x.sd, d)})" for x in s)),
+            ("  Median (Q1, Q3)", *(DASH if not _finite(x.median) else
+                                    f"{fmt_stat(x.median, d)} ({pair(x.q1, x.q3, ', ')})"
+                                    for x in s)),
+            ("  Min - Max", *(pair(x.min, x.max, " - ") for x in s))]
+
+
+def _categorical_rows(v: BaselineVariable, arms: Sequence[str],
+                      n: Sequence[int]) -> list[tuple[str, ...]]:
+    s = [v.by_arm[a] for a in arms] + ([v.total] if _has_total(arms) else [])
+    rows = [(f"  {level}", *(fmt_count(x.counts[level], total) for x, total in zip(s, n)))
+            for level in v.levels]
+    rows.append(("  Missing", *(fmt_count(x.missing, total) for x, total in zip(s, n))))
     return rows
 
 
-def baseline_table(variables: Sequence[BaselineVariable], arms: Sequence[str],
-                   population: str) -> Table:
+def baseline_table(summary: BaselineSummary) -> Table:
+    """Per arm and in total: continuous variables as n, Missing, Mean (SD), Median (Q1, Q3)
+    and Min - Max; categorical ones as n (%) of the column's N per level, and Missing."""
+    arms = list(summary.arms)
+    n = [summary.n[a] for a in arms] + ([summary.n_total] if _has_total(arms) else [])
     rows, groups = [], []
-    n_by_arm = variables[0].n if variables else {arm: 0 for arm in arms}
-    for v in variables:
+    for v in summary.variables:
         groups.append(len(rows))
-        rows.append((v.label, *("" for _ in arms)))
-        if v.kind == "continuous":
-            rows += _continuous_rows(v, arms)
-        else:
-            levels = list(next(iter(v.by_arm.values())).keys()) if v.by_arm else []
-            for level in levels:
-                rows.append((f"  {level}", *(fmt_count(v.by_arm[a][level], v.n[a])
-                                             for a in arms)))
-    columns = ("Characteristic", *(f"{a} (N = {n_by_arm[a]})" for a in arms))
-    return Table(f"Baseline characteristics ({population} population)", columns, tuple(rows),
-                 ("Baseline: the last value on or before day 1. n (%) of the arm; "
-                  "Q1, Q3: quartiles.",), tuple(groups))
+        rows.append((v.label, *("" for _ in n)))
+        rows += _continuous_rows(v, arms) if v.kind == "continuous" else \
+            _categorical_rows(v, arms, n)
+    columns = ("Characteristic", *(f"{a} (N = {summary.n[a]})" for a in arms),
+               *((f"Total (N = {summary.n_total})",) if _has_total(arms) else ()))
+    population = _population_name(summary.population)
+    return Table(f"Baseline characteristics ({population})", columns, tuple(rows),
+                 ("Baseline: the last value on or before day 1. n (%) of the column's N; "
+                  "Q1, Q3: quartiles; -: not computable (no value, or the SD of one value). "
+                  "Every summary of a variable has the decimals of its largest value "
+                  "(3 significant digits).",), tuple(groups))
+
+
+_POPULATIONS = {"ITT": "full analysis set, ITT", "mITT": "modified ITT population",
+                "safety": "safety population"}
+
+
+def _population_name(population: str) -> str:
+    return _POPULATIONS.get(population, f"{population} population")
 
 
 # --------------------------------------------------------------------------
@@ -199,10 +263,29 @@ def tests_table(results: TrialResults) -> Table:
     rows = []
     for a in results.analyses:
         for t in a.tests:
-            df = "" if t.df is None else fmt_estimate(t.df)
+            df = "" if t.df is None else fmt_df(t.df)
             rows.append((analysis_name(a), _label(t.name), fmt_estimate(t.statistic), df,
                          fmt_p(t.p_value)))
     return Table("Hypothesis tests", ("Analysis", "Test", "Statistic", "df", "p"), tuple(rows))
+
+
+def _largest(*values: Any) -> float | None:
+    finite = [abs(float(v)) for v in values if _finite(v)]
+    return max(finite) if finite else None
+
+
+def fmt_summary(values: Sequence[Any]) -> list[str]:
+    """Numbers of one descriptive summary (mean and SD; median and its CI) with the
+    decimals of the largest of them (summary_decimals): "9.0 (6.0, 18.0)"."""
+    d = summary_decimals(_largest(*values))
+    return [fmt_number(v, d) for v in values]
+
+
+def fmt_df(df: Any) -> str:
+    """Degrees of freedom: an integer as an integer ("1"), else as an estimate."""
+    if _finite(df) and float(df) == round(float(df)):
+        return str(int(round(float(df))))
+    return fmt_estimate(df)
 
 
 def _arm_summary(stats: Mapping[str, Any]) -> str:
@@ -211,12 +294,13 @@ def _arm_summary(stats: Mapping[str, Any]) -> str:
     if "events" in stats and "n" in stats:
         parts.append(f"events {fmt_count(stats['events'], stats['n'])}")
     if stats.get("median_ci") is not None and "median" in stats:
-        parts.append(f"median {fmt_estimate(stats['median'])} "
-                     f"{fmt_ci(stats['median_ci'], decimals_for(stats['median']))}")
+        median, lower, upper = fmt_summary([stats["median"], *stats["median_ci"]])
+        parts.append(f"median {median} ({lower}, {upper})")
     elif "mean" in stats and "sd" in stats:
-        parts.append(f"mean (SD) {fmt_estimate(stats['mean'])} ({fmt_estimate(stats['sd'])})")
+        mean, sd = fmt_summary([stats["mean"], stats["sd"]])
+        parts.append(f"mean (SD) {mean} ({sd})")
     elif "median" in stats:
-        parts.append(f"median {fmt_estimate(stats['median'])}")
+        parts.append(f"median {fmt_summary([stats['median']])[0]}")
     if stats.get("rmst") is not None:
         parts.append(f"RMST {fmt_estimate(stats['rmst'])}")
     return "; ".join(parts)
@@ -242,58 +326,91 @@ def notes_of(result: AnalysisResult) -> tuple[str, ...]:
 # Safety
 # --------------------------------------------------------------------------
 
-def _incidence_cells(block: pd.DataFrame, arms: Sequence[str]) -> tuple[str, ...]:
-    by_arm = block.set_index("ARM")
-    return tuple(fmt_count(by_arm.loc[a, "n"], by_arm.loc[a, "N"]) for a in arms)
+def fmt_ae_cell(subjects: int, events: int, total: int) -> str:
+    """'6 (20.0%) [9]': subjects with >= 1 event, n (% of N), and [events]."""
+    return f"{fmt_count(subjects, total)} [{int(events)}]"
 
 
-def _rd_cell(rd: pd.DataFrame, body_system: str, term: str, arm: str) -> str:
-    hit = rd[(rd["AEBODSYS"] == body_system) & (rd["AEDECOD"] == term) & (rd["ARM"] == arm)]
-    if hit.empty:
+def _ae_cells(row: AeRow, safety: SafetySummary) -> tuple[str, ...]:
+    total = (fmt_ae_cell(row.total_subjects, row.total_events, safety.n_total),)
+    return (*(fmt_ae_cell(row.subjects[a], row.events[a], safety.n[a]) for a in safety.arms),
+            *(total if _has_total(safety.arms) else ()))
+
+
+def _rd_cell(row: AeRow, arm: str) -> str:
+    rd = row.risk_differences.get(arm)
+    if rd is None or not _finite(rd.estimate):
         return NA
-    row = hit.iloc[0]
-    ci = fmt_ci((100 * row["lower"], 100 * row["upper"]), 1)
-    return f"{fmt_number(100 * row['estimate'], 1)} {ci}"
+    return f"{fmt_number(100 * rd.estimate, 1)} {fmt_ci((100 * rd.lower, 100 * rd.upper), 1)}"
 
 
-def _arm_columns(incidence: pd.DataFrame, arms: Sequence[str], rd: pd.DataFrame | None):
-    totals = incidence.groupby("ARM", sort=False)["N"].first()
-    columns = [f"{a} (N = {int(totals.get(a, 0))})" for a in arms]
-    if rd is not None:
-        columns += [f"RD {a} - {arms[0]}, % (95% CI)" for a in arms[1:]]
-    return columns
+def _ae_columns(safety: SafetySummary) -> tuple[str, ...]:
+    return (*(f"{a} (N = {safety.n[a]})" for a in safety.arms),
+            *((f"Total (N = {safety.n_total})",) if _has_total(safety.arms) else ()))
 
 
-def ae_category_table(categories: pd.DataFrame, rd: pd.DataFrame | None,
-                      arms: Sequence[str]) -> Table:
-    rows = []
-    for name, block in categories.groupby("AEBODSYS", sort=False):
-        extra = tuple(_rd_cell(rd, name, "", a) for a in arms[1:]) if rd is not None else ()
-        rows.append((name, *_incidence_cells(block, arms), *extra))
-    return Table("Treatment-emergent adverse events: subjects with at least one",
-                 ("", *_arm_columns(categories, arms, rd)), tuple(rows),
-                 ("Subjects with >= 1 event, n (% of the arm's safety population). RD: risk "
-                  "difference with Newcombe's hybrid score interval.",))
+_AE_FOOTNOTE = ("Treatment-emergent events (starting on or after day 1): subjects with >= 1 "
+                "event, n (% of N) [number of events].")
 
 
-def ae_term_table(incidence: pd.DataFrame, arms: Sequence[str], title: str,
-                  footnote: str = "") -> Table:
-    rows, groups = [], []
-    for (body_system, term), block in incidence.groupby(["AEBODSYS", "AEDECOD"], sort=False):
-        if term == "":
-            groups.append(len(rows))
-        rows.append((body_system if term == "" else f"  {term}", *_incidence_cells(block, arms)))
-    notes = ("Body system, then preferred term: subjects with >= 1 event, n (%).",)
-    return Table(title, ("Body system / preferred term", *_arm_columns(incidence, arms, None)),
-                 tuple(rows), notes + ((footnote,) if footnote else ()), tuple(groups))
+def ae_category_table(safety: SafetySummary) -> Table:
+    arms = list(safety.arms)
+    with_rd = len(arms) > 1
+    rows = tuple((r.soc, *_ae_cells(r, safety),
+                  *((_rd_cell(r, a) for a in arms[1:]) if with_rd else ()))
+                 for r in safety.categories)
+    columns = ("", *_ae_columns(safety),
+               *((f"RD {a} - {arms[0]}, % (95% CI)" for a in arms[1:]) if with_rd else ()))
+    notes = (_AE_FOOTNOTE, f"Fatal: {_fatal_rule()}.")
+    if with_rd:
+        notes += ("RD: risk difference of subjects with Newcombe's hybrid score interval.",)
+    return Table(f"Treatment-emergent adverse events ({_population_name(safety.population)})",
+                 columns, rows, notes)
 
 
-def listing_table(listing: pd.DataFrame) -> Table:
-    rows = tuple((str(r.USUBJID), str(r.ARM), fmt_number(r.DAY, 0), str(r.EVENT),
-                  fmt_number(r.GRADE, 0) if _finite(r.GRADE) else "")
-                 for r in listing.itertuples(index=False))
-    return Table("Listing: deaths and serious adverse events",
-                 ("Subject", "Arm", "Study day", "Event", "Grade"), rows)
+def _fatal_rule() -> str:
+    from ..summaries.safety import FATAL_RULE
+    return FATAL_RULE
+
+
+def ae_term_table(safety: SafetySummary, rows: Sequence[AeRow], title: str,
+                  total: AeRow | None = None, footnote: str = "",
+                  total_label: str = "Any adverse event") -> Table:
+    """Body system, then its preferred terms, by descending frequency (the Total column,
+    then alphabetically); ``total`` first (the subjects with any such event)."""
+    out, groups = [], []
+    if total is not None:
+        out.append((total_label, *_ae_cells(total, safety)))
+    for r in rows:
+        if r.term == "":
+            groups.append(len(out))
+        out.append((r.soc if r.term == "" else f"  {r.term}", *_ae_cells(r, safety)))
+    notes = ("Body system, then preferred term, by descending frequency in total (ties "
+             "alphabetically). " + _AE_FOOTNOTE,)
+    return Table(f"{title} ({_population_name(safety.population)})",
+                 ("Body system / preferred term", *_ae_columns(safety)), tuple(out),
+                 notes + ((footnote,) if footnote else ()), tuple(groups))
+
+
+def ae_grade_table(safety: SafetySummary) -> Table:
+    """Subjects by the maximum grade of their treatment-emergent events."""
+    rows = tuple((f"Grade {g.grade}" if g.grade != "missing" else "Grade missing",
+                  *(fmt_count(g.subjects[a], safety.n[a]) for a in safety.arms),
+                  *((fmt_count(g.total, safety.n_total),) if _has_total(safety.arms) else ()))
+                 for g in safety.by_grade)
+    return Table("Subjects by maximum grade (AETOXGR) of their adverse events "
+                 f"({_population_name(safety.population)})",
+                 ("Maximum grade", *_ae_columns(safety)), rows,
+                 ("Each subject with an event counted once, at the highest grade of their "
+                  "events; grade missing: none of their events has a grade. n (% of N).",))
+
+
+def listing_table(rows: Sequence[ListingRow], population: str = "safety") -> Table:
+    out = tuple((r.subject, r.arm, str(r.day), r.event, "" if r.grade is None else str(r.grade),
+                 "Y" if r.serious else "", "Y" if r.fatal else "") for r in rows)
+    return Table(f"Listing: deaths, serious and fatal adverse events "
+                 f"({_population_name(population)})",
+                 ("Subject", "Arm", "Study day", "Event", "Grade", "Serious", "Fatal"), out)
 
 
 # --------------------------------------------------------------------------
@@ -438,7 +555,7 @@ def estimand_table(estimand: Mapping[str, Any], results: TrialResults,
 
 
 def missingness_table(results: TrialResults) -> Table:
-    rows = tuple((analysis_name(a), str(m["arm"]), str(m["day"]), str(m["reason"]), str(m["n"]))
+    rows = tuple((analysis_name(a), m.arm, str(m.day), m.reason, str(m.n))
                  for a in results.analyses for m in a.missingness)
     return Table("Missing data by analysis, arm, visit day and reason",
                  ("Analysis", "Arm", "Day", "Reason", "Subjects"), rows,

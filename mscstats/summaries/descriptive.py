@@ -1,5 +1,6 @@
 """Descriptive summaries the report's tables and figures show: baseline
-characteristics, subject flow, parameters over days, the WHO scale by day.
+characteristics, parameters over days, the WHO scale by day (the subject flow
+is flow.py).
 
 Full-precision numbers in tidy frames and frozen dataclasses; tables.py rounds
 them and figures.py draws them.
@@ -7,7 +8,6 @@ them and figures.py draws them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -18,47 +18,37 @@ from .. import schema
 from ..derive.daily import DailyValues
 from ..derive.events import baseline
 from ..trial.quality import Trial
+from .records import (DAY_COLUMNS, BaselineSummary, BaselineVariable, CategoricalSummary,
+                      ContinuousSummary)
 
-__all__ = ["ContinuousSummary", "BaselineVariable", "continuous_summary",
-           "baseline_characteristics", "subject_flow", "daily_summary", "trajectories",
+__all__ = ["continuous_summary", "categorical_summary",
+           "baseline_characteristics", "daily_summary", "trajectories",
            "lloq", "who_by_day", "number_at_risk", "param_label", "WHO_DAYS"]
 
 WHO_DAYS = (1, 7, 14, 28)
 # Baseline parameters shown (when present), in the order a clinician reads them.
 BASELINE_PARAMS = ("PF", "SF", "SPO2", "RR", "WHOCPS", "IL6", "TNFA")
-DAY_COLUMNS = ["ARM", "DAY", "n", "mean", "lower", "upper"]
-
-
-@dataclass(frozen=True)
-class ContinuousSummary:
-    n: int
-    mean: float
-    sd: float
-    median: float
-    q1: float
-    q3: float
-
-
-@dataclass(frozen=True)
-class BaselineVariable:
-    """One row block of the baseline table: a continuous summary or category counts
-    per arm (arm -> ContinuousSummary, or arm -> {category: n}); ``n`` the arm sizes."""
-    name: str
-    label: str
-    kind: str                                  # "continuous" | "categorical"
-    by_arm: Mapping[str, object]
-    n: Mapping[str, int]
 
 
 def continuous_summary(values) -> ContinuousSummary:
+    """n, missing, mean, SD, median, quartiles (R's type 7), min and max; None where a
+    number cannot be computed (no value; SD of a single value)."""
     x = np.asarray(values, dtype=float)
+    missing = int(np.isnan(x).sum())
     x = x[~np.isnan(x)]
     if not len(x):
-        nan = float("nan")
-        return ContinuousSummary(0, nan, nan, nan, nan, nan)
-    sd = float(np.std(x, ddof=1)) if len(x) > 1 else float("nan")
+        return ContinuousSummary(0, missing, None, None, None, None, None, None, None)
+    sd = float(np.std(x, ddof=1)) if len(x) > 1 else None
     q1, median, q3 = (float(q) for q in np.percentile(x, [25, 50, 75]))  # R type 7
-    return ContinuousSummary(len(x), float(np.mean(x)), sd, median, q1, q3)
+    return ContinuousSummary(len(x), missing, float(np.mean(x)), sd, median, q1, q3,
+                             float(np.min(x)), float(np.max(x)))
+
+
+def categorical_summary(values: pd.Series, levels: Sequence[str]) -> CategoricalSummary:
+    """Subjects per level; an empty or missing value is missing."""
+    known = values.notna() & (values.astype(str) != "")
+    counts = {lv: int((values[known] == lv).sum()) for lv in levels}
+    return CategoricalSummary(int(known.sum()), int((~known).sum()), counts)
 
 
 def param_label(code: str) -> str:
@@ -73,9 +63,10 @@ def _arm_groups(subjects: pd.DataFrame, arms: Sequence[str]) -> dict[str, pd.Dat
     return {arm: subjects[subjects["ARM"] == arm] for arm in arms}
 
 
-def baseline_characteristics(trial: Trial, daily: DailyValues, arms: Sequence[str],
-                             subjects: pd.DataFrame) -> tuple[BaselineVariable, ...]:
-    """adsl covariates and baseline visit values (last value with ADY <= 1) by arm."""
+def baseline_characteristics(daily: DailyValues, arms: Sequence[str], subjects: pd.DataFrame,
+                             population: str = "") -> BaselineSummary:
+    """adsl covariates and baseline visit values (last value with ADY <= 1), per arm
+    and in total, of the given subjects (the population's adsl rows)."""
     frame = subjects[["USUBJID", "ARM"]].copy()
     columns = {"AGE": "Age (years)", "SEX": "Sex", "BMI": "BMI (kg/m2)", "STRATUM": "Stratum"}
     for name in columns:
@@ -90,20 +81,23 @@ def baseline_characteristics(trial: Trial, daily: DailyValues, arms: Sequence[st
         frame["OXYDEV"] = frame["USUBJID"].map(support)
         columns["OXYDEV"] = "Oxygen support at baseline"
     groups = _arm_groups(frame, arms)
-    n = {arm: len(g) for arm, g in groups.items()}
-    out = []
-    for name, label in columns.items():
-        if name not in frame.columns:
-            continue
-        if pd.api.types.is_numeric_dtype(frame[name]):
-            by_arm = {arm: continuous_summary(g[name]) for arm, g in groups.items()}
-            out.append(BaselineVariable(name, label, "continuous", by_arm, n))
-        else:
-            levels = _levels(frame[name], name)
-            by_arm = {arm: {lv: int((g[name] == lv).sum()) for lv in levels}
-                      for arm, g in groups.items()}
-            out.append(BaselineVariable(name, label, "categorical", by_arm, n))
-    return tuple(out)
+    out = [_variable(name, label, frame, groups) for name, label in columns.items()
+           if name in frame.columns]
+    return BaselineSummary(population, tuple(arms), {arm: len(g) for arm, g in groups.items()},
+                           len(frame), tuple(out))
+
+
+def _variable(name: str, label: str, frame: pd.DataFrame,
+              groups: Mapping[str, pd.DataFrame]) -> BaselineVariable:
+    if pd.api.types.is_numeric_dtype(frame[name]):
+        return BaselineVariable(name, label, "continuous",
+                                {arm: continuous_summary(g[name]) for arm, g in groups.items()},
+                                continuous_summary(frame[name]))
+    levels = _levels(frame[name], name)
+    return BaselineVariable(name, label, "categorical",
+                            {arm: categorical_summary(g[name], levels)
+                             for arm, g in groups.items()},
+                            categorical_summary(frame[name], levels), tuple(levels))
 
 
 def _baseline_support(daily: DailyValues) -> pd.Series:
@@ -117,24 +111,6 @@ def _levels(values: pd.Series, name: str) -> list[str]:
     if name == "OXYDEV":  # least to most support, not alphabetical
         return [c for c in schema.OXYDEV_CODES if c in present]
     return sorted(present, key=str)
-
-
-def subject_flow(trial: Trial, arms: Sequence[str]) -> pd.DataFrame:
-    """Subjects per arm (rows) randomized, dosed and in each analysis population."""
-    adsl = trial.adsl
-    stages = {"Randomized": pd.Series(True, index=adsl.index),
-              "Dosed (>= 1 dose)": trial.dosed()}
-    for population in schema.POPULATIONS:
-        stages[f"{population} population"] = adsl["USUBJID"].isin(
-            trial.population(population)["USUBJID"])
-    rows = []
-    for stage, included in stages.items():
-        row = {"stage": stage}
-        for arm in arms:
-            row[arm] = int((included & (adsl["ARM"] == arm)).sum())
-        row["Total"] = int(included.sum())
-        rows.append(row)
-    return pd.DataFrame(rows)
 
 
 def _values_by_arm(daily: DailyValues, subjects: pd.DataFrame, code: str) -> pd.DataFrame:

@@ -21,15 +21,16 @@ from typing import Mapping, Sequence
 import pandas as pd
 
 from ..intercurrent import endpoint_rules
-from ..results import AnalysisResult, EstimandResult
+from ..results import AnalysisResult, EstimandResult, MissingCount
 
 __all__ = ["missingness", "n_analysed", "arm_warnings", "estimand_results", "MIN_ANALYSED"]
 
 MIN_ANALYSED = 3
 
 
-def missingness(rows: pd.DataFrame, arms: Sequence[str], endpoint, method: str) -> tuple[dict, ...]:
-    """[{"arm", "day", "reason", "n"}] of the endpoint rows of one analysis population."""
+def missingness(rows: pd.DataFrame, arms: Sequence[str], endpoint,
+                method: str) -> tuple[MissingCount, ...]:
+    """The missing values of the endpoint rows of one analysis population."""
     rows = rows[rows["MISSING"] != ""]
     if endpoint.repeated and method != "mmrm":
         rows = rows[rows["DAY"] == endpoint.day]
@@ -42,10 +43,9 @@ def missingness(rows: pd.DataFrame, arms: Sequence[str], endpoint, method: str) 
     rows = rows.assign(_DAY=day)
     counts = rows.groupby(["ARM", "_DAY", "MISSING"])["USUBJID"].nunique()
     order = {arm: i for i, arm in enumerate(arms)}
-    out = [{"arm": arm, "day": int(d), "reason": reason, "n": int(n)}
+    out = [MissingCount(str(arm), int(d), str(reason), int(n))
            for (arm, d, reason), n in counts.items()]
-    return tuple(sorted(out, key=lambda r: (order.get(r["arm"], len(order)), r["day"],
-                                            r["reason"])))
+    return tuple(sorted(out, key=lambda r: (order.get(r.arm, len(order)), r.day, r.reason)))
 
 
 def n_analysed(result: AnalysisResult) -> dict[str, int | None]:

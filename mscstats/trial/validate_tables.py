@@ -279,7 +279,7 @@ def _sorted(out: dict, keys: Sequence[str]) -> pd.DataFrame:
 # ---------------------------------------------------------------------------
 
 _ROUTES = {"IV": "IV", "INTRAVENOUS": "IV", "NEBULIZED": "NEBULIZED", "NEBULISED": "NEBULIZED",
-           "INHALED": "NEBULIZED", "INHALATION": "NEBULIZED"}
+           "INHALED": "NEBULIZED", "INHALATION": "NEBULIZED", "ORAL": "ORAL", "PO": "ORAL"}
 
 
 def _ex(table: RawTable, chk: _Check, subjects: _Subjects | None) -> pd.DataFrame | None:
@@ -302,12 +302,13 @@ def _ex(table: RawTable, chk: _Check, subjects: _Subjects | None) -> pd.DataFram
         known = pd.Series(route).map(_ROUTES)
         renamed = known.notna().to_numpy() & (known.to_numpy() != route)
         if renamed.any():
-            chk.log.convert(table.file, "EXROUTE", "EXROUTE spelling -> IV / NEBULIZED",
+            chk.log.convert(table.file, "EXROUTE", "EXROUTE spelling -> IV / NEBULIZED / ORAL",
                             rows[renamed])
         out["EXROUTE"] = np.where(known.notna(), known.to_numpy(), out["EXROUTE"])
         odd = known.isna().to_numpy() & (route != "")
         if odd.any():
-            chk.log.warn(table.file, "EXROUTE is neither IV nor NEBULIZED (kept as written)",
+            chk.log.warn(table.file, "EXROUTE is none of IV, NEBULIZED, ORAL (kept as written; "
+                         "its doses open no infusion window)",
                          rows[odd], "EXROUTE")
     if len(chk.problems) > before:
         return None
@@ -320,7 +321,7 @@ def _adae(table: RawTable, chk: _Check, subjects: _Subjects | None) -> pd.DataFr
     frame, rows = table.frame, table.frame[ROW].to_numpy()
     if "AETOXGR" not in frame.columns and "AESEV" not in frame.columns:
         chk.problems.add(table.file, "AETOXGR", "adae needs AETOXGR (CTCAE grade 1-5) or AESEV "
-                         "(MILD/MODERATE/SEVERE).", "add an AETOXGR or an AESEV column.")
+                         "(MILD/MODERATE/SEVERE/FATAL).", "add an AETOXGR or an AESEV column.")
         missing.append("AETOXGR")
     if missing:
         return None
@@ -346,7 +347,7 @@ def _adae(table: RawTable, chk: _Check, subjects: _Subjects | None) -> pd.DataFr
 
 
 def _ae_grade(table: RawTable, chk: _Check) -> np.ndarray:
-    """AETOXGR 1-5; where empty, from AESEV (MILD 1, MODERATE 2, SEVERE 3), logged."""
+    """AETOXGR 1-5; where empty, from AESEV (MILD 1, MODERATE 2, SEVERE 3, FATAL 5), logged."""
     frame, file, rows = table.frame, table.file, table.frame[ROW].to_numpy()
     grade = _numbers(table, "AETOXGR", chk)
     wrong = np.isfinite(grade) & ((grade % 1 != 0) | (grade < 1) | (grade > 5))
@@ -359,7 +360,8 @@ def _ae_grade(table: RawTable, chk: _Check) -> np.ndarray:
         use = np.isnan(grade) & np.isfinite(mapped)
         if use.any():
             grade[use] = mapped[use]
-            chk.log.convert(file, "AETOXGR", "AETOXGR from AESEV (MILD 1, MODERATE 2, SEVERE 3)",
+            chk.log.convert(file, "AETOXGR",
+                            "AETOXGR from AESEV (MILD 1, MODERATE 2, SEVERE 3, FATAL 5)",
                             rows[use])
     empty = np.isnan(grade) & ~wrong & ~_Cells(frame.get("AETOXGR"), len(rows)).bad()
     if empty.any():

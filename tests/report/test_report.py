@@ -211,3 +211,20 @@ def test_tipping_point_figures_appear_for_the_sensitivity_analyses(reports):
     assert "Tipping point of primary_tipping" in text
     assert "Nothing is missing: the one completed table is the observed one." in text
     assert "p-value of every completed" not in text
+
+
+@pytest.mark.parametrize("key", DESIGN_KEYS)
+def test_summary_tables_appear_in_the_pdf_as_tables_formats_them(reports, key):
+    """Each row of the flow, baseline and adverse-event tables (built from the results'
+    summaries) appears in the PDF text, its cells in order."""
+    results, _, text = reports[key]
+    safety = results.safety
+    built = [tables.flow_table(results.flow), tables.baseline_table(results.baseline),
+             tables.ae_category_table(safety), tables.ae_grade_table(safety),
+             tables.ae_term_table(safety, safety.by_term, "t", safety.categories[0])]
+    for table in built:
+        for row in table.rows:
+            cells = " ".join(c for c in row[1:] if c)
+            if cells:
+                assert cells in text, (table.title, row)
+    assert ("Enrolled" in text) == (len(results.flow.arms) == 1)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 
-import pandas as pd
 import pytest
 
 from mscstats.report import tables
-from mscstats.summaries.descriptive import BaselineVariable, ContinuousSummary
+from mscstats.summaries.records import (AeRow, BaselineSummary, BaselineVariable,
+                                       CategoricalSummary, ContinuousSummary, FlowStage,
+                                       FlowSummary, GradeRow, RiskDifference, SafetySummary)
 from mscstats.results import AnalysisResult, Comparison, Test, TrialResults
 
 
@@ -71,34 +72,109 @@ def test_arm_summary_and_tests_tables():
     assert arms.rows[0] == ("primary", "control", "29", "1", "mean (SD) 55.0 (70.8)")
     assert arms.rows[3][4] == "events 9 (31.0%)"
     tests = tables.tests_table(_results())
-    assert tests.rows == (("primary", "t", "1.34", "54.0", "0.186"),)
+    assert tests.rows == (("primary", "t", "1.34", "54", "0.186"),)
 
 
-def test_baseline_table_layout():
-    age = BaselineVariable("AGE", "Age (years)", "continuous",
-                           {"a": ContinuousSummary(2, 60.0, 14.14, 60.0, 55.0, 65.0),
-                            "b": ContinuousSummary(1, 48.0, math.nan, 48.0, 48.0, 48.0)},
-                           {"a": 2, "b": 1})
-    sex = BaselineVariable("SEX", "Sex", "categorical", {"a": {"F": 1, "M": 1},
-                                                         "b": {"F": 0, "M": 1}}, {"a": 2, "b": 1})
-    table = tables.baseline_table([age, sex], ["a", "b"], "ITT")
-    assert table.columns == ("Characteristic", "a (N = 2)", "b (N = 1)")
-    assert table.rows[2] == ("  Mean (SD)", "60.0 (14.1)", "48.0 (NA)")
-    assert table.rows[3] == ("  Median (Q1, Q3)", "60.0 (55.0, 65.0)", "48.0 (48.0, 48.0)")
-    assert table.rows[5] == ("  F", "1 (50.0%)", "0 (0.0%)")
-    assert table.groups == (0, 4)
+@pytest.mark.parametrize("values, text", [([9.0, 6.0, 18.0], ["9.0", "6.0", "18.0"]),
+                                          ([37.5, 109.2], ["38", "109"]),
+                                          ([14.5, 10.0, 20.0], ["14.5", "10.0", "20.0"]),
+                                          ([2.0, None, math.inf], ["2.00", "NA", "∞"])])
+def test_an_arm_summary_shares_the_decimals_of_its_largest_number(values, text):
+    assert tables.fmt_summary(values) == text
 
 
-def test_ae_tables_with_risk_difference():
-    categories = pd.DataFrame({"AEBODSYS": ["Any adverse event"] * 2, "AEDECOD": ["", ""],
-                               "ARM": ["control", "UC-MSC"], "n": [3, 6], "N": [10, 10],
-                               "events": [4, 9], "proportion": [0.3, 0.6]})
-    rd = pd.DataFrame({"AEBODSYS": ["Any adverse event"], "AEDECOD": [""], "ARM": ["UC-MSC"],
-                       "estimate": [0.3], "lower": [-0.1234], "upper": [0.6049]})
-    table = tables.ae_category_table(categories, rd, ["control", "UC-MSC"])
-    assert table.columns[1:] == ("control (N = 10)", "UC-MSC (N = 10)",
+def test_whole_degrees_of_freedom_are_integers():
+    assert (tables.fmt_df(1.0), tables.fmt_df(54.0), tables.fmt_df(17.34)) == ("1", "54", "17.3")
+
+
+def _age(n, missing, mean, sd, median, q1, q3, lo, hi):
+    return ContinuousSummary(n, missing, mean, sd, median, q1, q3, lo, hi)
+
+
+def _baseline() -> BaselineSummary:
+    age = BaselineVariable(
+        "AGE", "Age (years)", "continuous",
+        {"a": _age(2, 0, 60.0, 14.142, 60.0, 55.0, 65.0, 50.0, 70.0),
+         "b": _age(1, 0, 48.0, None, 48.0, 48.0, 48.0, 48.0, 48.0),
+         "c": _age(0, 1, None, None, None, None, None, None, None)},
+        _age(3, 1, 56.0, 11.136, 50.0, 49.0, 60.0, 48.0, 70.0))
+    sex = BaselineVariable("SEX", "Sex", "categorical",
+                           {"a": CategoricalSummary(2, 0, {"F": 1, "M": 1}),
+                            "b": CategoricalSummary(1, 0, {"F": 0, "M": 1}),
+                            "c": CategoricalSummary(0, 1, {"F": 0, "M": 0})},
+                           CategoricalSummary(3, 1, {"F": 1, "M": 2}), ("F", "M"))
+    return BaselineSummary("ITT", ("a", "b", "c"), {"a": 2, "b": 1, "c": 1}, 4, (age, sex))
+
+
+def test_baseline_table_layout_with_total_and_dashes():
+    table = tables.baseline_table(_baseline())
+    assert table.title == "Baseline characteristics (full analysis set, ITT)"
+    assert table.columns == ("Characteristic", "a (N = 2)", "b (N = 1)", "c (N = 1)",
+                             "Total (N = 4)")
+    rows = {r[0].strip(): r[1:] for r in table.rows[:6]}
+    assert rows["n"] == ("2", "1", "0", "3")
+    assert rows["Missing"] == ("0", "0", "1", "1")
+    # ages up to 70: 3 significant digits -> 1 decimal everywhere; no value -> "-"
+    assert rows["Mean (SD)"] == ("60.0 (14.1)", "48.0 (-)", "-", "56.0 (11.1)")
+    assert rows["Median (Q1, Q3)"] == ("60.0 (55.0, 65.0)", "48.0 (48.0, 48.0)", "-",
+                                       "50.0 (49.0, 60.0)")
+    assert rows["Min - Max"] == ("50.0 - 70.0", "48.0 - 48.0", "-", "48.0 - 70.0")
+    assert table.rows[7] == ("  F", "1 (50.0%)", "0 (0.0%)", "0 (0.0%)", "1 (25.0%)")
+    assert table.rows[9] == ("  Missing", "0 (0.0%)", "0 (0.0%)", "1 (100.0%)", "1 (25.0%)")
+    assert table.groups == (0, 6)
+    assert not any("NA" in cell for row in table.rows for cell in row)
+
+
+@pytest.mark.parametrize("largest, decimals", [(85, 1), (450, 0), (9, 2), (0.42, 3),
+                                               (1234, 0), (None, 1), (0, 1)])
+def test_summary_decimals_by_magnitude(largest, decimals):
+    assert tables.summary_decimals(largest) == decimals
+
+
+def _safety() -> SafetySummary:
+    rd = {"UC-MSC": RiskDifference(0.3, -0.1234, 0.6049)}
+    any_ae = AeRow("Any adverse event", "", {"control": 3, "UC-MSC": 6},
+                   {"control": 4, "UC-MSC": 9}, 9, 13, rd)
+    soc = AeRow("Nervous system disorders", "", {"control": 2, "UC-MSC": 1},
+                {"control": 2, "UC-MSC": 1}, 3, 3)
+    term = AeRow("Nervous system disorders", "Headache", {"control": 2, "UC-MSC": 1},
+                 {"control": 2, "UC-MSC": 1}, 3, 3)
+    grades = tuple(GradeRow(g, {"control": int(g == "2"), "UC-MSC": 0}, int(g == "2"))
+                   for g in ("1", "2", "3", "4", "5", "missing"))
+    return SafetySummary("safety", ("control", "UC-MSC"), {"control": 10, "UC-MSC": 10}, 20,
+                         (any_ae,), (soc, term), (), (), (), grades, (), ("Headache",),
+                         ("IV", "NEBULIZED"))
+
+
+def test_ae_tables_with_events_total_and_risk_difference():
+    safety = _safety()
+    table = tables.ae_category_table(safety)
+    assert table.title == "Treatment-emergent adverse events (safety population)"
+    assert table.columns[1:] == ("control (N = 10)", "UC-MSC (N = 10)", "Total (N = 20)",
                                  "RD UC-MSC - control, % (95% CI)")
-    assert table.rows == (("Any adverse event", "3 (30.0%)", "6 (60.0%)", "30.0 (-12.3, 60.5)"),)
+    assert table.rows == (("Any adverse event", "3 (30.0%) [4]", "6 (60.0%) [9]",
+                           "9 (45.0%) [13]", "30.0 (-12.3, 60.5)"),)
+    terms = tables.ae_term_table(safety, safety.by_term, "AEs", safety.categories[0])
+    assert terms.title == "AEs (safety population)"
+    assert terms.rows[1:] == (("Nervous system disorders", "2 (20.0%) [2]", "1 (10.0%) [1]",
+                               "3 (15.0%) [3]"),
+                              ("  Headache", "2 (20.0%) [2]", "1 (10.0%) [1]", "3 (15.0%) [3]"))
+    assert terms.groups == (1,)
+    grades = tables.ae_grade_table(safety)
+    assert grades.rows[1] == ("Grade 2", "1 (10.0%)", "0 (0.0%)", "1 (5.0%)")
+    assert grades.rows[5][0] == "Grade missing"
+
+
+def test_flow_table_not_applicable():
+    flow = FlowSummary(("control", "MSC"), (
+        FlowStage("randomized", "Randomized", {"control": 5, "MSC": 5}, 10),
+        FlowStage("treated", "Received study drug (>= 1 dose)", {"control": None, "MSC": 4},
+                  4)), ("a note",))
+    table = tables.flow_table(flow)
+    assert table.columns == ("", "control", "MSC", "Total")
+    assert table.rows == (("Randomized", "5", "5", "10"),
+                          ("Received study drug (>= 1 dose)", "not applicable", "4", "4"))
+    assert table.footnotes[0] == "a note"
 
 
 def test_quality_tables_list_every_entry():
@@ -181,3 +257,13 @@ def test_an_estimate_without_a_ci_is_printed_alone():
     assert tables.estimate_with_ci(permutation) == "0.605"
     with_ci = Comparison("MSC", "control", "win_probability", 0.605, (0.457, 0.733), 0.95)
     assert tables.estimate_with_ci(with_ci) == "0.605 (0.457, 0.733)"
+
+
+def test_single_arm_tables_have_no_total_column():
+    b = _baseline()
+    one = BaselineSummary("ITT", ("a",), {"a": 2}, 2, tuple(
+        BaselineVariable(v.name, v.label, v.kind, {"a": v.by_arm["a"]}, v.by_arm["a"], v.levels)
+        for v in b.variables))
+    table = tables.baseline_table(one)
+    assert table.columns == ("Characteristic", "a (N = 2)")
+    assert all(len(row) == 2 for row in table.rows)

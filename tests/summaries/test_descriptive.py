@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from data_builders import trial_tables
 
-from mscstats.summaries import descriptive, safety
+from mscstats.summaries import descriptive
 from mscstats.derive.daily import daily_values
 from mscstats.trial.validate import load_frames
 
@@ -42,35 +43,28 @@ def test_who_by_day_counts_death_as_10(toy):
     assert seen == [["control", 2, 7, 2], ["UC-MSC", 2, 6, 2], ["control", 5, 10, 1]]
 
 
-def test_subject_flow(toy):
-    trial, _ = toy
-    flow = descriptive.subject_flow(trial, ARMS).set_index("stage")
-    assert flow.loc["Randomized"].tolist() == [2, 2, 4]
-    assert flow.loc["Dosed (>= 1 dose)"].tolist() == [1, 2, 3]  # S3 never dosed
-    assert flow.loc["safety population"].tolist() == [1, 2, 3]
-
-
 def test_baseline_characteristics(toy):
     trial, daily = toy
-    variables = {v.name: v for v in descriptive.baseline_characteristics(trial, daily, ARMS,
-                                                                        trial.adsl)}
-    age = variables["AGE"].by_arm["control"]  # S1 61, S3 70
-    assert (age.n, age.mean, age.median) == (2, 65.5, 65.5)
-    assert variables["SEX"].by_arm["UC-MSC"] == {"F": 1, "M": 1}
-    assert variables["OXYDEV"].by_arm["control"] == {"HFNC": 2}
+    summary = descriptive.baseline_characteristics(daily, ARMS, trial.adsl, "ITT")
+    variables = {v.name: v for v in summary.variables}
+    age = variables["AGE"]  # control S1 61, S3 70; UC-MSC S2 54, S4 48
+    assert (age.by_arm["control"].n, age.by_arm["control"].mean) == (2, 65.5)
+    assert (age.by_arm["control"].min, age.by_arm["control"].max) == (61.0, 70.0)
+    assert (age.total.n, age.total.missing, age.total.mean) == (4, 0, 58.25)
+    assert age.total.median == 57.5 and (age.total.q1, age.total.q3) == (52.5, 63.25)  # type 7
+    assert variables["SEX"].by_arm["UC-MSC"].counts == {"F": 1, "M": 1}
+    assert variables["SEX"].total.counts == {"F": 2, "M": 2}
+    assert variables["OXYDEV"].by_arm["control"].counts == {"HFNC": 2}
+    assert (summary.n, summary.n_total) == ({"control": 2, "UC-MSC": 2}, 4)
 
 
-def test_adverse_event_categories_and_risk_difference(toy):
-    trial, _ = toy
-    subjects = trial.population("safety")
-    ae = safety.treatment_emergent(trial, subjects)
-    assert sorted(ae["USUBJID"]) == ["S1", "S4"]  # S3 (never dosed) is not in safety
-    categories = safety.ae_categories(ae, subjects, ARMS).set_index(["AEBODSYS", "ARM"])
-    assert categories.loc[("Related to study treatment", "UC-MSC"), ["n", "N"]].tolist() == [1, 2]
-    assert categories.loc[("Within 6 hours of a dose", "UC-MSC"), "n"] == 1  # rash on dose day
-    rd = safety.risk_differences(safety.ae_categories(ae, subjects, ARMS), ARMS)
-    any_ae = rd[rd["AEBODSYS"] == safety.ANY].iloc[0]
-    assert any_ae["estimate"] == pytest.approx(0.5 - 1.0)
+def test_summaries_of_nothing_are_none_not_nan():
+    empty = descriptive.continuous_summary([float("nan"), float("nan")])
+    assert (empty.n, empty.missing, empty.mean, empty.sd, empty.min) == (0, 2, None, None, None)
+    one = descriptive.continuous_summary([37.5])
+    assert (one.n, one.mean, one.sd, one.min, one.max) == (1, 37.5, None, 37.5, 37.5)
+    sex = descriptive.categorical_summary(pd.Series(["F", "", None, "M", "F"]), ["F", "M"])
+    assert (sex.n, sex.missing, sex.counts) == (3, 2, {"F": 2, "M": 1})
 
 
 def test_number_at_risk_lookup():

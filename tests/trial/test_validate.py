@@ -213,7 +213,7 @@ ERRORS = [
     ("grade out of range", _cell("adae", 0, "AETOXGR", "7"), "adae.csv", 1, "AETOXGR",
      "not a CTCAE grade"),
     ("AESEV unknown", _cell("adae", 2, "AESEV", "HORRIBLE"), "adae.csv", 3, "AESEV",
-     "AESEV must be one of MILD, MODERATE, SEVERE"),
+     "AESEV must be one of MILD, MODERATE, SEVERE, FATAL"),
     ("AESER not Y/N", _cell("adae", 2, "AESER", "perhaps"), "adae.csv", 3, "AESER",
      "AESER must be one of Y, N"),
     ("ATM not a time", _visit("S2", 1, "SPO2", ATM="25:00"), "visits.csv", None, "ATM",
