@@ -23,6 +23,8 @@ MARGIN_INCHES = 0.75
 CELL_CHARS = 40                       # a longer cell wraps; it claims no more width
 PADDING_CHARS = 2                     # a cell's margins, in characters
 PORTRAIT_CHARS = 95                   # tables wider than this (in characters) go landscape
+LANDSCAPE_CHARS = 140                 # what a landscape page holds at the cells' 8 points
+SHORT_CHARS = 14                      # columns up to this never wrap
 
 
 @dataclass(frozen=True)
@@ -78,9 +80,18 @@ def _column_chars(table: Table) -> list[int]:
 
 
 def column_weights(table: Table) -> list[float]:
-    """Relative column widths: fractions of the table's width that sum to 1."""
+    """Relative column widths (fractions of the table's width that sum to 1): a
+    short column (up to SHORT_CHARS) keeps its natural width, so "<0.001" or
+    "12 (40.0%)" never wraps; the long ones share what is left and wrap."""
     chars = _column_chars(table)
-    return [c / sum(chars) for c in chars]
+    capacity = LANDSCAPE_CHARS if is_landscape(table) else PORTRAIT_CHARS
+    short = sum(c for c in chars if c <= SHORT_CHARS)
+    long = sum(c for c in chars if c > SHORT_CHARS)
+    if long == 0 or short >= capacity:
+        return [c / sum(chars) for c in chars]
+    share = (capacity - short) / long
+    widths = [c if c <= SHORT_CHARS else c * share for c in chars]
+    return [w / sum(widths) for w in widths]
 
 
 def is_landscape(table: Table) -> bool:
