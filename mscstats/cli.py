@@ -276,6 +276,36 @@ def report(directory, sap_path, demo_key, output, file_format, strict):
     write_output(out, data)
     _say(out, f"wrote {output} ({len(data) // 1024} KiB)")
 
+@main.command("export-adam")
+@_DIR_ARGUMENT
+@_SAP_OPTION
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Directory to write adtte.xpt/.csv, adeff.xpt/.csv and ard.csv into "
+                   "(created if new; other files in it are kept).")
+@_STRICT_OPTION
+@_user_errors
+def export_adam(directory, sap_path, output, strict):
+    """Write the derived endpoints as ADaM datasets (ADTTE, ADEFF) in SAS transport v5
+    and CSV, and the analysis results as an ARD (one row per statistic) in CSV."""
+    from .export_adam import export_adam as build_export
+    from .output import check_directory, write_files
+    from .pipeline import load
+    from .plan import read_sap
+    check_directory(output)
+    plan = read_sap(sap_path)
+    trial = load(directory, plan)
+    export = build_export(trial, plan, progress=lambda a: click.echo(f"analysis {a}", err=True))
+    _warn_not_estimable([a for a in export.results.analyses if not a.estimable], strict)
+    if export.changed_in_xpt:
+        click.echo(f"warning: {export.changed_in_xpt} text value(s) folded to ASCII or "
+                   "shortened to 200 bytes in the XPT files (SAS transport v5 holds no more); "
+                   "the CSV files hold them in full.", err=True)
+    written = write_files(output, export.files)
+    click.echo(f"wrote {len(written)} files to {output}: " + ", ".join(p.name for p in written)
+               + f" ({len(export.adtte)} ADTTE rows, {len(export.adeff)} ADEFF rows, "
+               f"{len(export.ard)} statistics)")
+
+
 def _sample_sizes(ctx, param, value):
     if value is None:
         return None
