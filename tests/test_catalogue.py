@@ -346,6 +346,7 @@ class Case:
     id: str
     corrupt: Callable[[Path], None]
     command: str                      # validate | validate+sap | derive | analyze | report
+                                      # | export-adam (-o a directory)
                                       # (analyze+strict, report+strict: with --strict)
     exit: int
     expect: tuple[str, ...] = ()      # fragments of the output (file, column / key, fix)
@@ -527,6 +528,14 @@ CASES = [
     Case("sap-undeclared-endpoint", sap('endpoint = "pf_d7"', 'endpoint = "pf_d8"'), "analyze", 1,
          ("sap.toml: analysis[pf_welch].endpoint: names 'pf_d8', which no [[endpoint]] "
           "declares.", "Fix: use one of")),
+    # ---- export-adam: the same located errors, nothing written ------------------------
+    Case("export-adam-aval-text", cell("visits.csv", 4, "AVAL", "six"), "export-adam", 1,
+         ("visits.csv row 4, column AVAL", "WHOCPS: the value is not a number", "AVALC")),
+    Case("export-adam-sap-undeclared-endpoint", sap('endpoint = "pf_d7"', 'endpoint = "pf_d8"'),
+         "export-adam", 1, ("sap.toml: analysis[pf_welch].endpoint: names 'pf_d8', which no "
+                            "[[endpoint]] declares.", "Fix: use one of")),
+    Case("export-adam-no-adsl", remove("adsl.csv"), "export-adam", 1, ("adsl",)),
+    Case("export-adam-clean", lambda t: None, "export-adam", 0, ("wrote 5 files",)),
     Case("sap-day-zero", sap("day = 14", "day = 0"), "derive", 1,
          ("sap.toml: endpoint[who_d14].day: there is no day 0", FIX)),
     Case("sap-text-for-a-number", sap("horizon = 14", 'horizon = "14"'), "derive", 1,
@@ -1225,7 +1234,8 @@ def test_the_catalogue_is_large_and_covers_every_stage():
 # Running a case
 # --------------------------------------------------------------------------
 
-OUTPUTS = {"derive": "endpoints.csv", "analyze": "results.json", "report": "report.pdf"}
+OUTPUTS = {"derive": "endpoints.csv", "analyze": "results.json", "report": "report.pdf",
+           "export-adam": "adam"}
 
 
 def _command(command: str, trial: Path, out: Path) -> list[str]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import io
 import zipfile
-from datetime import datetime
+from datetime import datetime, timezone
 
 from .blocks import (MARGIN_INCHES, PAGE_INCHES, Block, blocks, column_weights, footnotes_of,
                      is_landscape, running_header, title_of)
@@ -23,7 +23,7 @@ from .tables import Table
 
 __all__ = ["build_docx", "reproducible_zip", "FIXED_DATE"]
 
-FIXED_DATE = datetime(2000, 1, 1)
+FIXED_DATE = datetime(2000, 1, 1, tzinfo=timezone.utc)
 CELL_POINTS = 8
 
 

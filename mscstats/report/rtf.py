@@ -14,6 +14,7 @@ reads the clock: same content, same bytes.
 
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path
 
@@ -107,12 +108,15 @@ def _figure_document(figure: Figure, directory: Path, index: int):
                                      fig_align="center"))
 
 
+_PAGE_SETTINGS = re.compile(r"\\margl\d+\\margr\d+\\margt\d+\\margb\d+\\headery\d+\\footery\d+\n?")
+
+
 def _parts(encoded: str) -> tuple[str, str]:
     """The font table and the body of an rtflite document (page settings dropped:
     the section carries them)."""
     fonts_start = encoded.index("{\\fonttbl")
     fonts_end = encoded.index("\n}\n", fonts_start) + 2
-    body_start = encoded.index("\n", encoded.index("\\margl")) + 1
+    body_start = _PAGE_SETTINGS.search(encoded).end()
     body_end = encoded.rstrip().rindex("}")
     return encoded[fonts_start:fonts_end], encoded[body_start:body_end]
 
