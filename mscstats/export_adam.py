@@ -162,7 +162,9 @@ def _concat(frames: list[pd.DataFrame], labels: dict) -> pd.DataFrame:
 # The analysis-results data set
 # --------------------------------------------------------------------------
 
-ARD_COLUMNS = ["analysis", "endpoint", "method", "group", "arm", "reference", "name",
+# group: arm | comparison | test | analysis (not estimable); index: the entry's position
+# in results.json's comparisons or tests of the analysis (tests carry no arm)
+ARD_COLUMNS = ["analysis", "endpoint", "method", "group", "index", "arm", "reference", "name",
                "statistic", "value", "formatted"]
 
 
@@ -182,7 +184,7 @@ def _arm_rows(a) -> list[dict]:
             else:
                 continue                 # per-day lists, curves: not one statistic
             estimate = stats.get(key.removesuffix("_ci")) if len(pairs) == 2 else None
-            rows += [dict(group="arm", arm=arm, reference="", name="", statistic=s, value=v,
+            rows += [dict(group="arm", index="", arm=arm, reference="", name="", statistic=s, value=v,
                           formatted=fmt_statistic(s, v, estimate)) for s, v in pairs]
     return rows
 
@@ -190,14 +192,14 @@ def _arm_rows(a) -> list[dict]:
 def _comparison_rows(a) -> list[dict]:
     from .report.tables import fmt_statistic
     rows = []
-    for c in a.comparisons:
+    for index, c in enumerate(a.comparisons):
         values = {"estimate": c.estimate, "ci_lower": c.ci[0], "ci_upper": c.ci[1],
                   "ci_level": c.ci_level, "p_value": c.p_value, "p_adjusted": c.p_adjusted,
                   "se": c.se, "df": c.df}
         for statistic, value in values.items():
             if value is None and statistic in ("p_adjusted", "se", "df"):
                 continue                 # not reported by this method (as in results.json)
-            rows.append(dict(group="comparison", arm=c.arm, reference=c.reference or "",
+            rows.append(dict(group="comparison", index=index, arm=c.arm, reference=c.reference or "",
                              name=c.estimand, statistic=statistic, value=value,
                              formatted=fmt_statistic(statistic, value, c.estimate)))
     return rows
@@ -205,9 +207,9 @@ def _comparison_rows(a) -> list[dict]:
 
 def _test_rows(a) -> list[dict]:
     from .report.tables import fmt_statistic
-    return [dict(group="test", arm="", reference="", name=t.name, statistic=statistic,
-                 value=value, formatted=fmt_statistic(statistic, value))
-            for t in a.tests
+    return [dict(group="test", index=index, arm="", reference="", name=t.name,
+                 statistic=statistic, value=value, formatted=fmt_statistic(statistic, value))
+            for index, t in enumerate(a.tests)
             for statistic, value in (("statistic", t.statistic), ("df", t.df),
                                      ("p_value", t.p_value)) if value is not None]
 
@@ -218,7 +220,7 @@ def ard(results: TrialResults) -> pd.DataFrame:
     for a in results.analyses:
         head = dict(analysis=a.id, endpoint=a.endpoint, method=a.method)
         if not a.estimable:
-            rows.append({**head, "group": "analysis", "arm": "", "reference": "", "name": "",
+            rows.append({**head, "group": "analysis", "index": "", "arm": "", "reference": "", "name": "",
                          "statistic": "not_estimable", "value": None,
                          "formatted": f"not estimable: {a.reason}"})
             continue
