@@ -137,8 +137,14 @@ def _section_start(landscape: bool, header: str) -> str:
                 + f"\\marglsxn{margin}\\margrsxn{margin}\\margtsxn{margin}\\margbsxn{margin}"
                   f"\\headery{round(0.4 * TWIPS)}\\footery{round(0.4 * TWIPS)}")
     running = ("{\\header\\pard\\qr\\fs14{\\f0 " + rtf_escape(header) + " | Page "
-               "{\\field{\\*\\fldinst PAGE}} of {\\field{\\*\\fldinst NUMPAGES}}}\\par}")
+               + _page_field("PAGE") + " of " + _page_field("NUMPAGES") + "}\\par}")
     return settings + "\n" + running + "\n"
+
+
+def _page_field(code: str) -> str:
+    """A page-number field in the header's size (a field's result does not take the
+    surrounding text's size in LibreOffice)."""
+    return "{\\field{\\*\\fldinst{\\fs14 " + code + "}}{\\fldrslt{\\fs14 1}}}"
 
 
 def _paragraph(text: str, points: int, bold: bool = False) -> str:
