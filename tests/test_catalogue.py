@@ -354,6 +354,14 @@ class Case:
     check: Callable[[Path], None] | None = field(default=None)   # on the output file
 
 
+def _ard_not_estimable(out: Path, analysis_id: str, reason: str) -> None:
+    """export-adam wrote the analysis into the ARD as one not-estimable row with its reason."""
+    ard = pd.read_csv(out / "ard.csv", dtype=str, keep_default_na=False)
+    rows = ard[ard["analysis"] == analysis_id]
+    assert list(rows["statistic"]) == ["not_estimable"]
+    assert reason in rows["formatted"].iloc[0]
+
+
 FIX = "Fix:"
 CASES = [
     # ---- loading: units and ranges --------------------------------------------------
@@ -590,6 +598,12 @@ CASES = [
     Case("arm-with-no-subjects-report-strict",
          edit("adsl.csv", lambda f: f.assign(ARM="control")),
          "report+strict", 1, ("arm 'MSC' has no subjects", "--strict is set; nothing written")),
+    Case("arm-with-no-subjects-export-adam", edit("adsl.csv", lambda f: f.assign(ARM="control")),
+         "export-adam", 0, ("warning: analysis pf_welch is not estimable", "wrote 5 files"),
+         check=lambda out: _ard_not_estimable(out, "pf_welch", "arm 'MSC' has no subjects")),
+    Case("arm-with-no-subjects-export-adam-strict",
+         edit("adsl.csv", lambda f: f.assign(ARM="control")),
+         "export-adam+strict", 1, ("arm 'MSC' has no subjects", "--strict is set; nothing written")),
     Case("one-analysis-not-estimable-the-others-run",
          analyses(analysis("x", "pf20", "welch") + analysis("y", "mort28", "binary"),
                   '[[endpoint]]\nid = "pf20"\nkind = "change"\nparam = "PF"\nday = 20\n'
