@@ -25,6 +25,7 @@ __all__ = ["build_docx", "reproducible_zip", "FIXED_DATE"]
 
 FIXED_DATE = datetime(2000, 1, 1, tzinfo=timezone.utc)
 CELL_POINTS = 8
+HEADER_POINTS = 7
 
 
 def _xml_safe(text: str) -> str:
@@ -36,8 +37,10 @@ def _field(paragraph, code: str) -> None:
     """A Word field (PAGE, NUMPAGES) in the paragraph."""
     from docx.oxml import OxmlElement
     from docx.oxml.ns import qn
+    from docx.shared import Pt
     for kind, text in (("begin", None), (None, code), ("end", None)):
         run = paragraph.add_run()
+        run.font.size = Pt(HEADER_POINTS)           # the page number in the header's size
         if kind:
             element = OxmlElement("w:fldChar")
             element.set(qn("w:fldCharType"), kind)
@@ -63,9 +66,9 @@ def _set_page(section, landscape: bool, header: str) -> None:
         return                                   # the first section's header serves all
     paragraph = section.header.paragraphs[0]
     paragraph.alignment = WD_ALIGN_PARAGRAPH.RIGHT
-    paragraph.add_run(_xml_safe(header) + " | Page ").font.size = Pt(7)
+    paragraph.add_run(_xml_safe(header) + " | Page ").font.size = Pt(HEADER_POINTS)
     _field(paragraph, "PAGE")
-    paragraph.add_run(" of ").font.size = Pt(7)
+    paragraph.add_run(" of ").font.size = Pt(HEADER_POINTS)
     _field(paragraph, "NUMPAGES")
 
 
