@@ -200,6 +200,34 @@ def _demo_trial(key: str):
         return load(directory, plan), plan
 
 
+REPORT_FORMATS = ("pdf", "rtf", "docx")
+
+
+def _report_format(output: Path, given: str | None) -> str:
+    """--format, else the -o suffix, else pdf; a usage error when the two disagree."""
+    suffix = Path(str(output)).suffix.lower().lstrip(".")
+    implied = suffix if suffix in REPORT_FORMATS else None
+    if given and implied and given != implied:
+        raise click.UsageError(f"--format {given} but -o {output} ends in .{suffix}; give "
+                               f"-o a .{given} name, or --format {implied}.")
+    return given or implied or "pdf"
+
+
+def _render_report(trial, plan, results, file_format: str, progress) -> bytes:
+    """The report's bytes in the format; RTF and DOCX lay out the PDF's content."""
+    if file_format == "pdf":
+        from .report.pdf import render_pdf
+        return render_pdf(trial, plan, results, progress)
+    from .report.content import report_content
+    content = report_content(trial, plan, results, progress)
+    progress(f"writing the {file_format.upper()}")
+    if file_format == "rtf":
+        from .report.rtf import build_rtf
+        return build_rtf(content)
+    from .report.docx import build_docx
+    return build_docx(content)
+
+
 @main.command()
 @click.argument("directory", type=click.Path(path_type=Path), required=False)
 @click.option("--sap", "sap_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -209,21 +237,25 @@ def _demo_trial(key: str):
               help="Report on a synthetic trial of a design with its template SAP "
                    "(default design: refractory-hypoxia).")
 @_output_option("report.pdf")
+@click.option("--format", "file_format", type=click.Choice(REPORT_FORMATS), default=None,
+              help="pdf, rtf or docx (default: from the -o suffix .pdf, .rtf or .docx; "
+                   "else pdf).")
 @_STRICT_OPTION
 @_user_errors
-def report(directory, sap_path, demo_key, output, strict):
-    """Analyze the trial in DIRECTORY by the SAP and write the PDF report.
+def report(directory, sap_path, demo_key, output, file_format, strict):
+    """Analyze the trial in DIRECTORY by the SAP and write the report (PDF, RTF or DOCX).
 
     \b
     mscstats report DIR --sap SAP -o report.pdf
-    mscstats report --demo [KEY] -o report.pdf
+    mscstats report DIR --sap SAP -o report.rtf
+    mscstats report --demo [KEY] [--format docx] -o report.docx
     """
     from .pipeline import analyze as run_analyses
-    from .report.pdf import render_pdf
 
     def progress(step: str) -> None:
         click.echo(step, err=True)
 
+    file_format = _report_format(output, file_format)
     out = check_output(output)
     if demo_key is not None:
         if directory is not None or sap_path is not None:
@@ -240,9 +272,39 @@ def report(directory, sap_path, demo_key, output, strict):
         trial = load(directory, plan)
     results = run_analyses(trial, plan, progress=lambda a: progress(f"analysis {a}"))
     _warn_not_estimable(results.not_estimable, strict)
-    pdf = render_pdf(trial, plan, results, progress)
-    write_output(out, pdf)
-    _say(out, f"wrote {output} ({len(pdf) // 1024} KiB)")
+    data = _render_report(trial, plan, results, file_format, progress)
+    write_output(out, data)
+    _say(out, f"wrote {output} ({len(data) // 1024} KiB)")
+
+@main.command("export-adam")
+@_DIR_ARGUMENT
+@_SAP_OPTION
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Directory to write adtte.xpt/.csv, adeff.xpt/.csv and ard.csv into "
+                   "(created if new; other files in it are kept).")
+@_STRICT_OPTION
+@_user_errors
+def export_adam(directory, sap_path, output, strict):
+    """Write the derived endpoints as ADaM datasets (ADTTE, ADEFF) in SAS transport v5
+    and CSV, and the analysis results as an ARD (one row per statistic) in CSV."""
+    from .export_adam import export_adam as build_export
+    from .output import check_directory, write_files
+    from .pipeline import load
+    from .plan import read_sap
+    check_directory(output)
+    plan = read_sap(sap_path)
+    trial = load(directory, plan)
+    export = build_export(trial, plan, progress=lambda a: click.echo(f"analysis {a}", err=True))
+    _warn_not_estimable([a for a in export.results.analyses if not a.estimable], strict)
+    if export.changed_in_xpt:
+        click.echo(f"warning: {export.changed_in_xpt} text value(s) folded to ASCII or "
+                   "shortened to 200 bytes in the XPT files (SAS transport v5 holds no more); "
+                   "the CSV files hold them in full.", err=True)
+    written = write_files(output, export.files)
+    click.echo(f"wrote {len(written)} files to {output}: " + ", ".join(p.name for p in written)
+               + f" ({len(export.adtte)} ADTTE rows, {len(export.adeff)} ADEFF rows, "
+               f"{len(export.ard)} statistics)")
+
 
 def _sample_sizes(ctx, param, value):
     if value is None:

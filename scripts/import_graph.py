@@ -13,7 +13,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "mscstats"
 FLOW = [("schema", "errors", "results", "_version", "specs", "output"), ("plan", "intercurrent"),
         ("trial",), ("derive",), ("analysis.cores", "analysis.batch"), ("analysis",),
-        ("summaries",), ("pipeline",), ("report",), ("simulation",), ("diff",),
+        ("summaries",), ("pipeline",), ("report", "export_adam"), ("simulation",), ("diff",),
         ("cli", "__init__", "__main__")]
 
 

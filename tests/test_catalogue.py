@@ -346,11 +346,20 @@ class Case:
     id: str
     corrupt: Callable[[Path], None]
     command: str                      # validate | validate+sap | derive | analyze | report
+                                      # | export-adam (-o a directory)
                                       # (analyze+strict, report+strict: with --strict)
     exit: int
     expect: tuple[str, ...] = ()      # fragments of the output (file, column / key, fix)
     same_as_clean: bool = False       # derive: endpoints equal to those of the clean toy
     check: Callable[[Path], None] | None = field(default=None)   # on the output file
+
+
+def _ard_not_estimable(out: Path, analysis_id: str, reason: str) -> None:
+    """export-adam wrote the analysis into the ARD as one not-estimable row with its reason."""
+    ard = pd.read_csv(out / "ard.csv", dtype=str, keep_default_na=False)
+    rows = ard[ard["analysis"] == analysis_id]
+    assert list(rows["statistic"]) == ["not_estimable"]
+    assert reason in rows["formatted"].iloc[0]
 
 
 FIX = "Fix:"
@@ -527,6 +536,14 @@ CASES = [
     Case("sap-undeclared-endpoint", sap('endpoint = "pf_d7"', 'endpoint = "pf_d8"'), "analyze", 1,
          ("sap.toml: analysis[pf_welch].endpoint: names 'pf_d8', which no [[endpoint]] "
           "declares.", "Fix: use one of")),
+    # ---- export-adam: the same located errors, nothing written ------------------------
+    Case("export-adam-aval-text", cell("visits.csv", 4, "AVAL", "six"), "export-adam", 1,
+         ("visits.csv row 4, column AVAL", "WHOCPS: the value is not a number", "AVALC")),
+    Case("export-adam-sap-undeclared-endpoint", sap('endpoint = "pf_d7"', 'endpoint = "pf_d8"'),
+         "export-adam", 1, ("sap.toml: analysis[pf_welch].endpoint: names 'pf_d8', which no "
+                            "[[endpoint]] declares.", "Fix: use one of")),
+    Case("export-adam-no-adsl", remove("adsl.csv"), "export-adam", 1, ("adsl",)),
+    Case("export-adam-clean", lambda t: None, "export-adam", 0, ("wrote 5 files",)),
     Case("sap-day-zero", sap("day = 14", "day = 0"), "derive", 1,
          ("sap.toml: endpoint[who_d14].day: there is no day 0", FIX)),
     Case("sap-text-for-a-number", sap("horizon = 14", 'horizon = "14"'), "derive", 1,
@@ -581,6 +598,12 @@ CASES = [
     Case("arm-with-no-subjects-report-strict",
          edit("adsl.csv", lambda f: f.assign(ARM="control")),
          "report+strict", 1, ("arm 'MSC' has no subjects", "--strict is set; nothing written")),
+    Case("arm-with-no-subjects-export-adam", edit("adsl.csv", lambda f: f.assign(ARM="control")),
+         "export-adam", 0, ("warning: analysis pf_welch is not estimable", "wrote 5 files"),
+         check=lambda out: _ard_not_estimable(out, "pf_welch", "arm 'MSC' has no subjects")),
+    Case("arm-with-no-subjects-export-adam-strict",
+         edit("adsl.csv", lambda f: f.assign(ARM="control")),
+         "export-adam+strict", 1, ("arm 'MSC' has no subjects", "--strict is set; nothing written")),
     Case("one-analysis-not-estimable-the-others-run",
          analyses(analysis("x", "pf20", "welch") + analysis("y", "mort28", "binary"),
                   '[[endpoint]]\nid = "pf20"\nkind = "change"\nparam = "PF"\nday = 20\n'
@@ -1225,7 +1248,8 @@ def test_the_catalogue_is_large_and_covers_every_stage():
 # Running a case
 # --------------------------------------------------------------------------
 
-OUTPUTS = {"derive": "endpoints.csv", "analyze": "results.json", "report": "report.pdf"}
+OUTPUTS = {"derive": "endpoints.csv", "analyze": "results.json", "report": "report.pdf",
+           "export-adam": "adam"}
 
 
 def _command(command: str, trial: Path, out: Path) -> list[str]:

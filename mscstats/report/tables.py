@@ -95,6 +95,21 @@ def fmt_estimate(x: Any) -> str:
     return fmt_number(x, decimals_for(x))
 
 
+def fmt_statistic(statistic: str, value: Any, estimate: Any = None) -> str:
+    """A statistic of the analysis-results data set as the tables print it: p-values
+    by fmt_p, counts as integers, a CI bound with its estimate's decimals, a CI level
+    as a percent, anything else by fmt_estimate."""
+    if statistic.startswith("p_") or statistic == "p":
+        return fmt_p(value)
+    if statistic in ("n", "events", "n_missing", "n_event", "n_censor") and _finite(value):
+        return str(int(value))
+    if statistic == "ci_level" and _finite(value):
+        return f"{100 * float(value):.0f}%"
+    if statistic.endswith(("_lower", "_upper")) and estimate is not None:
+        return fmt_number(value, decimals_for(estimate))
+    return fmt_estimate(value)
+
+
 def fmt_ci(ci: Sequence[Any], decimals: int) -> str:
     lower, upper = ci
     return f"({fmt_number(lower, decimals)}, {fmt_number(upper, decimals)})"
