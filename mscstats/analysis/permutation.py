@@ -105,9 +105,7 @@ def permutation_test(extremeness: Callable[[np.ndarray], np.ndarray], treated,
     if not 0 < n1 < n:
         raise ValueError("both arms need at least one subject")
     observed = float(np.asarray(extremeness(treated[None, :]))[0])
-    if not np.isfinite(observed):
-        raise ValueError("the statistic is undefined for the observed assignment")
-    threshold = observed - _RELATIVE_TIE * max(1.0, abs(observed))
+    threshold = as_extreme_threshold(observed)
     rows = max(1, _CHUNK_CELLS // max(n, 1))
     total = math.comb(n, n1)
     exact = total <= n_permutations
@@ -117,12 +115,26 @@ def permutation_test(extremeness: Callable[[np.ndarray], np.ndarray], treated,
         if rng is None:
             raise ValueError("Monte Carlo permutation needs a random generator")
         batches = _random_assignments(treated, n_permutations, rows, rng)
-    count = 0
-    for labels in batches:
-        values = np.asarray(extremeness(labels))
-        count += int(np.count_nonzero((values >= threshold) | np.isnan(values)))
+    count = sum(as_extreme(extremeness(labels), threshold) for labels in batches)
     if exact:
         return PermutationTest(observed, count / total, total, count, True)
+    return monte_carlo_test(observed, count, n_permutations)
+
+
+def as_extreme_threshold(observed: float) -> float:
+    """The least extremeness counted as extreme as the observed (a relative 1e-8 below)."""
+    if not np.isfinite(observed):
+        raise ValueError("the statistic is undefined for the observed assignment")
+    return observed - _RELATIVE_TIE * max(1.0, abs(observed))
+
+
+def as_extreme(values, threshold: float) -> int:
+    """How many assignments are at least as extreme (an undefined statistic counts)."""
+    values = np.asarray(values)
+    return int(np.count_nonzero((values >= threshold) | np.isnan(values)))
+
+
+def monte_carlo_test(observed: float, count: int, n_permutations: int) -> PermutationTest:
     return PermutationTest(observed, (1 + count) / (1 + n_permutations), n_permutations,
                            count, False)
 
