@@ -139,29 +139,19 @@ class PooledArms:
 def ancova_pooled(completed: np.ndarray, arm: np.ndarray, n_arms: int, covariates: np.ndarray,
                   model: np.ndarray) -> PooledArms:
     """mi.pool(mi.ancova_estimates(...)) of lm(y ~ arm + covariates) on every completed
-    data set (R, ..., m, n) of the model's subjects, per treated arm, by ancova_batch."""
-    from .kernels import ancova_batch
+    data set (R, ..., m, n) of the model's subjects, per treated arm."""
     lead, (m, n) = completed.shape[:-2], completed.shape[-2:]
-    replicates = lead[0]
-    sets = int(np.prod(lead)) * m
-
-    def per_set(a):                          # (R, n, ...) -> (sets, n, ...)
-        a = np.broadcast_to(a.reshape((replicates,) + (1,) * (len(lead) - 1) + (1,) + a.shape[1:]),
-                            lead + (m,) + a.shape[1:])
-        return a.reshape((sets,) + a.shape[len(lead) + 1:])
-    y = completed.reshape(sets, n)
+    y = completed.reshape(lead[0], -1, n)                  # (R, sets, n)
     shape = lead + (n_arms - 1,)
     estimate, p = np.full(shape, np.nan), np.full(shape, np.nan)
     usable = np.ones(shape, dtype=bool)
     for j in range(1, n_arms):
         others = [(arm == k).astype(np.float64)[..., None] for k in range(1, n_arms) if k != j]
-        z = per_set(np.concatenate(others + [covariates], axis=-1))
-        fit = ancova_batch(np.where(np.isnan(y), 0.0, y), per_set(arm == j), z,
-                           per_set(model))
+        fit, exact = _ancova_sets(y, arm == j, np.concatenate(others + [covariates], axis=-1),
+                                  model)
         q, u = fit.estimate.reshape(lead + (m,)), (fit.se ** 2).reshape(lead + (m,))
-        dfcom = fit.df.reshape(lead + (m,))[..., 0]
-        ok = (np.isfinite(q) & (u > 0)).all(axis=-1)
-        ok &= ~_exact_fit(fit, y, per_set(model), per_set(arm == j), z).reshape(lead + (m,)).any(-1)
+        dfcom = np.broadcast_to(fit.df.reshape((-1,) + (1,) * (len(lead) - 1)), lead)
+        ok = (np.isfinite(q) & (u > 0) & ~exact.reshape(lead + (m,))).all(axis=-1)
         for value in np.unique(dfcom[ok]):
             at = ok & (dfcom == value)
             pooled = mi.pool(mi.Estimates(q[at], u[at], float(value)))
@@ -171,18 +161,33 @@ def ancova_pooled(completed: np.ndarray, arm: np.ndarray, n_arms: int, covariate
     return PooledArms(estimate, p, usable)
 
 
-def _exact_fit(fit, y, model, treated, z) -> np.ndarray:
-    """(sets,) a residual sum of squares at rounding level (below 1e-20 of the total): its
+def _ancova_sets(y: np.ndarray, treated: np.ndarray, z: np.ndarray, model: np.ndarray):
+    """kernels.ancova_batch for the data sets y (R, S, n) of replicates whose sets share
+    the arm (R, n), covariates z (R, n, k) and subjects (R, n): its Frisch-Waugh-Lovell
+    with one basis per replicate instead of one QR per set. Also (R, S) whether a set's
+    residual sum of squares is at rounding level (below 1e-20 of its total): then its
     SE and p are made of rounding, and the runner says what it says of them."""
-    from .kernels import _covariate_basis, _residualize
+    from .kernels import TStatistic, _covariate_basis, _residualize
     weight = model.astype(np.float64)
-    a_res = _residualize(np.where(model, treated, 0.0), _covariate_basis(
-        np.where(model[..., None], z, 0.0), y.shape[-1], weight))
-    rss = fit.se ** 2 * fit.df * (a_res * a_res).sum(axis=-1)
+    n = y.shape[-1]
+    basis = _covariate_basis(np.where(model[..., None], z, 0.0), n, weight)     # (R, n, q)
+    a_res = _residualize(np.where(model, treated, 0.0), basis)                 # (R, n)
+    y = np.where(model[:, None, :], y, 0.0)
+    y_res = y - (y @ basis) @ np.swapaxes(basis, -1, -2)
+    saa = (a_res * a_res).sum(axis=-1)
     used = weight.sum(axis=-1)
-    mean = np.where(model, y, 0.0).sum(axis=-1) / used
-    tss = (np.where(model, y - mean[:, None], 0.0) ** 2).sum(axis=-1)
-    return ~(rss > 1e-20 * tss)
+    df = used - basis.shape[-1] - 1
+    if np.any(df < 1):
+        raise ValueError("no residual degrees of freedom for the arm and the covariates")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        saa = np.where(saa > 1e-12 * used, saa, np.nan)[:, None]           # arm explained
+        beta = (y_res @ a_res[..., None])[..., 0] / saa
+        resid = y_res - beta[..., None] * a_res[:, None, :]
+        rss = (resid * resid).sum(axis=-1)
+        se = np.sqrt(rss / df[:, None] / saa)
+    centred = np.where(model[:, None, :], y - (y.sum(axis=-1) / used[:, None])[..., None], 0.0)
+    exact = ~(rss > 1e-20 * (centred * centred).sum(axis=-1))
+    return TStatistic(beta, se, beta / se, df), exact
 
 
 def tipping_points(completed: np.ndarray, missing: np.ndarray, arm: np.ndarray,
