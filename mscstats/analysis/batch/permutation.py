@@ -32,30 +32,31 @@ from .kernels import _midranks
 __all__ = ["shuffles", "destinations", "permutation_p", "wilcoxon_permutation_p"]
 
 
-# a simulated trial's analysed subjects vary in number: one entry per number seen (a few
-# MB each), so that each is drawn once per process
-@lru_cache(maxsize=32)
+# a simulated trial's analysed subjects vary in number: one entry per number seen (B x n
+# indices, 5 MB for n = 60), so that each is drawn once per process; intp, as indexing
+# wants them (int32 indices are converted on every use, which doubles the gather's time)
+@lru_cache(maxsize=16)
 def shuffles(seed: int, analysis_id: str, n: int, b: int) -> np.ndarray:
-    """(b, n) int32: row k is the k-th Monte Carlo assignment of the runner as indices,
+    """(b, n) intp: row k is the k-th Monte Carlo assignment of the runner as indices,
     assignment k of labels t = t[shuffles[k]] (read-only, cached per n)."""
     return _shuffles(seed, analysis_id, n, b)
 
 
 def _shuffles(seed: int, analysis_id: str, n: int, b: int) -> np.ndarray:
     rng = analysis_rng(seed, analysis_id)
-    index = np.arange(n, dtype=np.int32)
+    index = np.arange(n, dtype=np.intp)
     out = rng.permuted(np.broadcast_to(index, (b, n)), axis=1)
     out.flags.writeable = False
     return out
 
 
-@lru_cache(maxsize=32)
+@lru_cache(maxsize=16)
 def destinations(seed: int, analysis_id: str, n: int, b: int) -> np.ndarray:
-    """(n, b) int32: where subject j's label goes in each assignment (the inverse shuffles,
+    """(n, b) intp: where subject j's label goes in each assignment (the inverse shuffles,
     subject-major so that one arm's rows are one slice)."""
     index = _shuffles(seed, analysis_id, n, b)
-    out = np.empty((b, n), dtype=np.int32)
-    np.put_along_axis(out, index.astype(np.intp), np.arange(n, dtype=np.int32)[None, :], axis=1)
+    out = np.empty((b, n), dtype=np.intp)
+    np.put_along_axis(out, index, np.arange(n, dtype=np.intp)[None, :], axis=1)
     out = np.ascontiguousarray(out.T)
     out.flags.writeable = False
     return out
