@@ -1,10 +1,11 @@
 """``missing = "mi"`` and the ``tipping_point`` method on the grid.
 
-MI (ANCOVA, an endpoint of one visit): the runner's imputations of every replicate
-at once with the runner's random numbers (analysis/batch/mi.py), the ANCOVA of each
-completed data set by ancova_batch and Rubin's rules per replicate: the p and the
-pooled estimate run_mi reports. Other methods, repeated endpoints (imputed visit by
-visit), strata and covariates the grid does not hold as numbers go to the runner,
+MI (ANCOVA): the runner's imputations (a repeated endpoint's visits up to its day, one
+after the other) of every replicate at once with the runner's random numbers
+(analysis/batch/mi.py), the ANCOVA of each completed data set (ancova_batch's
+formula) and Rubin's rules per replicate: the p and the pooled estimate run_mi
+reports. Other methods, strata and covariates the grid does not hold as numbers go
+to the runner,
 as does every replicate where the runner could decide differently (an arm without
 values, too few values for the imputation model, a near-singular fit, a constant
 covariate, a completed data set without an SE).
@@ -37,7 +38,7 @@ def _mi(analysis: Analysis, endpoint: Endpoint, values: GridEndpoint, grid: Dail
     log = endpoint.transform == "log"
     out = _outcome(grid, ["geometric_mean_ratio" if log else "mean_difference"] * (arms - 1))
     options = analysis.options
-    if analysis.method != "ancova" or endpoint.repeated or options.get("strata") or \
+    if analysis.method != "ancova" or options.get("strata") or \
             set(options.get("covariates", ())) - {"BASE", *_NUMERIC_ADSL} or arms < 2:
         out.needs_runner[:] = True
         return out
@@ -45,8 +46,20 @@ def _mi(analysis: Analysis, endpoint: Endpoint, values: GridEndpoint, grid: Dail
     out.needs_runner |= ~_runner_would_agree(y, arm, model, fixed, arms)
     batch = np.flatnonzero(~out.needs_runner)
     if batch.size:
-        _impute_and_pool(out, batch, analysis, sap, y, arm, model, fixed, arms, log)
+        visits = _visits(endpoint, values, grid, y)
+        _impute_and_pool(out, batch, analysis, sap, visits, arm, model, fixed, arms, log)
     return out
+
+
+def _visits(endpoint: Endpoint, values: GridEndpoint, grid: DailyGrid, y: np.ndarray):
+    """(R, n, K) the visits mi_data imputes: a repeated endpoint's days up to its own
+    (the target last), else the one analysed value."""
+    if not endpoint.repeated:
+        return y[..., None]
+    visits = values.visits
+    columns = [i for i, day in enumerate(visits.days) if day <= endpoint.day]
+    response = getattr(visits, KINDS[endpoint.kind].response.lower())[:, columns]
+    return response.reshape(grid.replicates, grid.n, len(columns))
 
 
 def _model(analysis: Analysis, endpoint: Endpoint, values: GridEndpoint, grid: DailyGrid,
@@ -80,16 +93,15 @@ def _runner_would_agree(y, arm, model, fixed, arms: int) -> np.ndarray:
 
 def _impute_and_pool(out: _Outcome, batch: np.ndarray, analysis: Analysis, sap: Sap, y, arm,
                      model, fixed, arms: int, log: bool) -> None:
-    from ..analysis.batch.mi import ancova_pooled, impute_one_visit
+    from ..analysis.batch.mi import ancova_pooled, impute_visits
     from ..analysis.missing_data import _STRATEGY
     from ..schema import DEFAULT_IMPUTATIONS
     m = int(analysis.options.get("imputations", DEFAULT_IMPUTATIONS))
     strategy = _STRATEGY[analysis.options.get("mi_reference")]
     y, arm, model, fixed = y[batch], arm[batch], model[batch], fixed[batch]
-    imputed = impute_one_visit(y, arm, arms, fixed, model, m, sap.study.seed, strategy)
+    imputed = impute_visits(y, arm, arms, fixed, model, m, sap.study.seed, strategy)
     try:
-        pooled = ancova_pooled(np.where(imputed.usable[:, None, None], imputed.completed, 0.0),
-                               arm, arms, fixed, model)
+        pooled = ancova_pooled(imputed.completed[..., -1], arm, arms, fixed, model)
     except ValueError:                      # no residual df somewhere: the runner for all
         out.needs_runner[batch] = True
         return

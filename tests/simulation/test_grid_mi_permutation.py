@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from mscstats.derive.grid import GridDerivation, grid_params, unsupported
+from mscstats.derive.grid_visits import endpoint_values
 from mscstats.plan import parse_sap, template, template_text
 from mscstats.simulation.engine import _chunk_seed, restrict_sap
 from mscstats.simulation.grid_engine import _batch, analyse_grid
@@ -29,7 +30,7 @@ def batch_share(sap, grid, analysis_id):
     """The share of replicates the kernel answered itself."""
     analysis = next(a for a in sap.analyses if a.id == analysis_id)
     endpoint = sap.endpoint(analysis.endpoint)
-    values = GridDerivation(grid, sap.data).endpoint(endpoint)
+    values = endpoint_values(GridDerivation(grid, sap.data), endpoint)
     included = grid.population(sap.analysis_population(analysis))
     out = _batch(analysis)(analysis, endpoint, values, grid, included, sap)
     return 1 - out.needs_runner.mean()
@@ -110,3 +111,33 @@ def test_permutation_equals_the_runner(n):
     if n == 60:
         assert batch_share(sap, grid, "perm_wilcoxon") == 1.0
         assert all(r[3] is not None for r in rows)
+
+
+def mi_variant(key, endpoint, **options):
+    """The template's primary ANCOVA by MI on another endpoint or with other options."""
+    from dataclasses import replace
+    sap = template(key)
+    primary = sap.analyses[0]
+    analysis = replace(primary, id="variant_mi", endpoint=endpoint, method="ancova",
+                       options={"covariates": ("BASE",), "missing": "mi", "imputations": 20,
+                                **options})
+    sap = replace(sap, analyses=sap.analyses + (analysis,))
+    return restrict_sap(sap, ["variant_mi"])
+
+
+@pytest.mark.parametrize("key, endpoint, options", [
+    ("refractory-hypoxia", "pf_course", {}),                               # visits 3, 7
+    ("refractory-hypoxia", "pf_course", {"mi_reference": "jump_to_reference"}),
+    ("refractory-hypoxia", "pf_d7", {"mi_reference": "copy_reference",
+                                     "covariates": ("BASE", "AGE")}),
+    ("three-arm-paxlovid", "pf_d7", {}),                                   # two treated arms
+])
+@pytest.mark.parametrize("n", ["design", 6])
+def test_mi_variants_equal_the_runner(key, endpoint, options, n):
+    sap = mi_variant(key, endpoint, **options)
+    assert not unsupported(sap)
+    n = get_design(key).n if n == "design" else n
+    grid = make_grid(key, n, 25, _chunk_seed(8, n, 0), None, grid_params(sap))
+    assert_same_rows(analyse_grid(grid, sap), analyse_grid(grid, sap, runner_only=True))
+    if n > 6:
+        assert batch_share(sap, grid, "variant_mi") >= 0.9

@@ -1,17 +1,13 @@
-"""Multiple imputation of one visit over many data sets, with the runner's random stream.
+"""Multiple imputation over many data sets, with the runner's random stream.
 
 missing_data.run_mi imputes with mi.impute_visits from numpy.random.default_rng(seed),
-the same seed in every simulated replicate. For one visit its draws are, in order:
-chisquare(df, m), standard_normal((m, p)), then standard_normal((m, n_missing)) (none
-when nothing is missing); df = n_observed - p is all they depend on, apart from the
-number of missing values, whose normals are a prefix of one longer draw. So the draws
-are made once per distinct df and sliced per replicate: every replicate sees exactly
-the numbers the runner would, and the regression fits, posterior draws and imputations
-are computed for all replicates at once, as mi.norm_fit and mi.norm_draw compute them.
-
-Reference-based strategies on one visit: a treated subject's missing value is after
-its dropout, so it is imputed with the arm terms set to the reference arm's (copy and
-jump to reference coincide: there is no earlier visit to shift).
+the same seed in every simulated replicate; visit by visit its draws are
+chisquare(df, m), standard_normal((m, p)) and, when the visit has missing values,
+standard_normal((m, n_missing)). Here each replicate keeps its own generator and makes
+exactly those draws (a few small calls per visit), so every replicate sees the
+numbers the runner would; the regression fits, posterior draws, reference-based
+shifts and imputations are computed for all replicates and imputations at once, as
+mi.norm_fit, mi.norm_draw and mi.impute_visits compute them.
 """
 
 from __future__ import annotations
@@ -22,110 +18,119 @@ import numpy as np
 
 from ..cores import mi
 
-__all__ = ["Imputed", "impute_one_visit", "ancova_pooled", "tipping_points"]
+__all__ = ["Imputed", "impute_visits", "PooledArms", "ancova_pooled", "tipping_points"]
 
-# mi.norm_fit switches to mice's ridge above this condition number; a replicate near it
-# goes to the runner (which decides) rather than risk deciding differently
+# mi.norm_fit switches to mice's ridge above a condition number of 1e13; a replicate
+# near it goes to the runner (which decides) rather than risk deciding differently
 _COND_LIMIT = 1e12
 
 
 @dataclass(frozen=True)
 class Imputed:
-    """completed (R, m, n) values (observed ones copied, NaN outside the model's subjects);
-    missing (R, n) the imputed positions; usable (R,) replicates the batch imputed as the
-    runner would (elsewhere the runner decides)."""
+    """completed (R, m, n, K) visits (observed values copied, NaN outside the model's
+    subjects); missing (R, n, K) the imputed positions; usable (R,) the replicates the
+    batch imputed as the runner would (elsewhere the runner decides)."""
     completed: np.ndarray
     missing: np.ndarray
     usable: np.ndarray
 
 
-def impute_one_visit(y: np.ndarray, arm: np.ndarray, n_arms: int, fixed: np.ndarray,
-                     model: np.ndarray, m: int, seed: int, strategy: str = "mar") -> Imputed:
-    """mi.impute_visits(y[r, model[r], None], arm, n_arms, fixed, m, default_rng(seed),
-    strategy)[..., 0] for every replicate r, at the model's subjects.
+def impute_visits(y: np.ndarray, arm: np.ndarray, n_arms: int, fixed: np.ndarray,
+                  model: np.ndarray, m: int, seed: int, strategy: str = "mar") -> Imputed:
+    """mi.impute_visits(y[r][model[r]], arm, n_arms, fixed, m, default_rng(seed), strategy)
+    for every replicate r, at the model's subjects.
 
-    y (R, n) NaN where missing; arm (R, n) arm indices; fixed (R, n, q) baseline and
-    covariates (no intercept); model (R, n) the subjects the imputation uses.
+    y (R, n, K) visits in day order, NaN where missing; arm (R, n) arm indices (0 the
+    reference); fixed (R, n, q) baseline and covariates (no intercept); model (R, n)
+    the subjects the imputation uses.
     """
     if strategy not in mi.STRATEGIES:
         raise ValueError(f"strategy must be one of {mi.STRATEGIES}")
+    replicates, n, k = y.shape
+    observed = model[..., None] & ~np.isnan(y)
+    last = np.where(observed.any(axis=-1), k - 1 - np.argmax(observed[..., ::-1], axis=-1), -1)
+    after = (np.arange(k) > last[..., None]) & (arm > 0)[..., None] & (strategy != "mar")
     dummies = (arm[..., None] == np.arange(1, n_arms)).astype(np.float64)
-    x = np.concatenate([np.ones(y.shape + (1,)), dummies, fixed], axis=-1)   # (R, n, p)
-    x = np.where(model[..., None], x, 0.0)
+    base = np.concatenate([np.ones((replicates, n, 1)), dummies, fixed], axis=-1)
+    n_fixed = base.shape[-1]
+    done = np.broadcast_to(np.where(observed, y, 0.0)[:, None], (replicates, m, n, k)).copy()
+    shift = np.zeros((replicates, m, n_arms, 0))
+    usable = model.any(axis=1)
+    rngs = [np.random.default_rng(seed) for _ in range(replicates)]
+    for j in range(k):
+        rows = observed[..., j]
+        usable &= rows.sum(axis=1) > n_fixed + j          # impute_visits: too few values
+        x = np.concatenate([np.broadcast_to(base[:, None], (replicates, m, n, n_fixed)),
+                            done[..., :j]], axis=-1)
+        coef, v, rss, ok = _fit(x, y[..., j], rows, usable)
+        usable &= ok
+        wanted = model & ~rows
+        chi, z, noise = _draws(rngs, usable, rows.sum(axis=1) - x.shape[-1], wanted, m,
+                               x.shape[-1])
+        sigma = np.sqrt(rss / chi)
+        chol = np.linalg.cholesky((v + np.swapaxes(v, -1, -2)) / 2.0)
+        beta = coef + (chol @ z[..., None])[..., 0] * sigma[..., None]      # (R, m, p)
+        gamma = np.concatenate([np.zeros((replicates, m, 1)), beta[..., 1:n_arms]], axis=-1)
+        d_j = gamma + np.einsum("rml,rmal->rma", beta[..., n_fixed:], shift)
+        shift = np.concatenate([shift, d_j[..., None]], axis=-1)
+        xw = _reference_model(x, after, arm, shift, wanted, j, n_arms, n_fixed, strategy)
+        imputed = (xw @ beta[..., None])[..., 0] + noise * sigma[..., None]
+        done[..., j] = np.where(wanted[:, None], imputed, done[..., j])
+    completed = np.where(model[:, None, :, None], done, np.nan)
+    return Imputed(completed, model[..., None] & ~observed, usable)
+
+
+def _fit(x, y, rows, usable):
+    """mi.norm_fit of every replicate and imputation on its observed rows: coef (R, m, p),
+    (X'X)^-1, RSS (R, m), and whether the fit is one the runner makes without its ridge."""
     p = x.shape[-1]
-    observed = model & ~np.isnan(y)
-    missing = model & np.isnan(y)
-    n_obs = observed.sum(axis=1)
-    usable = n_obs > p                       # impute_visits: more values than terms
-    xo = np.where(observed[..., None], x, 0.0)
-    yo = np.where(observed, y, 0.0)
+    xo = np.where(rows[:, None, :, None], x, 0.0)
+    yo = np.where(rows, y, 0.0)[:, None, :]
     xtx = np.swapaxes(xo, -1, -2) @ xo
     xtx[~usable] = np.eye(p)                 # never used; keeps the batch invertible
     with np.errstate(all="ignore"):
-        usable &= np.linalg.cond(xtx) < _COND_LIMIT
-    xtx[~usable] = np.eye(p)
+        ok = (np.linalg.cond(xtx) < _COND_LIMIT).all(axis=1)
+    xtx[~ok] = np.eye(p)
     v = np.linalg.inv(xtx)
-    usable &= np.isfinite(v).all(axis=(1, 2))
-    coef = (v @ (np.swapaxes(xo, -1, -2) @ yo[..., None]))[..., 0]           # (R, p)
-    resid = np.where(observed, y - (x @ coef[..., None])[..., 0], 0.0)
-    rss = (resid ** 2).sum(axis=1)
-    df = np.maximum(n_obs - p, 1)
-    chi, z, noise = _draws(df, usable, missing.sum(axis=1), m, p, seed)
-    sigma = np.sqrt(rss[:, None] / chi)                                        # (R, m)
-    chol = np.linalg.cholesky((v + np.swapaxes(v, -1, -2)) / 2.0)
-    beta = coef[:, None, :] + (chol[:, None] @ z[..., None])[..., 0] * sigma[..., None]
-    xw = x.copy()
-    if strategy != "mar":                    # after dropout: the reference arm's model
-        xw[..., 1:n_arms] = np.where((missing & (arm > 0))[..., None], 0.0, xw[..., 1:n_arms])
-    mean = np.einsum("rnp,rmp->rmn", xw, beta)
-    imputed = mean + _at_missing(noise, missing) * sigma[..., None]
-    completed = np.where(missing[:, None, :], imputed,
-                         np.where(observed, y, np.nan)[:, None, :])
-    return Imputed(completed, missing, usable)
+    ok &= np.isfinite(v).all(axis=(1, 2, 3))
+    coef = (v @ (np.swapaxes(xo, -1, -2) @ yo[..., None]))[..., 0]
+    resid = np.where(rows[:, None, :], yo - (x @ coef[..., None])[..., 0], 0.0)
+    return coef, v, (resid ** 2).sum(axis=-1), ok
 
 
-def _draws(df: np.ndarray, usable: np.ndarray, n_missing: np.ndarray, m: int, p: int,
-           seed: int):
-    """Per replicate the runner's chisquare (m,), normals (m, p) and imputation noise
-    (m, n) laid out at its missing subjects' positions in model order (see module doc)."""
-    replicates = len(df)
-    chi = np.ones((replicates, m))
+def _draws(rngs, usable, df, wanted, m: int, p: int):
+    """Each usable replicate's numbers from its own generator, in the runner's order:
+    chi2 (R, m) of sigma* = sqrt(RSS / chi2), z (R, m, p) of beta*, and the noise
+    (R, m, n) at the missing subjects (1, 0 and 0 in the other replicates)."""
+    replicates, n = wanted.shape
+    scale = np.ones((replicates, m))
     z = np.zeros((replicates, m, p))
-    widest = int(n_missing.max(initial=0))
-    flat = np.zeros((replicates, m * widest))
-    for value in np.unique(df[usable]):
-        rows = np.flatnonzero(usable & (df == value))
-        rng = np.random.default_rng(seed)
-        chi[rows] = rng.chisquare(int(value), size=m)
-        z[rows] = rng.standard_normal(size=(m, p))
-        most = int(n_missing[rows].max())
-        if most:
-            flat[rows, :m * most] = rng.standard_normal(size=m * most)
-    return chi, z, _noise(flat, n_missing, m)
+    noise = np.zeros((replicates, m, n))
+    for r in np.flatnonzero(usable):
+        scale[r] = rngs[r].chisquare(int(max(df[r], 1)), size=m)
+        z[r] = rngs[r].standard_normal(size=(m, p))
+        if wanted[r].any():
+            noise[r][:, wanted[r]] = rngs[r].standard_normal(size=(m, int(wanted[r].sum())))
+    return scale, z, noise
 
 
-def _noise(flat: np.ndarray, n_missing: np.ndarray, m: int) -> np.ndarray:
-    """(R, m, widest): replicate r's first m * k normals as the runner's (m, k) matrix, k
-    its number of missing values (columns past k are 0)."""
-    widest = flat.shape[1] // m if m else 0
-    out = np.zeros((len(flat), m, widest))
-    for k in np.unique(n_missing):
-        rows = np.flatnonzero(n_missing == k)
-        if k:
-            out[rows, :, :k] = flat[rows, :m * k].reshape(len(rows), m, k)
-    return out
-
-
-def _at_missing(noise: np.ndarray, missing: np.ndarray) -> np.ndarray:
-    """(R, m, n): column k of a replicate's noise at its k-th missing subject, 0 elsewhere."""
-    if noise.shape[-1] == 0:
-        return np.zeros(noise.shape[:2] + missing.shape[-1:])
-    column = np.clip(np.cumsum(missing, axis=1) - 1, 0, noise.shape[-1] - 1)
-    spread = np.take_along_axis(noise, np.broadcast_to(column[:, None, :], noise.shape[:2] +
-                                                       column.shape[-1:]), axis=2)
-    return np.where(missing[:, None, :], spread, 0.0)
-
-
+def _reference_model(x, after, arm, shift, wanted, j: int, n_arms: int, n_fixed: int,
+                     strategy: str):
+    """The model rows of visit j's missing values: a treated subject after its dropout gets
+    the reference arm's terms and, under jump to reference, its own earlier visits
+    shifted by -D_l (mi.impute_visits)."""
+    ref = after[..., j] & wanted                                   # (R, n)
+    if strategy == "mar" or not ref.any():
+        return x
+    xw = x.copy()
+    xw[..., 1:n_arms] = np.where(ref[:, None, :, None], 0.0, xw[..., 1:n_arms])
+    if strategy == "jump_to_reference" and j:
+        replicates, m, n = x.shape[:3]
+        index = np.broadcast_to(arm[:, None, :, None], (replicates, m, n, j))
+        d = np.take_along_axis(shift[..., :j], index, axis=2)      # (R, m, n, j)
+        own = ~after[..., :j]
+        xw[..., n_fixed:] -= np.where((ref[..., None] & own)[:, None], d, 0.0)
+    return xw
 @dataclass(frozen=True)
 class PooledArms:
     """Rubin's rules per replicate and treated arm (R, arms - 1): the pooled estimate
