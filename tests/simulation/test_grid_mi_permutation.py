@@ -141,3 +141,36 @@ def test_mi_variants_equal_the_runner(key, endpoint, options, n):
     assert_same_rows(analyse_grid(grid, sap), analyse_grid(grid, sap, runner_only=True))
     if n > 6:
         assert batch_share(sap, grid, "variant_mi") >= 0.9
+
+
+@pytest.mark.parametrize("param", ["PF", "RR"])          # higher better, lower better
+def test_worst_rank_win_probability_is_the_runners(param):
+    """The template's permutation is on worst-rank scores (pf_d7_rank), which the grid
+    does not derive yet: the kernel's answer for such a sample against run_permutation."""
+    from dataclasses import replace
+
+    import pandas as pd
+
+    from mscstats.analysis import AnalysisInput
+    from mscstats.analysis.permutation import STATISTICS, _Sample, run_permutation
+    from mscstats.derive.daily import worst_direction
+    from mscstats.simulation.grid_permutation import _replicate
+    endpoint = replace(template("refractory-hypoxia").endpoint("pf_d7_rank"), param=param)
+    rng = np.random.default_rng(4)
+    for n in (5, 30):
+        y = np.round(rng.normal(size=n), 1)
+        y[:3] = -1e6                                      # deaths: tied worst scores
+        treated = np.arange(n) % 2 == 1
+        data = pd.DataFrame({"USUBJID": [f"S{i:04d}" for i in range(n)],
+                             "ARM": np.where(treated, "UC-MSC", "control"), "CHG": y,
+                             "BASE": 100.0, "AVAL": y})
+        inp = AnalysisInput(id="perm", endpoint=endpoint.id, endpoint_kind="change",
+                            method="permutation", data=data, arms=("control", "UC-MSC"),
+                            options={"statistic": "wilcoxon", "n_permutations": 2000},
+                            alpha=0.05, seed=9, intercurrent=dict(endpoint.intercurrent),
+                            higher_is_better=worst_direction(param) == "min")
+        comparison = run_permutation(inp).comparisons[0]
+        assert comparison.estimand == "win_probability"
+        p, estimate = _replicate("wilcoxon", STATISTICS["wilcoxon"],
+                                 _Sample(treated, y, None, None, {}), endpoint, 2000, 9, "perm")
+        assert (p, estimate) == (comparison.p_value, comparison.estimate)
