@@ -11,7 +11,6 @@ import pytest
 from mscstats.analysis.batch.mi import ancova_pooled, impute_visits, tipping_points
 from mscstats.analysis.cores import mi
 from mscstats.analysis.cores.common import NotEstimable
-from mscstats.analysis.missing_data import _continuous_tipping_delta
 
 
 def random_replicates(rng, replicates, n, arms, visits=1):
@@ -105,7 +104,7 @@ def test_tipping_points_equal_the_scalar_shift():
         assert usable[i]
         np.testing.assert_allclose(estimate[i], core.estimate, rtol=1e-10)
         np.testing.assert_allclose(p[i], core.p_value, rtol=1e-9, atol=1e-14)
-        expected = _continuous_tipping_delta(np.array(deltas, float), core.p_value,
+        expected = mi.tipping_delta(np.array(deltas, float), core.p_value,
                                              float(unshifted.estimate), 0.05)
         assert (np.isnan(tipping[i]) and expected is None) or tipping[i] == expected
         found += expected is not None

@@ -200,7 +200,6 @@ def tipping_points(completed: np.ndarray, missing: np.ndarray, arm: np.ndarray,
     """missing_data's continuous tipping point per replicate (two arms): the treated arm's
     imputed values shifted by each delta, ANCOVA on each completed set, Rubin's rules.
     Returns (estimate (R, D), p (R, D), tipping delta (R,) NaN where none, usable (R,))."""
-    from ..missing_data import _continuous_tipping_delta
     deltas = np.array(sorted(float(d) for d in deltas))
     shift = (missing & (arm == 1))[:, None, None, :] * deltas[None, :, None, None]
     shifted = ancova_pooled(completed[:, None] + shift, arm, 2, covariates, model)
@@ -209,6 +208,6 @@ def tipping_points(completed: np.ndarray, missing: np.ndarray, arm: np.ndarray,
     usable = shifted.usable[..., 0].all(axis=1) & unshifted.usable[:, 0]
     tipping = np.full(len(completed), np.nan)
     for r in np.flatnonzero(usable):
-        value = _continuous_tipping_delta(deltas, p[r], float(unshifted.estimate[r, 0]), alpha)
+        value = mi.tipping_delta(deltas, p[r], float(unshifted.estimate[r, 0]), alpha)
         tipping[r] = np.nan if value is None else value
     return estimate, p, tipping, usable

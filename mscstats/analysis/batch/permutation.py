@@ -1,7 +1,7 @@
 """Permutation tests over many data sets with the runner's own random assignments.
 
-permutation.permutation_test draws its Monte Carlo assignments with
-``rng.permuted(labels, axis=1)`` from analysis_rng(seed, analysis id): a
+cores.permutation.permutation_test (the runner's) draws its Monte Carlo assignments
+with ``rng.permuted(labels, axis=1)`` from analysis_rng(seed, analysis id): a
 Fisher-Yates shuffle of each row whose random draws depend on the row's length
 only, never on its content (and the runner's batches of rows continue one stream).
 So the assignments of any data set with n analysed subjects are
@@ -25,8 +25,8 @@ from typing import Callable
 
 import numpy as np
 
-from ..permutation import (PermutationTest, analysis_rng, as_extreme, as_extreme_threshold,
-                           monte_carlo_test, permutation_test)
+from ..cores.permutation import (_CHUNK_CELLS, PermutationTest, analysis_rng, as_extreme,
+                                 as_extreme_threshold, monte_carlo_test, permutation_test)
 from .kernels import _midranks
 
 __all__ = ["shuffles", "destinations", "permutation_p", "wilcoxon_permutation_p"]
@@ -79,7 +79,7 @@ def permutation_p(extremeness: Callable[[np.ndarray], np.ndarray], treated: np.n
     observed = float(np.asarray(extremeness(treated[None, :]))[0])
     threshold = as_extreme_threshold(observed)
     index = shuffles(seed, analysis_id, n, n_permutations)
-    rows = max(1, (1 << 21) // n)
+    rows = max(1, _CHUNK_CELLS // n)
     count = sum(as_extreme(extremeness(treated[index[k:k + rows]]), threshold)
                 for k in range(0, n_permutations, rows))
     return monte_carlo_test(observed, count, n_permutations)

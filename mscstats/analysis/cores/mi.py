@@ -45,7 +45,7 @@ from .common import NotEstimable
 
 __all__ = ["STRATEGIES", "NormFit", "norm_fit", "norm_draw", "impute_visits", "Estimates",
            "ancova_estimates", "welch_estimates", "mean_estimates", "Pooled", "pool",
-           "barnard_rubin_df"]
+           "barnard_rubin_df", "tipping_delta"]
 
 STRATEGIES = ("mar", "jump_to_reference", "copy_reference")
 RIDGE = 1e-5        # mice's ridge, used only when X'X cannot be inverted
@@ -255,3 +255,13 @@ def pool(est: Estimates) -> Pooled:
     lam = (1.0 + 1.0 / m) * b / t
     fmi = (riv + 2.0 / (df + 3.0)) / (riv + 1.0)
     return Pooled(m, qbar, ubar, b, t, est.dfcom, df, riv, lam, fmi)
+
+
+def tipping_delta(deltas: np.ndarray, p_values: np.ndarray, estimate: float, alpha: float):
+    """The tipping point: the smallest shift against the treated arm (opposite in sign to
+    the unshifted estimate) whose p >= alpha; None when no delta reaches it."""
+    against = deltas * np.sign(estimate) <= 0
+    hits = np.flatnonzero(against & (p_values >= alpha))
+    if not len(hits):
+        return None
+    return float(deltas[hits[np.argmin(np.abs(deltas[hits]))]])
