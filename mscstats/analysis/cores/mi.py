@@ -74,11 +74,22 @@ def norm_fit(x: np.ndarray, y: np.ndarray) -> NormFit:
             raise np.linalg.LinAlgError
     except np.linalg.LinAlgError:
         ridge = True
-        v = np.linalg.inv(xtx + np.eye(xtx.shape[-1]) * (np.diagonal(xtx, axis1=-2, axis2=-1)
-                                                        * RIDGE)[..., None, :])
+        v = _ridge_inverse(xtx)
     coef = (v @ (np.swapaxes(x, -1, -2) @ y[..., None]))[..., 0]
     resid = y - (x @ coef[..., None])[..., 0]
     return NormFit(coef, v, np.sum(resid ** 2, axis=-1), max(x.shape[-2] - x.shape[-1], 1), ridge)
+
+
+def _ridge_inverse(xtx: np.ndarray) -> np.ndarray:
+    """(X'X + diag(X'X) * 1e-5)^-1, mice's ridge; a term that is 0 in every observed row
+    (an arm without values at a visit) leaves it singular: not estimable, not a crash."""
+    try:
+        return np.linalg.inv(xtx + np.eye(xtx.shape[-1]) * (np.diagonal(xtx, axis1=-2, axis2=-1)
+                                                           * RIDGE)[..., None, :])
+    except np.linalg.LinAlgError:
+        raise NotEstimable("a term of the imputation model is 0 for every subject observed at "
+                           "a visit (an arm or a covariate without values there): the model "
+                           "cannot be fitted") from None
 
 
 def norm_draw(fit: NormFit, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
