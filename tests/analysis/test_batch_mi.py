@@ -1,7 +1,9 @@
 """Multiple imputation over replicates (analysis/batch/mi.py) equals the scalar core:
-the same random numbers per replicate, so imputations, Rubin's rules and the tipping
-point agree to rounding (1e-10), including replicates with nothing missing, an arm
-without values and a handful of subjects (which the batch declines: usable False)."""
+the same random numbers per replicate, so imputations (one to three visits, every
+strategy, two and three arms), Rubin's rules and the tipping point agree to rounding
+(1e-10), including replicates with nothing missing, everything missing, an arm
+without values and four subjects (which the batch declines: usable False, the
+runner decides)."""
 
 from __future__ import annotations
 
