@@ -188,7 +188,8 @@ METHODS: Mapping[str, MethodRow] = MappingProxyType({m.name: m for m in (
               _COMMON + ("statistic", "n_permutations", "covariates"),
               "analysis.permutation:run_permutation",
               "Re-randomization (permutation) test of the chosen statistic, seeded.", "coin",
-              "permutation", arms="two"),
+              "permutation", arms="two",
+              batch_kernel="simulation.grid_permutation:_permutation"),
     MethodRow("tipping_point", ("binary", "change", "value"),
               _COMMON + ("test", "deltas", "covariates", "strata"),
               "analysis.missing_data:run_tipping_point",
@@ -197,7 +198,7 @@ METHODS: Mapping[str, MethodRow] = MappingProxyType({m.name: m for m in (
               "multiple imputation with the treated arm's imputed values shifted by each "
               "delta, ANCOVA, Rubin's rules.",
               "fisher.test on every completed table; mice::pool", "tipping_point", arms="two",
-              hypothetical=True),
+              hypothetical=True, batch_kernel="simulation.grid_mi:_tipping_point"),
 )})
 
 # the methods missing = "mi" runs on: their estimates have a variance that Rubin's rules pool

@@ -289,8 +289,7 @@ def _continuous_tipping(inp) -> AnalysisResult:
         for i, delta in enumerate(deltas):
             grid.append({"delta": float(delta), "estimate": float(pooled.estimate[i]),
                          "ci": [float(lo[i]), float(hi[i])], "p_value": float(pooled.p_value[i])})
-        tipping = _continuous_tipping_delta(deltas, pooled.p_value, float(unshifted.estimate),
-                                            inp.alpha)
+        tipping = mi.tipping_delta(deltas, pooled.p_value, float(unshifted.estimate), inp.alpha)
     except NotEstimable as why:
         notes.append(f"not estimable: {why}")
     notes.append(_description(inp, data, m, strategy) + f"; the {treated} arm's imputed values "
@@ -304,11 +303,3 @@ def _continuous_tipping(inp) -> AnalysisResult:
     for arm in inp.arms:
         by_arm[arm]["n_imputed"] = by_arm[arm]["n_missing"]
     return _with_grid(make_result(inp, by_arm, (), (), notes), grid, tipping)
-
-
-def _continuous_tipping_delta(deltas, p_values, estimate: float, alpha: float):
-    against = deltas * np.sign(estimate) <= 0
-    hits = np.flatnonzero(against & (p_values >= alpha))
-    if not len(hits):
-        return None
-    return float(deltas[hits[np.argmin(np.abs(deltas[hits]))]])

@@ -88,8 +88,6 @@ def unsupported(sap: Sap) -> list[str]:
             reasons.append(f"{where}: method {analysis.method} (the grid runs "
                            f"{', '.join(sorted(GRID_METHODS))})")
         options = analysis.options
-        if options.get("missing") == "mi":
-            reasons.append(f"{where}: multiple imputation (missing = \"mi\")")
         if analysis.method == "ancova" and (set(options.get("covariates", ())) -
                                             {"BASE", *_NUMERIC_ADSL} or options.get("strata")):
             reasons.append(f"{where}: covariates other than BASE, AGE and BMI, or strata")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..derive.grid import DailyGrid, GridDerivation, GridEndpoint
+from ..derive.grid_visits import GridRepeated, endpoint_values, visit_rows
 from ..plan import Analysis, Endpoint, Sap
 from ..specs import KINDS, METHODS
 from .grid_common import (_arm_dummies, _by_replicate, _chi2_1_p, _outcome, _Outcome,
@@ -34,9 +35,9 @@ def analyse_grid(grid: DailyGrid, sap: Sap, runner_only: bool = False) -> list[t
     outcomes = {}
     for analysis in sap.analyses:
         endpoint = sap.endpoint(analysis.endpoint)
-        values = derivation.endpoint(endpoint)
+        values = endpoint_values(derivation, endpoint)
         included = grid.population(sap.analysis_population(analysis))
-        outcome = _BATCH[analysis.method](analysis, endpoint, values, grid, included, sap)
+        outcome = _batch(analysis)(analysis, endpoint, values, grid, included, sap)
         # one arm: the runner says why a comparison method cannot run
         if runner_only or (len(sap.study.arms) < 2 and analysis.method != "binary"):
             outcome.needs_runner[:] = True
@@ -183,6 +184,14 @@ def _kernel(path: str):
 
 
 _BATCH = {m: _kernel(row.batch_kernel) for m, row in METHODS.items() if row.batch_kernel}
+_MI = _kernel("simulation.grid_mi:_mi")
+
+
+def _batch(analysis: Analysis):
+    """The analysis's kernel: its method's, or multiple imputation's (missing = "mi")."""
+    if analysis.options.get("missing") == "mi" and analysis.method != "tipping_point":
+        return _MI
+    return _BATCH[analysis.method]
 
 
 # ------------------------------------------------------------------ the runner, one replicate
@@ -204,6 +213,8 @@ def _run_replicate(out: _Outcome, r: int, analysis: Analysis, endpoint: Endpoint
         "DAY": np.nan, "AVAL": values.aval[rows], "BASE": values.base[rows],
         "CHG": values.chg[rows], "CNSR": values.cnsr[rows], "EVNTCD": values.evntcd[rows],
         **{c: grid.adsl[c][rows] for c in ("AGE", "SEX", "BMI", "STRATUM")}})
+    if isinstance(values, GridRepeated):
+        data = visit_rows(data, values.visits, rows)
     inp = AnalysisInput(id=analysis.id, endpoint=endpoint.id, endpoint_kind=endpoint.kind,
                         method=analysis.method, data=data, arms=tuple(sap.study.arms),
                         options=dict(analysis.options), alpha=sap.study.alpha,
@@ -249,7 +260,7 @@ def _rows(outcomes: dict[str, _Outcome], sap: Sap, replicates: int) -> list[tupl
             if o.raised[r]:
                 rows.append((analysis.id, None, None, None, None, o.reasons[r, None]))
                 continue
-            for j, arm in enumerate(arms):
+            for j, arm in enumerate(arms[:len(o.estimands)]):   # tipping point: none
                 p, estimate = reported[analysis.id][r, j], o.estimate[r, j]
                 rows.append((analysis.id, arm, o.estimands[j],
                              None if np.isnan(p) else float(p),

@@ -45,7 +45,7 @@ from .common import NotEstimable
 
 __all__ = ["STRATEGIES", "NormFit", "norm_fit", "norm_draw", "impute_visits", "Estimates",
            "ancova_estimates", "welch_estimates", "mean_estimates", "Pooled", "pool",
-           "barnard_rubin_df"]
+           "barnard_rubin_df", "tipping_delta"]
 
 STRATEGIES = ("mar", "jump_to_reference", "copy_reference")
 RIDGE = 1e-5        # mice's ridge, used only when X'X cannot be inverted
@@ -74,11 +74,22 @@ def norm_fit(x: np.ndarray, y: np.ndarray) -> NormFit:
             raise np.linalg.LinAlgError
     except np.linalg.LinAlgError:
         ridge = True
-        v = np.linalg.inv(xtx + np.eye(xtx.shape[-1]) * (np.diagonal(xtx, axis1=-2, axis2=-1)
-                                                        * RIDGE)[..., None, :])
+        v = _ridge_inverse(xtx)
     coef = (v @ (np.swapaxes(x, -1, -2) @ y[..., None]))[..., 0]
     resid = y - (x @ coef[..., None])[..., 0]
     return NormFit(coef, v, np.sum(resid ** 2, axis=-1), max(x.shape[-2] - x.shape[-1], 1), ridge)
+
+
+def _ridge_inverse(xtx: np.ndarray) -> np.ndarray:
+    """(X'X + diag(X'X) * 1e-5)^-1, mice's ridge; a term that is 0 in every observed row
+    (an arm without values at a visit) leaves it singular: not estimable, not a crash."""
+    try:
+        return np.linalg.inv(xtx + np.eye(xtx.shape[-1]) * (np.diagonal(xtx, axis1=-2, axis2=-1)
+                                                           * RIDGE)[..., None, :])
+    except np.linalg.LinAlgError:
+        raise NotEstimable("a term of the imputation model is 0 for every subject observed at "
+                           "a visit (an arm or a covariate without values there): the model "
+                           "cannot be fitted") from None
 
 
 def norm_draw(fit: NormFit, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -255,3 +266,13 @@ def pool(est: Estimates) -> Pooled:
     lam = (1.0 + 1.0 / m) * b / t
     fmi = (riv + 2.0 / (df + 3.0)) / (riv + 1.0)
     return Pooled(m, qbar, ubar, b, t, est.dfcom, df, riv, lam, fmi)
+
+
+def tipping_delta(deltas: np.ndarray, p_values: np.ndarray, estimate: float, alpha: float):
+    """The tipping point: the smallest shift against the treated arm (opposite in sign to
+    the unshifted estimate) whose p >= alpha; None when no delta reaches it."""
+    against = deltas * np.sign(estimate) <= 0
+    hits = np.flatnonzero(against & (p_values >= alpha))
+    if not len(hits):
+        return None
+    return float(deltas[hits[np.argmin(np.abs(deltas[hits]))]])
