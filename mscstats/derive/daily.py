@@ -17,6 +17,7 @@ import pandas as pd
 
 from .. import schema
 from ..trial.quality import Trial
+from .rules import worst_direction
 
 __all__ = ["DailyValues", "daily_values", "worst_direction", "concat_rows"]
 
@@ -57,16 +58,6 @@ def concat_rows(frames, columns=None) -> pd.DataFrame:
         return pd.DataFrame(columns=columns if columns is not None else
                             (frames[0].columns if len(frames) else None))
     return pd.concat(kept, ignore_index=True)
-
-
-def worst_direction(code: str) -> str:
-    """'min' when a lower value is worse (PaO2, SpO2, P/F), else 'max'.
-
-    Parameters the schema does not know (CRP, ferritin, D-dimer...) take 'max':
-    for most inflammatory markers higher is worse.
-    """
-    param = schema.find_param(code)
-    return param.worst if param is not None else "max"
 
 
 def daily_values(trial: Trial, daily_rule: str = "worst",

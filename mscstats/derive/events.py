@@ -15,14 +15,12 @@ import pandas as pd
 
 from .. import schema
 from .daily import DailyValues, concat_rows
-from .rules import COMPARE
+from .rules import COMPARE, INFUSION_WINDOW_MINUTES
 from ..plan import Condition, EventRule
 from ..trial.quality import Trial
 
 __all__ = ["EventContext", "first_event_day", "baseline", "infusion_associated",
            "last_assessment_day"]
-
-INFUSION_WINDOW_MINUTES = 6 * 60
 
 
 @dataclass(frozen=True)

@@ -18,21 +18,23 @@ from typing import Mapping
 import numpy as np
 
 from .. import schema
-from .rules import COMPARE, binary_values, event_timing, time_to_event_values
+from .rules import COMPARE, binary_values, event_timing, time_to_event_values, worst_direction
 from ..plan import Condition, DataRules, Endpoint, EventRule, Sap
-from ..specs import METHODS
-from .strategies import WHILE, applying_event, strategies_at, strategy_values
+from ..specs import KINDS, METHODS
+from .strategies import COMPOSITES, WHILE, applying_event, strategies_at, strategy_values
 
 __all__ = ["DailyGrid", "GridEndpoint", "GridDerivation", "unsupported", "endpoint_unsupported",
-           "grid_params"]
+           "grid_params", "needs_adverse_events"]
 
 # what the generator records (synth.PARAM_ORDER; synth imports this module, not back)
 _RECORDED = ("OXYDEV", "WHOCPS", "SPO2", "RR", "O2FLOW", "FIO2", "PAO2", "IL6", "TNFA")
 GRID_PARAMS = frozenset(_RECORDED) | {"PF", "SF"}
 # the methods with a batch kernel (specs.METHODS), run by the grid engine
 GRID_METHODS = frozenset(m for m, row in METHODS.items() if row.batch_kernel)
-_NUMERIC_ADSL = ("AGE", "BMI")
-_CATEGORICAL_ADSL = ("SEX", "STRATUM")
+# the adsl columns the generator makes, given to runners as analysis_input does
+GRID_COVARIATES = ("AGE", "SEX", "BMI", "STRATUM")
+# methods that read every visit day's row of a repeated endpoint (missing = "mi" too)
+VISIT_ROW_METHODS = frozenset({"mmrm", "tipping_point"})
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,8 @@ class DailyGrid:
     replicate by replicate, ``n`` each. adsl: subject-level arrays (N,) of AGE,
     BMI, SEX, STRATUM, DTHDY, DSCHDY, LSTALVDY (NaN when none) and the booleans
     ITTFL, SAFFL and DOSED (mITT: at least one dose, or an arm without study drug).
+    ae_start: AE kind of a condition (plan.AE_KINDS) -> (N,) the first day >= 1 such an
+    adverse event starts (NaN: none); present when the SAP's events name AEs.
     """
     days: np.ndarray
     values: Mapping[str, np.ndarray]
@@ -56,6 +60,7 @@ class DailyGrid:
     arm: np.ndarray
     n: int
     adsl: Mapping[str, np.ndarray]
+    ae_start: Mapping[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def replicates(self) -> int:
@@ -70,36 +75,37 @@ class DailyGrid:
 @dataclass(frozen=True)
 class GridEndpoint:
     """One endpoint for every subject, (N,) arrays as derive.py's columns (NaN where
-    they do not apply or are missing). Measures are at the endpoint's day."""
+    they do not apply or are missing). Measures are at the endpoint's day; ``ice``
+    names the intercurrent event and strategy applied ("" for none), as derive.py's ICE."""
     aval: np.ndarray
     base: np.ndarray
     chg: np.ndarray
     cnsr: np.ndarray
     evntcd: np.ndarray
+    ice: np.ndarray | None = None
 
 
 def unsupported(sap: Sap) -> list[str]:
-    """Why the SAP's analyses cannot be derived and analysed on the grid (empty: they can)."""
+    """Why the SAP's analyses cannot be derived and analysed on the grid (empty: they can).
+
+    A method without a batch kernel runs its runner on each replicate's grid rows; what
+    the grid cannot give a runner yet are the rows of every visit day of a repeated
+    endpoint (mmrm, and multiple imputation from the earlier visits) and covariates the
+    generator does not make."""
     reasons = []
     for analysis in sap.analyses:
         endpoint = sap.endpoint(analysis.endpoint)
         where = f"analysis {analysis.id}"
-        if analysis.method not in GRID_METHODS:
-            reasons.append(f"{where}: method {analysis.method} (the grid runs "
-                           f"{', '.join(sorted(GRID_METHODS))})")
         options = analysis.options
-        if options.get("missing") == "mi":
-            reasons.append(f"{where}: multiple imputation (missing = \"mi\")")
-        if analysis.method == "ancova" and (set(options.get("covariates", ())) -
-                                            {"BASE", *_NUMERIC_ADSL} or options.get("strata")):
-            reasons.append(f"{where}: covariates other than BASE, AGE and BMI, or strata")
-        if analysis.method == "logrank" and (options.get("covariates") or options.get("rho")
-                                             or options.get("gamma")):
-            reasons.append(f"{where}: covariates or Fleming-Harrington weights")
-        if analysis.method == "logrank" and set(options.get("strata", ())) - set(_CATEGORICAL_ADSL):
-            reasons.append(f"{where}: strata other than SEX and STRATUM")
-        if analysis.method == "binary" and options.get("test", "fisher") != "fisher":
-            reasons.append(f"{where}: a test other than Fisher's")
+        if endpoint.repeated and (analysis.method in VISIT_ROW_METHODS
+                                  or options.get("missing") == "mi"):
+            reasons.append(f"{where}: method {analysis.method}"
+                           + (" with multiple imputation" if options.get("missing") == "mi"
+                              else "") + " needs the rows of every visit day of a repeated "
+                           "endpoint")
+        names = {*options.get("covariates", ()), *options.get("strata", ())} - {"BASE"}
+        reasons += [f"{where}: covariate or stratum {c} (the generator makes "
+                    f"{', '.join(GRID_COVARIATES)})" for c in sorted(names - set(GRID_COVARIATES))]
         reasons += [f"{where}: {why}" for why in endpoint_unsupported(endpoint)]
     return reasons
 
@@ -118,19 +124,16 @@ def grid_params(sap: Sap) -> frozenset[str]:
     return frozenset(needed)
 
 
+def needs_adverse_events(sap: Sap) -> bool:
+    """Whether an endpoint's event names an adverse event (the grid then carries them)."""
+    return any(c.ae is not None for e in sap.endpoints if e.event for c in e.event.leaves())
+
+
 def endpoint_unsupported(endpoint: Endpoint) -> list[str]:
     out = [f"parameter {p}" for p in endpoint.params if p not in GRID_PARAMS]
-    if endpoint.kind in ("change", "value"):
-        if endpoint.repeated and endpoint.day not in endpoint.days:
-            out.append("a repeated endpoint whose day is not among its days")
-        # worst-rank scores take the minimum and maximum of one trial, not of a batch
-        out += [f"intercurrent {event} = {strategy}" for event, strategy in endpoint.intercurrent
-                if strategy.startswith("composite")]
-    elif endpoint.kind in ("time_to_event", "binary"):
-        leaves = endpoint.event.leaves()
-        out += ["an adverse-event condition" for c in leaves if c.ae is not None]
-    else:
-        out.append(f"endpoint kind {endpoint.kind}")
+    if endpoint.kind in ("change", "value") and endpoint.repeated \
+            and endpoint.day not in endpoint.days:
+        out.append("a repeated endpoint whose day is not among its days")
     return out
 
 
@@ -207,17 +210,79 @@ class GridDerivation:
             return GridEndpoint(aval, nan, nan, cnsr, evntcd)
         if endpoint.kind == "binary":
             return GridEndpoint(self._binary(endpoint), nan, nan, nan, nan)
+        if endpoint.kind == "ordinal":
+            return GridEndpoint(self._ordinal(endpoint), nan, nan, nan, nan)
+        if endpoint.kind == "free_days":
+            return GridEndpoint(self._free_days(endpoint.horizon), nan, nan, nan, nan)
+        return self._measure(endpoint)
+
+    def _measure(self, endpoint: Endpoint) -> GridEndpoint:
+        """change and value: the value in the window after the intercurrent strategies,
+        on the log scale if asked, then the worst-rank scores of composite strategies."""
+        nan = np.full(len(self.grid.arm), np.nan)
         aval, base = self._value_at(endpoint.param, endpoint.day, endpoint.window), \
             self.baseline(endpoint.param)
-        if endpoint.intercurrent:
-            aval = self._with_strategies(endpoint, aval)
+        aval, ice, event_day = self._with_strategies(endpoint, aval)
         if endpoint.transform == "log":
             with np.errstate(divide="ignore", invalid="ignore"):
                 aval, base = (np.log(np.where(v > 0, v, np.nan)) for v in (aval, base))
-        return GridEndpoint(aval, base, aval - base, nan, nan)
+        chg = aval - base
+        strategy = np.array([i.partition(":")[2] for i in ice], dtype=object)
+        if np.isin(strategy, COMPOSITES).any():
+            column = chg if KINDS[endpoint.kind].response == "CHG" else aval
+            score = self._composite_scores(column, strategy, endpoint.day - event_day,
+                                           worst_direction(endpoint.param) == "min")
+            scored = np.isin(strategy, COMPOSITES)
+            aval, chg = np.where(scored, score, aval), np.where(scored, score, chg)
+        return GridEndpoint(aval, base, chg, nan, nan, ice)
 
-    def _with_strategies(self, endpoint: Endpoint, aval: np.ndarray) -> np.ndarray:
-        """strategies.strategy_values at the endpoint's day (composites are unsupported)."""
+    def _composite_scores(self, column, strategy, before, higher_is_better) -> np.ndarray:
+        """strategies.composite_scores per trial (replicate): below every observed value
+        of the trial lo - 1 - (day - event day), above hi + 1 + (day - event day)."""
+        n = self.grid.n
+        scored = np.isin(strategy, COMPOSITES).reshape(-1, n)
+        observed = np.where(scored, np.nan, column.reshape(-1, n))
+        seen = ~np.isnan(observed).all(axis=1)
+        with np.errstate(invalid="ignore"):
+            lo = np.where(seen, np.nanmin(np.where(seen[:, None], observed, 0.0), axis=1), 0.0)
+            hi = np.where(seen, np.nanmax(np.where(seen[:, None], observed, 0.0), axis=1), 0.0)
+        lo, hi = np.repeat(lo, n), np.repeat(hi, n)
+        below, above = lo - 1.0 - before, hi + 1.0 + before
+        return np.where((strategy == "composite_worst") == higher_is_better, below, above)
+
+    def _ordinal(self, endpoint: Endpoint) -> np.ndarray:
+        """The value at the day; dead on or before it 10; discharged on or before it
+        without a value in the window 2."""
+        adsl = self.grid.adsl
+        aval = self._value_at(endpoint.param, endpoint.day, endpoint.window)
+        with np.errstate(invalid="ignore"):
+            aval = np.where(np.isnan(aval) & (adsl["DSCHDY"] <= endpoint.day),
+                            float(schema.WHO_DISCHARGED), aval)
+            return np.where(adsl["DTHDY"] <= endpoint.day, float(schema.WHO_DEAD), aval)
+
+    def _free_days(self, horizon: int) -> np.ndarray:
+        """H minus the days in 1..H on IMV or ECMO (the last support carried forward,
+        days before the first record taking the first, days from discharge free); 0 when
+        dead by H; missing when neither dead nor discharged by H and last known alive
+        before H."""
+        days = np.arange(1, horizon + 1)
+        device = self.grid.values["OXYDEV"]
+        at = np.searchsorted(self.grid.days, days)
+        present = self.grid.days[np.minimum(at, len(self.grid.days) - 1)] == days
+        support = np.where(present[None, :], device[:, np.minimum(at, device.shape[1] - 1)],
+                           np.nan)
+        support = _fill_along_days(_fill_along_days(support)[:, ::-1])[:, ::-1]
+        adsl = self.grid.adsl
+        with np.errstate(invalid="ignore"):
+            ventilated = (support >= schema.OXYDEV_RANK["IMV"]) & \
+                ~(days[None, :] >= adsl["DSCHDY"][:, None])
+            dead = adsl["DTHDY"] <= horizon
+            lost = ~dead & ~(adsl["DSCHDY"] <= horizon) & (adsl["LSTALVDY"] < horizon)
+        aval = np.where(dead, 0.0, horizon - ventilated.sum(axis=1))
+        return np.where(lost, np.nan, aval)
+
+    def _with_strategies(self, endpoint: Endpoint, aval: np.ndarray):
+        """strategies.strategy_values at the endpoint's day: (values, ICE, event day)."""
         adsl = self.grid.adsl
         event, event_day = applying_event(adsl["DTHDY"], adsl["DSCHDY"], endpoint.day)
         strategy = strategies_at(endpoint, event)
@@ -227,7 +292,8 @@ class GridDerivation:
             usable = ~np.isnan(values) & (days[None, :] >= 2) & (days[None, :] <= event_day[:, None])
             column = values.shape[1] - 1 - np.argmax(usable[:, ::-1], axis=1)
             last = np.where(usable.any(axis=1), values[np.arange(len(values)), column], np.nan)
-        return strategy_values(aval, last, strategy)
+        ice = np.array([f"{e}:{s}" if e else "" for e, s in zip(event, strategy)], dtype=object)
+        return strategy_values(aval, last, strategy), ice, event_day
 
     def baseline(self, param: str) -> np.ndarray:
         """Last non-missing value with ADY <= 1 (events.baseline)."""
@@ -281,8 +347,8 @@ class GridDerivation:
         for param in dict.fromkeys(c.param for c in leaves if c.param):
             candidate |= ~np.isnan(self.daily(param))
         for leaf in leaves:
-            if leaf.state is not None:
-                candidate |= days[None, :] == self._state_start(leaf.state)[:, None]
+            if _starts(leaf) is not None:
+                candidate |= days[None, :] == self._state_start(_starts(leaf))[:, None]
         holds = self._holds(rule) & candidate & in_window[None, :]
         first = days[np.argmax(holds, axis=1)].astype(float)
         return np.where(holds.any(axis=1), first, np.nan)
@@ -294,9 +360,9 @@ class GridDerivation:
                 return np.zeros((len(self.grid.arm), len(self.grid.days)), dtype=bool)
             return (np.logical_or if rule.mode == "any" else np.logical_and).reduce(parts)
         days = self.grid.days[None, :]
-        if rule.state is not None:
+        if _starts(rule) is not None:
             with np.errstate(invalid="ignore"):
-                return days >= self._state_start(rule.state)[:, None]
+                return days >= self._state_start(_starts(rule))[:, None]
         observed = self.daily(rule.param)
         threshold = rule.value
         if rule.chg is not None:
@@ -310,14 +376,13 @@ class GridDerivation:
     def _support_carried_forward(self) -> np.ndarray:
         """Oxygen support rank on each day, the last record carried forward
         (events._support_on_day); NaN before the first record."""
-        device = self.grid.values["OXYDEV"]
-        columns = np.arange(device.shape[1])
-        last = np.maximum.accumulate(np.where(np.isnan(device), -1, columns), axis=1)
-        carried = device[np.arange(len(device))[:, None], np.maximum(last, 0)]
-        return np.where(last >= 0, carried, np.nan)
+        return _fill_along_days(self.grid.values["OXYDEV"])
 
     def _state_start(self, state: str) -> np.ndarray:
+        """The day a state begins; an AE condition's kind ("ae:serious"): its first day."""
         adsl = self.grid.adsl
+        if state.startswith("ae:"):
+            return self.grid.ae_start[state[3:]]
         if state == "dead":
             return adsl["DTHDY"]
         if state == "discharged":
@@ -325,3 +390,16 @@ class GridDerivation:
         vented = self.grid.values["OXYDEV"] >= schema.OXYDEV_RANK["IMV"]   # ventilated
         first = self.grid.days[np.argmax(vented, axis=1)].astype(float)
         return np.where(vented.any(axis=1), first, np.nan)
+
+
+def _fill_along_days(values: np.ndarray) -> np.ndarray:
+    """Each row's last non-missing value carried forward; NaN before the first."""
+    columns = np.arange(values.shape[1])
+    last = np.maximum.accumulate(np.where(np.isnan(values), -1, columns), axis=1)
+    carried = values[np.arange(len(values))[:, None], np.maximum(last, 0)]
+    return np.where(last >= 0, carried, np.nan)
+
+
+def _starts(leaf: Condition) -> str | None:
+    """The state whose start day a leaf holds from: a state, or "ae:<kind>"."""
+    return leaf.state if leaf.state is not None else (None if leaf.ae is None else f"ae:{leaf.ae}")

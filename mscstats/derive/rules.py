@@ -15,7 +15,22 @@ import numpy as np
 from .. import schema
 from ..plan import Endpoint
 
-__all__ = ["COMPARE", "event_timing", "time_to_event_values", "binary_values"]
+__all__ = ["INFUSION_WINDOW_MINUTES", "worst_direction", "COMPARE", "event_timing", "time_to_event_values", "binary_values"]
+
+# an AE starting this long after a dose (or on its day, without clock times) is
+# infusion-associated
+INFUSION_WINDOW_MINUTES = 6 * 60
+
+
+def worst_direction(code: str) -> str:
+    """'min' when a lower value is worse (PaO2, SpO2, P/F), else 'max'.
+
+    Parameters the schema does not know (CRP, ferritin, D-dimer...) take 'max':
+    for most inflammatory markers higher is worse.
+    """
+    param = schema.find_param(code)
+    return param.worst if param is not None else "max"
+
 
 # the `op` of a parameter condition (schema.CONDITION_OPS) as a comparison
 COMPARE = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,

@@ -26,6 +26,7 @@ __all__ = ["applying_event", "strategies_at", "strategy_values", "apply_strategi
 
 _VERB = {"death": "died", "discharge": "discharged"}
 WHILE = ("while_alive", "while_hospitalized")
+COMPOSITES = ("composite_worst", "composite_best")
 
 
 # ------------------------------------------------------------------ on arrays (both derivations)
