@@ -382,6 +382,9 @@ class GridDerivation:
         """The day a state begins; an AE condition's kind ("ae:serious"): its first day."""
         adsl = self.grid.adsl
         if state.startswith("ae:"):
+            if state[3:] not in self.grid.ae_start:
+                raise ValueError("the grid carries no adverse events: make it with "
+                                 "make_grid(..., adverse_events=True)")
             return self.grid.ae_start[state[3:]]
         if state == "dead":
             return adsl["DTHDY"]

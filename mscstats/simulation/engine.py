@@ -370,7 +370,8 @@ def simulate(key: str, sap: Sap, n_values: Sequence[int], n_sims: int, effect=No
              "engine grid: the trials are derived and analysed as arrays, with the same "
              "rules and the same results as engine exact (hazard ratios agree to the Cox "
              "fit's convergence, about 1e-7)")
-    by_runner = [a.id for a in sap.analyses if not METHODS[a.method].batch_kernel]
+    by_runner = [a.id for a in sap.analyses if not METHODS[a.method].batch_kernel
+                 or a.options.get("missing") == "mi"]
     if by_runner:
         notes += (f"analyses without a batch kernel ({', '.join(by_runner)}) run their "
                   "runner on each replicate's grid-derived rows",)

@@ -41,7 +41,8 @@ def analyse_grid(grid: DailyGrid, sap: Sap, runner_only: bool = False,
         values = derivation.endpoint(endpoint)
         included = grid.population(sap.analysis_population(analysis))
         kernel = _BATCH.get(analysis.method)
-        if kernel is None or runner_only:
+        # multiple imputation: the kernels analyse the observed values only
+        if kernel is None or runner_only or analysis.options.get("missing") == "mi":
             outcome = _outcome(grid, [None] * max(len(sap.study.arms) - 1, 1))
             outcome.needs_runner[:] = True
         else:
@@ -297,6 +298,8 @@ def _rows(outcomes: dict[str, _Outcome], sap: Sap, replicates: int) -> list[tupl
                 rows.append((analysis.id, None, None, None, None, o.reasons[r, None]))
                 continue
             for j, arm in enumerate(arms):
+                if o.estimands[j] is None:     # the runner states no hypothesis (tipping_point)
+                    continue
                 p, estimate = reported[analysis.id][r, j], o.estimate[r, j]
                 rows.append((analysis.id, arm, o.estimands[j],
                              None if np.isnan(p) else float(p),
