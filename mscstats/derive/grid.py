@@ -222,12 +222,12 @@ class GridDerivation:
         nan = np.full(len(self.grid.arm), np.nan)
         aval, base = self._value_at(endpoint.param, endpoint.day, endpoint.window), \
             self.baseline(endpoint.param)
-        aval, ice, event_day = self._with_strategies(endpoint, aval)
+        aval, event, strategy, event_day = self._with_strategies(endpoint, aval)
+        ice = np.where(event != "", event.astype(object) + ":" + strategy, "").astype(object)
         if endpoint.transform == "log":
             with np.errstate(divide="ignore", invalid="ignore"):
                 aval, base = (np.log(np.where(v > 0, v, np.nan)) for v in (aval, base))
         chg = aval - base
-        strategy = np.array([i.partition(":")[2] for i in ice], dtype=object)
         if np.isin(strategy, COMPOSITES).any():
             column = chg if KINDS[endpoint.kind].response == "CHG" else aval
             score = self._composite_scores(column, strategy, endpoint.day - event_day,
@@ -282,7 +282,8 @@ class GridDerivation:
         return np.where(lost, np.nan, aval)
 
     def _with_strategies(self, endpoint: Endpoint, aval: np.ndarray):
-        """strategies.strategy_values at the endpoint's day: (values, ICE, event day)."""
+        """strategies.strategy_values at the endpoint's day: (values, applying event,
+        strategy, event day)."""
         adsl = self.grid.adsl
         event, event_day = applying_event(adsl["DTHDY"], adsl["DSCHDY"], endpoint.day)
         strategy = strategies_at(endpoint, event)
@@ -292,8 +293,7 @@ class GridDerivation:
             usable = ~np.isnan(values) & (days[None, :] >= 2) & (days[None, :] <= event_day[:, None])
             column = values.shape[1] - 1 - np.argmax(usable[:, ::-1], axis=1)
             last = np.where(usable.any(axis=1), values[np.arange(len(values)), column], np.nan)
-        ice = np.array([f"{e}:{s}" if e else "" for e, s in zip(event, strategy)], dtype=object)
-        return strategy_values(aval, last, strategy), ice, event_day
+        return strategy_values(aval, last, strategy), event, strategy, event_day
 
     def baseline(self, param: str) -> np.ndarray:
         """Last non-missing value with ADY <= 1 (events.baseline)."""

@@ -42,8 +42,10 @@ def applying_event(death, discharge, day: int) -> tuple[np.ndarray, np.ndarray]:
 
 def strategies_at(endpoint, event: np.ndarray) -> np.ndarray:
     """The endpoint's strategy for each subject's applying event ("" where none applies)."""
-    rules = {e: endpoint.strategy(e) for e in _VERB}
-    return np.array([rules[e] if e else "" for e in event], dtype=object)
+    out = np.full(len(event), "", dtype=object)
+    for name in _VERB:
+        out[event == name] = endpoint.strategy(name)
+    return out
 
 
 def strategy_values(aval: np.ndarray, last_value: np.ndarray | None,
