@@ -1,13 +1,17 @@
-"""Endpoint derivation on a daily grid: simulate's fast path (DESIGN.md 3-4).
+"""Endpoint derivation on the subject x day grid: the ONE implementation of the
+endpoint rules of DESIGN.md 4 and 9 (baseline, windows, events and states, last
+assessment, intercurrent strategies and worst-rank scores, ordinal scores, free
+days, log transform), for real trials and simulation alike.
 
-A simulated trial has at most one record per subject, day and parameter, so
-its visits are a (subject x day) array per parameter. This module applies the
-derivation rules of daily.py, events.py and derive.py to those arrays for
-thousands of subjects at once, without building, validating and reducing a
-long visit table. It covers the rules simulation needs (``unsupported`` lists
-what it does not); everything else goes through derive.py. Agreement with
-derive.py on simulated trials of every design is tested value by value
-(tests/simulation/test_simulate_grid.py).
+A real trial's daily values (daily.py) are pivoted to a DailyGrid by pivot.py
+(``final``: read as they are) and derived here by endpoints.py. A simulated
+trial has at most one record per subject, day and parameter, so the generator
+makes its (subject x day) arrays directly (synth.make_grid), and its daily
+parameters (FiO2 imputation, P/F and S/F, WHO where missing, below-LLOQ) are
+computed here with the formulas of rules.py that daily.py applies to records;
+tests/simulation/test_simulate_grid.py checks that the two give the same
+endpoints on the same trials. ``unsupported`` lists what the simulation engine
+cannot run yet.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from ..plan import Condition, DataRules, Endpoint, EventRule, Sap
 from ..specs import KINDS, METHODS
 from .strategies import COMPOSITES, WHILE, applying_event, strategies_at, strategy_values
 
-__all__ = ["DailyGrid", "GridEndpoint", "GridDerivation", "unsupported", "endpoint_unsupported",
+__all__ = ["DailyGrid", "GridEndpoint", "GridMeasure", "GridDerivation", "baseline_values", "unsupported", "endpoint_unsupported",
            "grid_params", "needs_adverse_events"]
 
 # what the generator records (synth.PARAM_ORDER; synth imports this module, not back)
@@ -52,6 +56,8 @@ class DailyGrid:
     ITTFL, SAFFL and DOSED (mITT: at least one dose, or an arm without study drug).
     ae_start: AE kind of a condition (plan.AE_KINDS) -> (N,) the first day >= 1 such an
     adverse event starts (NaN: none); present when the SAP's events name AEs.
+    final: the values are a real trial's daily values (daily.py paired P/F and S/F by
+    time, imputed FiO2, scored WHO and applied the LLOQ rule): read as they are.
     """
     days: np.ndarray
     values: Mapping[str, np.ndarray]
@@ -61,6 +67,7 @@ class DailyGrid:
     n: int
     adsl: Mapping[str, np.ndarray]
     ae_start: Mapping[str, np.ndarray] = field(default_factory=dict)
+    final: bool = False
 
     @property
     def replicates(self) -> int:
@@ -74,9 +81,9 @@ class DailyGrid:
 
 @dataclass(frozen=True)
 class GridEndpoint:
-    """One endpoint for every subject, (N,) arrays as derive.py's columns (NaN where
-    they do not apply or are missing). Measures are at the endpoint's day; ``ice``
-    names the intercurrent event and strategy applied ("" for none), as derive.py's ICE."""
+    """One endpoint for every subject, (N,) arrays as the endpoints table's columns (NaN
+    where they do not apply or are missing). Measures are at the endpoint's day; ``ice``
+    names the intercurrent event and strategy applied ("" for none), the table's ICE."""
     aval: np.ndarray
     base: np.ndarray
     chg: np.ndarray
@@ -137,6 +144,28 @@ def endpoint_unsupported(endpoint: Endpoint) -> list[str]:
     return out
 
 
+@dataclass(frozen=True)
+class GridMeasure:
+    """A change or value endpoint at one visit day, (N,) arrays: ``found`` and
+    ``found_day`` the value in the window and its day; the applying intercurrent
+    ``event`` ("death", "discharge" or ""), its ``strategy`` and ``event_day``;
+    ``last_day`` the day of the last value a while_* strategy took (None when no
+    subject has one); ``raw_aval``/``raw_base`` after the strategies, before the log;
+    ``aval``, ``base``, ``chg`` as analysed (log scale, composite scores); ``ice``."""
+    found: np.ndarray
+    found_day: np.ndarray
+    event: np.ndarray
+    strategy: np.ndarray
+    event_day: np.ndarray
+    last_day: np.ndarray | None
+    raw_aval: np.ndarray
+    raw_base: np.ndarray
+    aval: np.ndarray
+    base: np.ndarray
+    chg: np.ndarray
+    ice: np.ndarray
+
+
 @dataclass
 class GridDerivation:
     """Daily values and endpoints of a grid under the SAP's data rules; each daily
@@ -155,6 +184,10 @@ class GridDerivation:
 
     def _compute(self, code: str) -> np.ndarray:
         values = self.grid.values
+        if self.grid.final:                     # a real trial's daily values (daily.py)
+            found = values.get(code)
+            return found if found is not None else \
+                np.full((len(self.grid.arm), len(self.grid.days)), np.nan)
         if code in ("PF", "SF"):
             numerator = values["PAO2"] if code == "PF" else np.where(
                 values["SPO2"] <= schema.SF_MAX_SPO2, values["SPO2"], np.nan)
@@ -213,28 +246,52 @@ class GridDerivation:
         if endpoint.kind == "ordinal":
             return GridEndpoint(self._ordinal(endpoint), nan, nan, nan, nan)
         if endpoint.kind == "free_days":
-            return GridEndpoint(self._free_days(endpoint.horizon), nan, nan, nan, nan)
+            return GridEndpoint(self.free_days(endpoint.horizon), nan, nan, nan, nan)
         return self._measure(endpoint)
 
     def _measure(self, endpoint: Endpoint) -> GridEndpoint:
-        """change and value: the value in the window after the intercurrent strategies,
-        on the log scale if asked, then the worst-rank scores of composite strategies."""
         nan = np.full(len(self.grid.arm), np.nan)
-        aval, base = self._value_at(endpoint.param, endpoint.day, endpoint.window), \
-            self.baseline(endpoint.param)
-        aval, event, strategy, event_day = self._with_strategies(endpoint, aval)
+        m = self.measure_at(endpoint, endpoint.day)
+        return GridEndpoint(m.aval, m.base, m.chg, nan, nan, m.ice)
+
+    def measure_at(self, endpoint: Endpoint, day: int) -> "GridMeasure":
+        """A change or value endpoint at one visit day: the value in the window, the
+        intercurrent strategies, the log scale if asked, then the worst-rank scores of
+        composite strategies."""
+        found, found_day = self.value_at(endpoint.param, day, endpoint.window)
+        raw_base = self.baseline(endpoint.param)
+        adsl = self.grid.adsl
+        event, event_day = applying_event(adsl["DTHDY"], adsl["DSCHDY"], day)
+        strategy = strategies_at(endpoint, event)
+        last = last_day = None
+        if np.isin(strategy, WHILE).any():      # the last value on days 2..event day
+            last, last_day = self._last_value(endpoint.param, event_day)
+        raw = strategy_values(found, last, strategy)
         ice = np.where(event != "", event.astype(object) + ":" + strategy, "").astype(object)
+        aval, base = raw, raw_base
         if endpoint.transform == "log":
             with np.errstate(divide="ignore", invalid="ignore"):
-                aval, base = (np.log(np.where(v > 0, v, np.nan)) for v in (aval, base))
+                aval, base = (np.log(np.where(v > 0, v, np.nan)) for v in (raw, raw_base))
         chg = aval - base
-        if np.isin(strategy, COMPOSITES).any():
+        scored = np.isin(strategy, COMPOSITES)
+        if scored.any():
             column = chg if KINDS[endpoint.kind].response == "CHG" else aval
-            score = self._composite_scores(column, strategy, endpoint.day - event_day,
+            score = self._composite_scores(column, strategy, day - event_day,
                                            worst_direction(endpoint.param) == "min")
-            scored = np.isin(strategy, COMPOSITES)
             aval, chg = np.where(scored, score, aval), np.where(scored, score, chg)
-        return GridEndpoint(aval, base, chg, nan, nan, ice)
+        return GridMeasure(found, found_day, event, strategy, event_day, last_day, raw,
+                           raw_base, aval, base, chg, ice)
+
+    def _last_value(self, param: str, event_day: np.ndarray):
+        """(value, day) of the last non-missing value on days 2..event day (NaN: none)."""
+        values, days = self.daily(param), self.grid.days
+        with np.errstate(invalid="ignore"):
+            usable = ~np.isnan(values) & (days[None, :] >= 2) & \
+                (days[None, :] <= event_day[:, None])
+        column = values.shape[1] - 1 - np.argmax(usable[:, ::-1], axis=1)
+        some = usable.any(axis=1)
+        return (np.where(some, values[np.arange(len(values)), column], np.nan),
+                np.where(some, days[column].astype(float), np.nan))
 
     def _composite_scores(self, column, strategy, before, higher_is_better) -> np.ndarray:
         """strategies.composite_scores per trial (replicate): below every observed value
@@ -251,22 +308,29 @@ class GridDerivation:
         return np.where((strategy == "composite_worst") == higher_is_better, below, above)
 
     def _ordinal(self, endpoint: Endpoint) -> np.ndarray:
-        """The value at the day; dead on or before it 10; discharged on or before it
-        without a value in the window 2."""
-        adsl = self.grid.adsl
-        aval = self._value_at(endpoint.param, endpoint.day, endpoint.window)
-        with np.errstate(invalid="ignore"):
-            aval = np.where(np.isnan(aval) & (adsl["DSCHDY"] <= endpoint.day),
-                            float(schema.WHO_DISCHARGED), aval)
-            return np.where(adsl["DTHDY"] <= endpoint.day, float(schema.WHO_DEAD), aval)
+        return self.ordinal(endpoint)[0]
 
-    def _free_days(self, horizon: int) -> np.ndarray:
+    def ordinal(self, endpoint: Endpoint) -> tuple[np.ndarray, np.ndarray]:
+        """(AVAL, DAY): the value at the day; dead on or before it 10; discharged on or
+        before it without a value in the window 2 (DAY: the day itself for those two,
+        the value's day otherwise, the day where none)."""
+        adsl, day = self.grid.adsl, endpoint.day
+        aval, found_day = self.value_at(endpoint.param, day, endpoint.window)
+        with np.errstate(invalid="ignore"):
+            discharged = np.isnan(aval) & (adsl["DSCHDY"] <= day)
+            dead = adsl["DTHDY"] <= day
+        aval = np.where(discharged, float(schema.WHO_DISCHARGED), aval)
+        aval = np.where(dead, float(schema.WHO_DEAD), aval)
+        found_day = np.where(dead | discharged | np.isnan(found_day), float(day), found_day)
+        return aval, found_day
+
+    def free_days(self, horizon: int) -> np.ndarray:
         """H minus the days in 1..H on IMV or ECMO (the last support carried forward,
         days before the first record taking the first, days from discharge free); 0 when
         dead by H; missing when neither dead nor discharged by H and last known alive
         before H."""
         days = np.arange(1, horizon + 1)
-        device = self.grid.values["OXYDEV"]
+        device = self.daily("OXYDEV")
         at = np.searchsorted(self.grid.days, days)
         present = self.grid.days[np.minimum(at, len(self.grid.days) - 1)] == days
         support = np.where(present[None, :], device[:, np.minimum(at, device.shape[1] - 1)],
@@ -281,42 +345,25 @@ class GridDerivation:
         aval = np.where(dead, 0.0, horizon - ventilated.sum(axis=1))
         return np.where(lost, np.nan, aval)
 
-    def _with_strategies(self, endpoint: Endpoint, aval: np.ndarray):
-        """strategies.strategy_values at the endpoint's day: (values, applying event,
-        strategy, event day)."""
-        adsl = self.grid.adsl
-        event, event_day = applying_event(adsl["DTHDY"], adsl["DSCHDY"], endpoint.day)
-        strategy = strategies_at(endpoint, event)
-        last = None
-        if np.isin(strategy, WHILE).any():      # the last value on days 2..event day
-            values, days = self.daily(endpoint.param), self.grid.days
-            usable = ~np.isnan(values) & (days[None, :] >= 2) & (days[None, :] <= event_day[:, None])
-            column = values.shape[1] - 1 - np.argmax(usable[:, ::-1], axis=1)
-            last = np.where(usable.any(axis=1), values[np.arange(len(values)), column], np.nan)
-        return strategy_values(aval, last, strategy), event, strategy, event_day
-
     def baseline(self, param: str) -> np.ndarray:
-        """Last non-missing value with ADY <= 1 (events.baseline)."""
-        values = self.daily(param)[:, self.grid.days <= 1]
-        present = ~np.isnan(values)
-        last = values.shape[1] - 1 - np.argmax(present[:, ::-1], axis=1)
-        out = values[np.arange(len(values)), last]
-        return np.where(present.any(axis=1), out, np.nan)
+        return baseline_values(self.daily(param), self.grid.days)
 
-    def _value_at(self, param: str, day: int, window: int) -> np.ndarray:
-        """Value in [max(2, day - window), day + window]: nearest day, the earlier on a tie."""
+    def value_at(self, param: str, day: int, window: int) -> tuple[np.ndarray, np.ndarray]:
+        """(value, its day) in [max(2, day - window), day + window]: the nearest day,
+        the earlier on a tie; NaN where there is none."""
         days = self.grid.days
         lo = max(2, day - window)
         candidates = [d for d in sorted(range(lo, day + window + 1), key=lambda d: (abs(d - day), d))
                       if d in days]
         values = self.daily(param)
-        out = np.full(len(values), np.nan)
+        out, found = np.full(len(values), np.nan), np.full(len(values), np.nan)
         for d in reversed(candidates):          # the preferred day written last
             column = values[:, np.searchsorted(days, d)]
             out = np.where(np.isnan(column), out, column)
-        return out
+            found = np.where(np.isnan(column), found, float(d))
+        return out, found
 
-    def _event_timing(self, endpoint: Endpoint):
+    def event_timing(self, endpoint: Endpoint):
         """derive._event_timing: first event day (<= horizon), follow-up end, died first."""
         event_day = self._first_event_day(endpoint.event, endpoint.horizon)
         last = np.full(len(event_day), np.nan)
@@ -330,15 +377,15 @@ class GridDerivation:
         return event_day, follow_up, died_first
 
     def _time_to_event(self, endpoint: Endpoint):
-        aval, evntcd = time_to_event_values(endpoint, *self._event_timing(endpoint),
+        aval, evntcd = time_to_event_values(endpoint, *self.event_timing(endpoint),
                                             self.grid.adsl["DTHDY"])
         return aval, np.where(evntcd == 1, 0.0, 1.0), evntcd.astype(float)
 
     def _binary(self, endpoint: Endpoint) -> np.ndarray:
-        return binary_values(endpoint, *self._event_timing(endpoint))
+        return binary_values(endpoint, *self.event_timing(endpoint))
 
     def _first_event_day(self, rule: EventRule, horizon: int) -> np.ndarray:
-        """events.first_event_day: the rule is evaluated on the days where one of its
+        """The first day (<= horizon) the rule holds, evaluated on the days where one of its
         leaves may change value (a record of its parameters, a state's first day)."""
         days = self.grid.days
         in_window = (days >= 1) & (days <= horizon)
@@ -376,7 +423,7 @@ class GridDerivation:
     def _support_carried_forward(self) -> np.ndarray:
         """Oxygen support rank on each day, the last record carried forward
         (events._support_on_day); NaN before the first record."""
-        return _fill_along_days(self.grid.values["OXYDEV"])
+        return _fill_along_days(self.daily("OXYDEV"))
 
     def _state_start(self, state: str) -> np.ndarray:
         """The day a state begins; an AE condition's kind ("ae:serious"): its first day."""
@@ -390,9 +437,20 @@ class GridDerivation:
             return adsl["DTHDY"]
         if state == "discharged":
             return adsl["DSCHDY"]
-        vented = self.grid.values["OXYDEV"] >= schema.OXYDEV_RANK["IMV"]   # ventilated
+        vented = self.daily("OXYDEV") >= schema.OXYDEV_RANK["IMV"]   # ventilated
         first = self.grid.days[np.argmax(vented, axis=1)].astype(float)
         return np.where(vented.any(axis=1), first, np.nan)
+
+
+def baseline_values(values: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """Per row (subject) the baseline: the last non-missing value with ADY <= 1."""
+    values = values[:, days <= 1]
+    present = ~np.isnan(values)
+    if values.shape[1] == 0:
+        return np.full(len(values), np.nan)
+    last = values.shape[1] - 1 - np.argmax(present[:, ::-1], axis=1)
+    out = values[np.arange(len(values)), last]
+    return np.where(present.any(axis=1), out, np.nan)
 
 
 def _fill_along_days(values: np.ndarray) -> np.ndarray:

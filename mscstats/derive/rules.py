@@ -1,9 +1,9 @@
 """Per-subject rules of time-to-event and binary endpoints (DESIGN.md 4), on arrays.
 
-derive.py (from visit records) and derive_grid.py (from simulated grids) find
-each subject's first event day, last assessment and death day in their own
-ways; what follows from those three is one set of rules, kept here so that
-both derivations apply it identically. numpy only: simulation workers import it.
+grid.py finds each subject's first event day, last assessment and death day on
+the subject x day grid; what follows from those three is one set of rules, kept
+here with the formulas of the daily parameters that daily.py (on records) and
+grid.py (on a simulated grid) both apply. numpy only: simulation workers import it.
 """
 
 from __future__ import annotations
