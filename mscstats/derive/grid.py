@@ -22,7 +22,8 @@ from typing import Mapping
 import numpy as np
 
 from .. import schema
-from .rules import COMPARE, binary_values, event_timing, time_to_event_values, worst_direction
+from .rules import (COMPARE, binary_values, event_timing, imputed_fio2, time_to_event_values,
+                    who_from_support, worst_direction)
 from ..plan import Condition, DataRules, Endpoint, EventRule, Sap
 from ..specs import KINDS, METHODS
 from .strategies import COMPOSITES, WHILE, applying_event, strategies_at, strategy_values
@@ -209,25 +210,16 @@ class GridDerivation:
         fio2 = values["FIO2"]
         recorded = self.grid.recorded
         needs = np.isnan(fio2) & (recorded["PAO2"] | recorded["SPO2"])
-        device = values["OXYDEV"]
-        out = np.where(needs & (device == schema.OXYDEV_RANK["RA"]), schema.FIO2_ROOM_AIR, fio2)
-        if self.rules.fio2_from_flow:
-            cannula = needs & (device == schema.OXYDEV_RANK["NC"])
-            out = np.where(cannula, schema.FIO2_ROOM_AIR
-                           + schema.FIO2_PER_LITRE * values["O2FLOW"], out)
-        return out
+        imputed, _ = imputed_fio2(values["OXYDEV"], values.get("O2FLOW", np.nan),
+                                  self.rules.fio2_from_flow)
+        return np.where(needs & ~np.isnan(imputed), imputed, fio2)
 
     def _who(self) -> np.ndarray:
         """Recorded; else from the day's support; else 10 on the day of death, 2 on the
         day of discharge (death first)."""
         values, days = self.grid.values, self.grid.days
         who = values["WHOCPS"]
-        from_device = np.array([schema.WHO_FROM_OXYDEV[c] for c in schema.OXYDEV_CODES], float)
-        device = values["OXYDEV"]
-        has_device = ~np.isnan(device)
-        derived = np.full(device.shape, np.nan)
-        derived[has_device] = from_device[device[has_device].astype(int)]
-        who = np.where(np.isnan(who), derived, who)
+        who = np.where(np.isnan(who), who_from_support(values["OXYDEV"]), who)
         adsl = self.grid.adsl
         for column, score in (("DTHDY", schema.WHO_DEAD), ("DSCHDY", schema.WHO_DISCHARGED)):
             on_day = days[None, :] == adsl[column][:, None]

@@ -15,7 +15,8 @@ import numpy as np
 from .. import schema
 from ..plan import Endpoint
 
-__all__ = ["INFUSION_WINDOW_MINUTES", "worst_direction", "COMPARE", "event_timing", "time_to_event_values", "binary_values"]
+__all__ = ["INFUSION_WINDOW_MINUTES", "worst_direction", "imputed_fio2", "who_from_support",
+           "COMPARE", "event_timing", "time_to_event_values", "binary_values"]
 
 # an AE starting this long after a dose (or on its day, without clock times) is
 # infusion-associated
@@ -30,6 +31,34 @@ def worst_direction(code: str) -> str:
     """
     param = schema.find_param(code)
     return param.worst if param is not None else "max"
+
+
+def imputed_fio2(support, flow, from_flow: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(FiO2, flag) for a subject-day without a recorded FiO2, from the day's oxygen
+    support (its rank) and flow: 0.21 on room air; with ``from_flow`` (the SAP's
+    fio2_from_flow) 0.21 + 0.04 x L/min on a nasal cannula; NaN and "" otherwise."""
+    support, flow = np.asarray(support, dtype=float), np.asarray(flow, dtype=float)
+    room_air = support == schema.OXYDEV_RANK["RA"]
+    value = np.where(room_air, schema.FIO2_ROOM_AIR, np.nan)
+    flag = np.where(room_air, "imputed:room_air", "").astype(object)
+    if from_flow:
+        cannula = (support == schema.OXYDEV_RANK["NC"]) & ~np.isnan(flow)
+        value = np.where(cannula, schema.FIO2_ROOM_AIR + schema.FIO2_PER_LITRE * flow, value)
+        flag = np.where(cannula, "imputed:nasal_cannula_flow", flag).astype(object)
+    return value, flag
+
+
+_WHO_BY_RANK = np.array([schema.WHO_FROM_OXYDEV[c] for c in schema.OXYDEV_CODES], dtype=float)
+
+
+def who_from_support(support) -> np.ndarray:
+    """The WHO scale a day's oxygen support implies (schema.WHO_FROM_OXYDEV); NaN
+    without a support record."""
+    support = np.asarray(support, dtype=float)
+    known = ~np.isnan(support)
+    out = np.full(support.shape, np.nan)
+    out[known] = _WHO_BY_RANK[support[known].astype(int)]
+    return out
 
 
 # the `op` of a parameter condition (schema.CONDITION_OPS) as a comparison
