@@ -77,11 +77,23 @@ def _one_replicate(frames: dict, r: int) -> dict:
             for name, table in frames.items()}
 
 
+def with_every_ae_kind(sap):
+    """The SAP with a binary endpoint for each AE kind (plan.AE_KINDS) the template lacks."""
+    from mscstats.plan import AE_KINDS, Condition, EventRule
+    used = {c.ae for e in sap.endpoints if e.event for c in e.event.leaves()}
+    model = next(e for e in sap.endpoints if e.kind == "binary")
+    extra = tuple(replace(model, id=f"ae_{kind}_extra", event=EventRule("any", (Condition(ae=kind),)))
+                  for kind in AE_KINDS if kind not in used)
+    return replace(sap, endpoints=sap.endpoints + extra)
+
+
 @pytest.mark.parametrize("key, rules", RULE_VARIANTS)
 def test_grid_derivation_equals_derive(key, rules):
-    """Every endpoint of the template (every kind, AE conditions, composite and while
-    strategies), value by value and with its ICE, replicate by replicate."""
-    sap = replace(template(key), data=rules)
+    """Every endpoint of the template (every kind, every AE kind, composite and while
+    strategies), value by value and with its ICE, replicate by replicate: the
+    generator's arrays derived on the grid equal its visit records through daily.py,
+    pivoted to the grid."""
+    sap = with_every_ae_kind(replace(template(key), data=rules))
     n, replicates, seed = get_design(key).n, 3, 20261123
     frames = make_batch(key, n, replicates, seed, tables=("adsl", "visits", "adae", "ex"))
     derivation = GridDerivation(make_grid(key, n, replicates, seed, adverse_events=True), rules)
