@@ -7,9 +7,12 @@
 Cases:
   permutation  10,000-permutation log-rank at n = 60: engine vs a lifelines loop
   survival     KM, log-rank and Cox on one trial: mscstats vs lifelines
-  simulate     N simulated trials of the refractory-hypoxia primary analyses (grid
-               engine, every core) vs the exact engine, a plain loop of the mscstats
-               pipeline and a statsmodels + lifelines loop, one trial at a time
+  simulate     N simulated trials of the refractory-hypoxia primary analyses (the
+               engine, every core) vs a plain loop of the mscstats pipeline and a
+               statsmodels + lifelines loop, one trial at a time
+  derive       the derivation of every endpoint of each design's whole template SAP on
+               10,000 simulated trials (derive/grid.py, one process) vs derive.py on the
+               same trials' visit records (validated as a real trial; from 100 trials)
   load         load + validate + derive 1 and 10 million visit rows vs pandas.read_csv
                alone; peak memory (each size in a fresh process); then the same records
                as a sponsor's export: adsl with RANDDT and dates instead of study days,
@@ -110,18 +113,9 @@ def case_simulate(quick: bool, sims: int | None) -> None:
     sap = restrict_sap(template(KEY), PRIMARY)
     jobs = os.cpu_count() or 1
 
-    def engine_seconds(engine: str, n_sims: int):
-        start = time.perf_counter()
-        oc = simulate(KEY, sap, [60], n_sims, analyses=PRIMARY, jobs=jobs, seed=1, engine=engine)
-        return time.perf_counter() - start, oc
-
-    t_grid, oc = engine_seconds("grid", sims)
-    exact_sims = min(sims, 400)
-    t_exact, oc_exact = engine_seconds("exact", exact_sims)
-    t_exact *= sims / exact_sims
-    _, oc_check = engine_seconds("grid", exact_sims)     # the same trials as the exact run
-    agree = all((a.n_estimable, a.rejections) == (b.n_estimable, b.rejections)
-                for a, b in zip(oc_check.rates, oc_exact.rates))
+    start = time.perf_counter()
+    oc = simulate(KEY, sap, [60], sims, analyses=PRIMARY, jobs=jobs, seed=1)
+    t_grid = time.perf_counter() - start
 
     loop_n = 20
     trials = [load_frames(make_trial(KEY, n=60, seed=seed, tables=("adsl", "visits")), name=KEY,
@@ -135,17 +129,48 @@ def case_simulate(quick: bool, sims: int | None) -> None:
           f"{jobs} processes")
     for r in oc.rates:
         print(f"  {r.analysis:<14} power {r.rate:.3f} (MC SE {r.mc_se:.3f})")
-    print(f"  on the first {exact_sims} trials the engines have "
-          f"{'the same' if agree else 'DIFFERENT'} counts of estimable and rejected: "
-          + ", ".join(f"{e.analysis} {e.rejections}" for e in oc_exact.rates))
-    line(f"{sims:,} trials, grid vs exact engine", t_grid, t_exact, "exact engine",
-         f"(exact: {exact_sims} trials, extrapolated)")
     line(f"{sims:,} trials, grid vs mscstats loop", t_grid, t_loop, "pipeline loop",
          f"(1 process, derive + analyze per trial, extrapolated from {loop_n})")
     line(f"{sims:,} trials, grid vs statsmodels+lifelines", t_grid, t_library,
          "sm + lifelines", f"(1 process, OLS + log-rank + Cox per trial, from {loop_n})")
     print(f"  per trial: {t_grid / sims * 1000:.2f} ms; target 10,000 in < 10 s: "
           f"{'met' if t_grid * 10_000 / sims < 10 else 'NOT met'}")
+
+
+def case_derive(quick: bool) -> None:
+    """Every endpoint of each template SAP on 10,000 trials: the grid derivation (the
+    generator's arrays made apart, and timed apart) vs derive.py on visit records."""
+    from mscstats.derive.endpoints import derive
+    from mscstats.derive.grid import GridDerivation, grid_params, needs_adverse_events
+    from mscstats.plan import template
+    from mscstats.schema import DESIGN_KEYS
+    from mscstats.simulation.engine import CHUNK
+    from mscstats.simulation.synth import get_design, make_batch, make_grid, synthetic_rules
+    from mscstats.trial.validate import load_frames
+    sims = 1000 if quick else 10_000
+    print(f"\nderive: every endpoint of each design's template SAP on {sims:,} trials "
+          f"(chunks of {CHUNK}, 1 process)")
+    for key in DESIGN_KEYS:
+        sap, n = template(key), get_design(key).n
+        t_make = t_derive = 0.0
+        for chunk in range(sims // CHUNK):
+            start = time.perf_counter()
+            grid = make_grid(key, n, CHUNK, chunk, None, grid_params(sap),
+                             adverse_events=needs_adverse_events(sap))
+            t_make += time.perf_counter() - start
+            start = time.perf_counter()
+            derivation = GridDerivation(grid, sap.data)
+            for endpoint in sap.endpoints:
+                derivation.endpoint(endpoint)
+            t_derive += time.perf_counter() - start
+        exact_sims = 100
+        frames = make_batch(key, n, exact_sims, 1, tables=("adsl", "visits", "adae", "ex"))
+        start = time.perf_counter()
+        derive(load_frames(frames, key, sap.study.arms, synthetic_rules(sap.data)), sap)
+        t_exact = (time.perf_counter() - start) * sims / exact_sims
+        line(f"{key} ({len(sap.endpoints)} endpoints, n = {n})", t_derive, t_exact,
+             "derive.py", f"(validate + derive of {exact_sims} trials, extrapolated; "
+             f"generating the grid: {t_make:.2f} s)")
 
 
 def _statsmodels_lifelines_loop(trials, sap) -> float:

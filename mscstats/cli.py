@@ -341,18 +341,13 @@ def _sample_sizes(ctx, param, value):
               help="Parallel processes (-1: one per core).")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="Run on a dask.distributed cluster (pip install 'mscstats[dask]').")
-@click.option("--engine", type=click.Choice(["auto", "grid", "exact"]), default="auto",
-              show_default=True,
-              help="grid: derive and analyse the trials as arrays (ANCOVA, Welch, log-rank "
-                   "and Fisher analyses; same results, ~40x faster); exact: validate, derive "
-                   "and analyse each trial as a real one; auto: grid where the SAP allows.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
               required=True,
               help="Where to write the operating characteristics (JSON; - for standard "
                    "output).")
 @_user_errors
 def simulate(key, sap_path, n_sims, n_values, effects, null, analyses, seed, jobs, scheduler,
-             engine, output):
+             output):
     """Operating characteristics of the SAP by simulation: power, or type I error
     with --null, per sample size, with Monte Carlo standard errors."""
     from tqdm import tqdm
@@ -374,8 +369,7 @@ def simulate(key, sap_path, n_sims, n_values, effects, null, analyses, seed, job
             bar.total = total
             bar.update(done - bar.n)
         oc = run_simulation(key, plan, n_values, n_sims, effect=effect, seed=seed,
-                            analyses=chosen, jobs=jobs, scheduler=scheduler, progress=progress,
-                            engine=engine)
+                            analyses=chosen, jobs=jobs, scheduler=scheduler, progress=progress)
     for line in oc.warnings:
         click.echo(f"warning: {line}", err=True)
     write_output(out, oc.to_json().encode("utf-8"))

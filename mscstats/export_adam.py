@@ -18,7 +18,6 @@ the clock; they are set to a fixed date so the same data give the same bytes.
 
 from __future__ import annotations
 
-import io
 import re
 import tempfile
 import unicodedata

@@ -1,15 +1,15 @@
 #!/usr/bin/env python
-"""Compare simulate's grid and exact engines on many chunks (minutes; the test
-suite runs a few of these cases, tests/simulation/test_simulate_grid.py).
+"""Compare the simulation engine's batch kernels with the runners on many chunks
+(minutes; the test suite runs a few of these cases, tests/simulation/test_simulate_grid.py).
 
     python scripts/compare_engines.py                 # 5 designs x 3 effects x n 3..40
     python scripts/compare_engines.py --chunks 1 --n 6,60
 
-For every design with analyses the grid runs, every effect (the design's, none,
-and a strong one) and every n: the rows of run_chunk with engine "exact" and
-"grid" must agree as the tests require (p to 1e-10 or 1e-12 absolute, estimates
-to 1e-10, hazard ratios to 1e-6). Prints each disagreement and a count; exits 1
-when there is one. Last run (2026-11-23): 150 chunks, 0 disagreeing.
+For every design with analyses that have a batch kernel, every effect (the design's,
+none, and a strong one) and every n: the rows of run_chunk with every replicate
+through the runner (runner_only) and with the kernels must agree as the tests
+require (p to 1e-10 or 1e-12 absolute, estimates to 1e-10, hazard ratios to 1e-6).
+Prints each disagreement and a count; exits 1 when there is one.
 """
 
 import argparse
@@ -42,8 +42,8 @@ def main() -> int:
         for label, effect in (("design", None), ("null", NULL_EFFECT), ("strong", strong)):
             for n in sizes:
                 for chunk in range(args.chunks):
-                    rows = [run_chunk(key, saps[0], n, chunk, 25, args.seed, effect, engine)
-                            for engine in ("exact", "grid")]
+                    rows = [run_chunk(key, saps[0], n, chunk, 25, args.seed, effect,
+                                      runner_only=only) for only in (True, False)]
                     compared += 1
                     try:
                         assert_rows_agree(*rows)

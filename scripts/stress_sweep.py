@@ -7,9 +7,12 @@
     python scripts/stress_sweep.py --n-sims 100 --seeds 5 --jobs 2   # longer, locally
 
 Configurations: designs x n in {2, 3, 4, 6, 10, 20, 60, 150} x effects {null, design,
-strong, extreme} x seeds; each is one batch of --n-sims trials run by the exact
-simulation engine (simulate.chunk_results: synth, validation, derivation, every
-runner, the multiplicity family) and summarised as `mscstats simulate` does.
+strong, extreme} x seeds; each is one chunk of --n-sims trials run by the simulation
+engine (engine.run_chunk: the grid, its derivation, every runner on every replicate,
+then the batch kernels, the multiplicity family) and summarised as `mscstats
+simulate` does. Analyses the engine cannot run yet (derive.grid.unsupported: mmrm
+needs every visit day's rows) run their runner on the same trials' visit records
+(synth.make_batch, validated and derived as a real trial), replicate by replicate.
 
 A crash site is a place where an exception other than the library's NotEstimable
 (a statistic that cannot be computed, said so) leaves a runner, or any exception
@@ -92,7 +95,8 @@ def run_config(config: Config, n_sims: int, analyses=None) -> list[tuple]:
     from mscstats.analysis.cores.common import NotEstimable
     from mscstats.errors import AnalysisError
     from mscstats.plan import template
-    from mscstats.simulation.engine import _summarise, chunk_results, hypothesis_rows, restrict_sap
+    from mscstats.derive.grid import unsupported
+    from mscstats.simulation.engine import _summarise, restrict_sap, run_chunk
     findings: list[tuple] = []
     sap = restrict_sap(template(config.design), analyses)
 
@@ -113,10 +117,16 @@ def run_config(config: Config, n_sims: int, analyses=None) -> list[tuple]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            results = chunk_results(config.design, sap, config.n, 0, n_sims, config.seed,
-                                    effect_of(config.effect), runner=runner)
-            rows = [row for found in results for result in found
-                    for row in hypothesis_rows(result)]
+            on_grid = [a.id for a in sap.analyses if not unsupported(restrict_sap(sap, [a.id]))]
+            rows = []
+            if on_grid:
+                for only in (True, False):       # every runner, then the kernels
+                    rows = run_chunk(config.design, restrict_sap(sap, on_grid), config.n, 0,
+                                     n_sims, config.seed, effect_of(config.effect),
+                                     runner=runner, runner_only=only)
+            rest = [a.id for a in sap.analyses if a.id not in on_grid]
+            if rest:
+                rows += _visit_record_rows(config, restrict_sap(sap, rest), n_sims, runner)
             _summarise(config.n, n_sims, rows, sap.study.alpha, [a.id for a in sap.analyses])
         except Exception as err:  # noqa: BLE001
             findings.append(("crash", type(err).__name__, _site(err.__traceback__), str(err),
@@ -124,6 +134,43 @@ def run_config(config: Config, n_sims: int, analyses=None) -> list[tuple]:
     for w in caught:
         findings.append(("warning", w.category.__name__, _warning_site(w), str(w.message), ""))
     return findings
+
+
+def _visit_record_rows(config: Config, sap, n_sims: int, runner) -> list[tuple]:
+    """The rows of analyses the engine cannot run yet: the chunk's trials as visit
+    records, validated and derived as one trial, each replicate's input through the
+    runner (the same trials as run_chunk's: the same chunk seed)."""
+    from dataclasses import replace
+
+    from mscstats.analysis.cores.common import NotEstimable
+    from mscstats.derive.endpoints import derive
+    from mscstats.errors import MscstatsError
+    from mscstats.pipeline import analysis_input
+    from mscstats.results import AnalysisResult
+    from mscstats.simulation.engine import _chunk_seed, _run_replicate, hypothesis_rows
+    from mscstats.simulation.synth import make_batch, synthetic_rules
+    from mscstats.trial.validate import load_frames
+    frames = make_batch(config.design, config.n, n_sims,
+                        _chunk_seed(config.seed, config.n, 0), effect_of(config.effect),
+                        tables=("adsl", "visits", "adae", "ex"))
+    trial = load_frames(frames, config.design, sap.study.arms, synthetic_rules(sap.data))
+    endpoints = derive(trial, sap)
+    replicate = trial.adsl.set_index("USUBJID")["REPLICATE"]
+    rows = []
+    for analysis in sap.analyses:
+        try:
+            whole = analysis_input(trial, sap, endpoints, analysis)
+        except (NotEstimable, MscstatsError) as why:
+            rows += [(analysis.id, None, None, None, None, str(why))] * n_sims
+            continue
+        of = whole.data["USUBJID"].map(replicate).to_numpy()
+        for r in range(n_sims):
+            inp = replace(whole, data=whole.data[of == r].reset_index(drop=True))
+            result = _run_replicate(inp, runner) if len(inp.data) else \
+                AnalysisResult.not_estimable(analysis.id, analysis.endpoint, analysis.method,
+                                             "no rows", analysis.options)
+            rows += hypothesis_rows(result)
+    return rows
 
 
 def _worker(args):

@@ -17,6 +17,7 @@ import pandas as pd
 
 from .. import schema
 from ..trial.quality import Trial
+from .rules import imputed_fio2, who_from_support, worst_direction
 
 __all__ = ["DailyValues", "daily_values", "worst_direction", "concat_rows"]
 
@@ -57,16 +58,6 @@ def concat_rows(frames, columns=None) -> pd.DataFrame:
         return pd.DataFrame(columns=columns if columns is not None else
                             (frames[0].columns if len(frames) else None))
     return pd.concat(kept, ignore_index=True)
-
-
-def worst_direction(code: str) -> str:
-    """'min' when a lower value is worse (PaO2, SpO2, P/F), else 'max'.
-
-    Parameters the schema does not know (CRP, ferritin, D-dimer...) take 'max':
-    for most inflammatory markers higher is worse.
-    """
-    param = schema.find_param(code)
-    return param.worst if param is not None else "max"
 
 
 def daily_values(trial: Trial, daily_rule: str = "worst",
@@ -135,26 +126,22 @@ def _fio2_lookup(records: dict[str, pd.DataFrame], fio2_from_flow: bool,
     needs = concat_rows([records.get("PAO2", _empty())[KEYS],
                          records.get("SPO2", _empty())[KEYS]], KEYS).drop_duplicates()
     needs = needs[~_has(needs, recorded)]
-    # the day's most intensive support (AVAL holds the support rank)
-    rank = records.get("OXYDEV", _empty()).groupby(KEYS)["AVAL"].max()
-    device = rank.map(dict(enumerate(schema.OXYDEV_CODES))).rename("DEVICE").reset_index()
-    needs = needs.merge(device, on=KEYS, how="left")
-    room_air = needs[needs["DEVICE"] == "RA"].assign(
-        AVAL=schema.FIO2_ROOM_AIR, DFLAG="imputed:room_air", ATM="")
-    parts = [recorded[columns], room_air[columns]]
+    # the day's most intensive support (AVAL holds the support rank) and highest flow
+    rank = records.get("OXYDEV", _empty()).groupby(KEYS)["AVAL"].max().rename("SUPPORT")
+    needs = needs.merge(rank.reset_index(), on=KEYS, how="left")
+    flow = records.get("O2FLOW", _empty()).groupby(KEYS)["AVAL"].max().rename("FLOW")
+    needs = needs.merge(flow.reset_index(), on=KEYS, how="left")
+    value, flag = imputed_fio2(needs["SUPPORT"], needs["FLOW"], fio2_from_flow)
+    needs = needs.assign(AVAL=value, DFLAG=flag, ATM="")
+    room_air = needs[flag == "imputed:room_air"]
+    cannula = needs[flag == "imputed:nasal_cannula_flow"]
+    parts = [recorded[columns], room_air[columns], cannula[columns]]
     if len(room_air):
         notes.append(f"FiO2 imputed as 0.21 (room air, no FiO2 recorded) on {len(room_air)} "
                      "subject-days.")
-    if fio2_from_flow:
-        flow = records.get("O2FLOW", _empty()).groupby(KEYS)["AVAL"].max()
-        cannula = needs[needs["DEVICE"] == "NC"].merge(flow.rename("FLOW").reset_index(), on=KEYS)
-        cannula = cannula.assign(
-            AVAL=schema.FIO2_ROOM_AIR + schema.FIO2_PER_LITRE * cannula["FLOW"],
-            DFLAG="imputed:nasal_cannula_flow", ATM="")
-        parts.append(cannula[columns])
-        if len(cannula):
-            notes.append(f"FiO2 imputed from nasal-cannula flow (0.21 + 0.04 x L/min) on "
-                         f"{len(cannula)} subject-days, as the SAP asks (fio2_from_flow).")
+    if len(cannula):
+        notes.append(f"FiO2 imputed from nasal-cannula flow (0.21 + 0.04 x L/min) on "
+                     f"{len(cannula)} subject-days, as the SAP asks (fio2_from_flow).")
     return concat_rows(parts, columns)
 
 
@@ -203,8 +190,8 @@ def _who_where_missing(frames: dict[str, pd.DataFrame], adsl: pd.DataFrame) -> p
     recorded = frames.get("WHOCPS", _empty()[COLUMNS])
     dev = frames.get("OXYDEV", _empty()[COLUMNS])
     dev = dev[~_has(dev, recorded)]
-    from_device = dev.assign(PARAMCD="WHOCPS", AVAL=dev["AVALC"].map(schema.WHO_FROM_OXYDEV)
-                             .astype(float), AVALC="", DFLAG="derived:oxygen_support")
+    from_device = dev.assign(PARAMCD="WHOCPS", AVAL=who_from_support(dev["AVAL"]), AVALC="",
+                             DFLAG="derived:oxygen_support")
     status = []
     for column, score, flag in (("DTHDY", schema.WHO_DEAD, "derived:dead"),
                                 ("DSCHDY", schema.WHO_DISCHARGED, "derived:discharged")):

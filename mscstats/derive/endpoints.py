@@ -14,15 +14,16 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .. import schema
-from .daily import DailyValues, concat_rows, daily_values, worst_direction
-from .rules import binary_values, event_timing, time_to_event_values
+from .daily import DailyValues, concat_rows, daily_values
+from .rules import binary_values, time_to_event_values
 from ..errors import SapError
 from ..specs import KINDS, resolve
-from .events import EventContext, baseline, first_event_day, last_assessment_day
+from .events import EventContext
+from .grid import GridDerivation
+from .pivot import trial_grid
 from ..plan import Endpoint, Sap
 from ..trial.quality import Trial
-from .strategies import apply_strategies, composite_scores
+from .strategies import COMPOSITES, WHILE, reasons_of
 
 __all__ = ["Endpoints", "derive", "ENDPOINT_COLUMNS"]
 
@@ -45,7 +46,7 @@ class Endpoints:
 def derive(trial: Trial, sap: Sap) -> Endpoints:
     check_parameters(trial, sap)
     daily = daily_values(trial, sap.data.daily, sap.data.fio2_from_flow)
-    ctx = EventContext(trial, daily)
+    ctx = EventContext(trial, daily, GridDerivation(trial_grid(trial, daily, sap), sap.data))
     frames, log = [], [{"endpoint": None, "message": note} for note in daily.notes]
     for endpoint in sap.endpoints:
         frame = resolve(KINDS[endpoint.kind].deriver)(endpoint, ctx)
@@ -123,130 +124,87 @@ def _subjects(ctx: EventContext) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------
-# change, value, ordinal: a value at a day
+# change, value, ordinal: a value at a day (derive/grid.py's rules)
 # --------------------------------------------------------------------------
 
-def _visit_value(ctx: EventContext, param: str, day: int, window: int) -> pd.DataFrame:
-    """Value in [day - window, day + window] (post-baseline days only): nearest day
-    wins, the earlier on a tie. Returns USUBJID, DAY, AVAL for subjects with one."""
-    values = ctx.daily.param(param)
-    lo = max(2, day - window)
-    values = values[(values["ADY"] >= lo) & (values["ADY"] <= day + window) &
-                    values["AVAL"].notna()]
-    ranked = values.assign(_dist=(values["ADY"] - day).abs())
-    ranked = ranked.sort_values(["USUBJID", "_dist", "ADY"], kind="mergesort")
-    first = ranked.drop_duplicates("USUBJID")
-    return first.rename(columns={"ADY": "DAY"})[["USUBJID", "DAY", "AVAL"]]
-
-
-def _why_no_value(subjects: pd.DataFrame, day: int, window: int) -> pd.Series:
+def _why_no_value(subjects: pd.DataFrame, day: int, window: int) -> np.ndarray:
     hi = day + window
     reason = pd.Series(f"no value in the day {day} window ({max(2, day - window)}-{hi})",
                        index=subjects.index)
     reason[subjects["LSTALVDY"] < day - window] = "lost to follow-up before the window"
     reason[subjects["DSCHDY"] <= hi] = "discharged before or in the window"
     reason[subjects["DTHDY"] <= hi] = "died before or in the window"
-    return reason
+    return reason.to_numpy(dtype=object)
 
 
 def _measure_day(endpoint: Endpoint, ctx: EventContext, subjects: pd.DataFrame,
-                 base: pd.Series, day: int) -> pd.DataFrame:
-    """One visit day's rows: the value in the window, then the intercurrent strategies."""
-    found = _visit_value(ctx, endpoint.param, day, endpoint.window)
-    frame = subjects[["USUBJID"]].merge(found, on="USUBJID", how="left")
-    frame["REASON"] = np.where(frame["AVAL"].isna(),
-                               _why_no_value(subjects, day, endpoint.window), "")
-    frame["MISSING"] = ""
-    # astype: an empty merge leaves DAY as object, and fillna would downcast it
-    frame["DAY"] = frame["DAY"].astype(float)
-    frame = apply_strategies(frame, subjects, endpoint, day, ctx.daily.param(endpoint.param),
-                             endpoint.repeated)
-    frame["BASE"] = base.to_numpy()
+                 day: int) -> pd.DataFrame:
+    """One visit day's rows: the grid's measure with the reason each missing value has."""
+    m = ctx.grid.measure_at(endpoint, day)
+    reason = np.where(np.isnan(m.found), _why_no_value(subjects, day, endpoint.window), "")
+    missing = np.full(len(reason), "", dtype=object)
+    changed = np.isin(m.strategy, WHILE) | (m.strategy == "hypothetical")
+    unset = changed & np.isnan(m.raw_aval)          # a strategy left no value
+    strategy_reason, category = reasons_of(m.event, m.strategy, day)
+    reason = np.where(unset, strategy_reason, np.where(changed, "", reason)).astype(object)
+    missing = np.where(unset, category, missing).astype(object)
+    found_day = m.found_day
+    if m.last_day is not None and not endpoint.repeated:
+        found_day = np.where(np.isin(m.strategy, WHILE), m.last_day, found_day)
+    if endpoint.transform == "log":
+        for column, raw in (("AVAL", m.raw_aval), ("BASE", m.raw_base)):
+            with np.errstate(invalid="ignore"):
+                bad = (raw <= 0) & (reason == "")
+            reason = np.where(bad, f"{column} <= 0 cannot be log-transformed (set below_lloq "
+                                   "to 'half' or 'lloq')", reason).astype(object)
+    if endpoint.kind == "change":
+        reason = np.where(np.isnan(m.base) & (reason == ""), "no baseline value (ADY <= 1)",
+                          reason).astype(object)
+    scored = np.isin(m.strategy, COMPOSITES)
+    reason, missing = np.where(scored, "", reason), np.where(scored, "", missing)
     # repeated endpoints keep the nominal day so that MMRM visits line up
-    frame["DAY"] = float(day) if endpoint.repeated else frame["DAY"].fillna(day)
-    return frame
+    day_column = np.full(len(reason), float(day)) if endpoint.repeated else \
+        np.where(np.isnan(found_day) | scored, float(day), found_day)
+    return pd.DataFrame({"USUBJID": subjects["USUBJID"].to_numpy(), "DAY": day_column,
+                         "AVAL": m.aval, "REASON": reason, "MISSING": missing, "ICE": m.ice,
+                         "BASE": m.base, "CHG": m.chg})
 
 
 def _derive_measure(endpoint: Endpoint, ctx: EventContext) -> pd.DataFrame:
     subjects = _subjects(ctx)
-    base = subjects["USUBJID"].map(baseline(ctx.daily, endpoint.param))
-    column = KINDS[endpoint.kind].response
-    frames = []
-    for day in endpoint.days or (endpoint.day,):
-        frame = _measure_day(endpoint, ctx, subjects, base, day)
-        if endpoint.transform == "log":
-            frame = _log_scale(frame)
-        frame.loc[frame["BASE"].isna() & (frame["REASON"] == "") & (endpoint.kind == "change"),
-                  "REASON"] = "no baseline value (ADY <= 1)"
-        frame["CHG"] = frame["AVAL"] - frame["BASE"]
-        frames.append(composite_scores(frame, column, float(day),
-                                       worst_direction(endpoint.param) == "min"))
-    return concat_rows(frames).drop(columns="_EVENT_DAY")
-
-
-def _log_scale(frame: pd.DataFrame) -> pd.DataFrame:
-    """Natural logs; a value <= 0 cannot be logged and is made missing, with a reason."""
-    frame = frame.copy()
-    for column in ("AVAL", "BASE"):
-        bad = frame[column] <= 0
-        frame.loc[bad & (frame["REASON"] == ""), "REASON"] = \
-            f"{column} <= 0 cannot be log-transformed (set below_lloq to 'half' or 'lloq')"
-        with np.errstate(divide="ignore", invalid="ignore"):
-            frame[column] = np.log(frame[column].where(~bad))
-    return frame
+    return concat_rows([_measure_day(endpoint, ctx, subjects, day)
+                        for day in endpoint.days or (endpoint.day,)])
 
 
 def _derive_ordinal(endpoint: Endpoint, ctx: EventContext) -> pd.DataFrame:
     """Value at day; dead on or before day = 10; discharged without a value = 2."""
     subjects = _subjects(ctx)
-    found = _visit_value(ctx, endpoint.param, endpoint.day, endpoint.window)
-    frame = subjects.merge(found, on="USUBJID", how="left")
-    discharged = frame["AVAL"].isna() & (frame["DSCHDY"] <= endpoint.day)
-    frame.loc[discharged, "AVAL"] = schema.WHO_DISCHARGED
-    dead = frame["DTHDY"] <= endpoint.day
-    frame.loc[dead, "AVAL"] = schema.WHO_DEAD
-    frame["DAY"] = frame["DAY"].where(~(dead | discharged), endpoint.day).fillna(endpoint.day)
-    frame["REASON"] = np.where(frame["AVAL"].isna(),
-                               _why_no_value(subjects, endpoint.day, endpoint.window), "")
-    return frame[["USUBJID", "DAY", "AVAL", "REASON"]]
+    aval, day = ctx.grid.ordinal(endpoint)
+    reason = np.where(np.isnan(aval), _why_no_value(subjects, endpoint.day, endpoint.window), "")
+    return pd.DataFrame({"USUBJID": subjects["USUBJID"].to_numpy(), "DAY": day, "AVAL": aval,
+                         "REASON": reason})
 
 
 # --------------------------------------------------------------------------
 # time to event and binary
 # --------------------------------------------------------------------------
 
-def _event_timing(endpoint: Endpoint, ctx: EventContext) -> pd.DataFrame:
-    """Per subject: first event day (<= horizon), death day, follow-up end."""
-    subjects = _subjects(ctx)
-    event_day = first_event_day(endpoint.event, ctx, endpoint.horizon).to_numpy()
-    params = endpoint.params
-    last = subjects["USUBJID"].map(last_assessment_day(ctx.daily, params)) if params else \
-        pd.Series(np.nan, index=subjects.index)
-    follow_up, died_first = event_timing(event_day, last.to_numpy(dtype=float),
-                                         subjects["LSTALVDY"].to_numpy(dtype=float),
-                                         subjects["DTHDY"].to_numpy(dtype=float),
-                                         endpoint.horizon)
-    return subjects.assign(EVENT_DAY=event_day, FOLLOW_UP=follow_up, DIED_FIRST=died_first)
-
-
 def _derive_time_to_event(endpoint: Endpoint, ctx: EventContext) -> pd.DataFrame:
-    t = _event_timing(endpoint, ctx)
-    aval, evntcd = time_to_event_values(endpoint, t["EVENT_DAY"].to_numpy(),
-                                        t["FOLLOW_UP"].to_numpy(), t["DIED_FIRST"].to_numpy(),
-                                        t["DTHDY"].to_numpy(dtype=float))
-    return pd.DataFrame({"USUBJID": t["USUBJID"], "DAY": np.nan, "AVAL": aval,
+    subjects = _subjects(ctx)
+    aval, evntcd = time_to_event_values(endpoint, *ctx.grid.event_timing(endpoint),
+                                        subjects["DTHDY"].to_numpy(dtype=float))
+    return pd.DataFrame({"USUBJID": subjects["USUBJID"], "DAY": np.nan, "AVAL": aval,
                          "CNSR": np.where(evntcd == 1, 0, 1), "EVNTCD": evntcd, "REASON": ""})
 
 
 def _derive_binary(endpoint: Endpoint, ctx: EventContext) -> pd.DataFrame:
-    """endpoint_rules.binary_values, with the reason a value is missing."""
-    t = _event_timing(endpoint, ctx)
-    aval = binary_values(endpoint, t["EVENT_DAY"].to_numpy(), t["FOLLOW_UP"].to_numpy(),
-                         t["DIED_FIRST"].to_numpy())
+    """rules.binary_values, with the reason a value is missing."""
+    subjects = _subjects(ctx)
+    aval = binary_values(endpoint, *ctx.grid.event_timing(endpoint))
     # missing only where the subject was lost and the SAP excludes the missing
     reason = np.where(np.isnan(aval), f"lost to follow-up before day {endpoint.horizon} "
                       "without the event", "")
-    return pd.DataFrame({"USUBJID": t["USUBJID"], "DAY": np.nan, "AVAL": aval,
+    return pd.DataFrame({"USUBJID": subjects["USUBJID"], "DAY": np.nan, "AVAL": aval,
                          "REASON": reason})
 
 
@@ -255,25 +213,9 @@ def _derive_binary(endpoint: Endpoint, ctx: EventContext) -> pd.DataFrame:
 # --------------------------------------------------------------------------
 
 def _derive_free_days(endpoint: Endpoint, ctx: EventContext) -> pd.DataFrame:
-    """H minus days on IMV or ECMO in 1..H (last support carried forward, days
-    from discharge free); 0 when dead on or before H; missing when lost before H."""
-    horizon = endpoint.horizon
+    """grid.free_days, with the reason a value is missing (lost before H)."""
     subjects = _subjects(ctx)
-    grid = pd.DataFrame({"USUBJID": np.repeat(subjects["USUBJID"].to_numpy(), horizon),
-                         "ADY": np.tile(np.arange(1, horizon + 1), len(subjects))})
-    support = ctx.daily.param("OXYDEV")[["USUBJID", "ADY", "AVAL"]]
-    grid = grid.merge(support, on=["USUBJID", "ADY"], how="left")
-    # carry forward; days before the first record take the first record
-    grid["AVAL"] = grid.groupby("USUBJID")["AVAL"].ffill()
-    grid["AVAL"] = grid.groupby("USUBJID")["AVAL"].bfill()
-    discharge = grid["USUBJID"].map(subjects.set_index("USUBJID")["DSCHDY"])
-    ventilated = (grid["AVAL"] >= schema.OXYDEV_RANK["IMV"]) & ~(grid["ADY"] >= discharge)
-    days_on = ventilated.groupby(grid["USUBJID"]).sum().reindex(subjects["USUBJID"]).to_numpy()
-    dead = (subjects["DTHDY"] <= horizon).to_numpy()
-    lost = ~dead & ~(subjects["DSCHDY"] <= horizon).to_numpy() & \
-        (subjects["LSTALVDY"] < horizon).to_numpy()
-    aval = np.where(dead, 0.0, horizon - days_on)
-    aval[lost] = np.nan
-    reason = np.where(lost, f"lost to follow-up before day {horizon}", "")
+    aval = ctx.grid.free_days(endpoint.horizon)
+    reason = np.where(np.isnan(aval), f"lost to follow-up before day {endpoint.horizon}", "")
     return pd.DataFrame({"USUBJID": subjects["USUBJID"], "DAY": np.nan, "AVAL": aval,
                          "REASON": reason})

@@ -9,7 +9,7 @@ written once; the result is (N, len(days)) arrays in the order of ``days``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
@@ -48,7 +48,7 @@ def endpoint_values(derivation: GridDerivation, endpoint: Endpoint) -> GridEndpo
     values = derivation.endpoint(endpoint)
     if not endpoint.repeated:
         return values
-    return GridRepeated(values.aval, values.base, values.chg, values.cnsr, values.evntcd,
+    return GridRepeated(**{f.name: getattr(values, f.name) for f in fields(values)},
                         visits=visit_values(derivation, endpoint))
 
 

@@ -1,9 +1,9 @@
 """Per-subject rules of time-to-event and binary endpoints (DESIGN.md 4), on arrays.
 
-derive.py (from visit records) and derive_grid.py (from simulated grids) find
-each subject's first event day, last assessment and death day in their own
-ways; what follows from those three is one set of rules, kept here so that
-both derivations apply it identically. numpy only: simulation workers import it.
+grid.py finds each subject's first event day, last assessment and death day on
+the subject x day grid; what follows from those three is one set of rules, kept
+here with the formulas of the daily parameters that daily.py (on records) and
+grid.py (on a simulated grid) both apply. numpy only: simulation workers import it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,51 @@ import numpy as np
 from .. import schema
 from ..plan import Endpoint
 
-__all__ = ["COMPARE", "event_timing", "time_to_event_values", "binary_values"]
+__all__ = ["INFUSION_WINDOW_MINUTES", "worst_direction", "imputed_fio2", "who_from_support",
+           "COMPARE", "event_timing", "time_to_event_values", "binary_values"]
+
+# an AE starting this long after a dose (or on its day, without clock times) is
+# infusion-associated
+INFUSION_WINDOW_MINUTES = 6 * 60
+
+
+def worst_direction(code: str) -> str:
+    """'min' when a lower value is worse (PaO2, SpO2, P/F), else 'max'.
+
+    Parameters the schema does not know (CRP, ferritin, D-dimer...) take 'max':
+    for most inflammatory markers higher is worse.
+    """
+    param = schema.find_param(code)
+    return param.worst if param is not None else "max"
+
+
+def imputed_fio2(support, flow, from_flow: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(FiO2, flag) for a subject-day without a recorded FiO2, from the day's oxygen
+    support (its rank) and flow: 0.21 on room air; with ``from_flow`` (the SAP's
+    fio2_from_flow) 0.21 + 0.04 x L/min on a nasal cannula; NaN and "" otherwise."""
+    support, flow = np.asarray(support, dtype=float), np.asarray(flow, dtype=float)
+    room_air = support == schema.OXYDEV_RANK["RA"]
+    value = np.where(room_air, schema.FIO2_ROOM_AIR, np.nan)
+    flag = np.where(room_air, "imputed:room_air", "").astype(object)
+    if from_flow:
+        cannula = (support == schema.OXYDEV_RANK["NC"]) & ~np.isnan(flow)
+        value = np.where(cannula, schema.FIO2_ROOM_AIR + schema.FIO2_PER_LITRE * flow, value)
+        flag = np.where(cannula, "imputed:nasal_cannula_flow", flag).astype(object)
+    return value, flag
+
+
+_WHO_BY_RANK = np.array([schema.WHO_FROM_OXYDEV[c] for c in schema.OXYDEV_CODES], dtype=float)
+
+
+def who_from_support(support) -> np.ndarray:
+    """The WHO scale a day's oxygen support implies (schema.WHO_FROM_OXYDEV); NaN
+    without a support record."""
+    support = np.asarray(support, dtype=float)
+    known = ~np.isnan(support)
+    out = np.full(support.shape, np.nan)
+    out[known] = _WHO_BY_RANK[support[known].astype(int)]
+    return out
+
 
 # the `op` of a parameter condition (schema.CONDITION_OPS) as a comparison
 COMPARE = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,

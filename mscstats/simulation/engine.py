@@ -2,16 +2,11 @@
 
 Trials are simulated from the design's generator (synth.py) under assumed
 effects and analysed by the SAP's rules, so the simulated power is the power
-of the SAP as written. Two engines give the same rows:
-
-* exact: a chunk of replicates is generated as one cohort, validated and
-  derived in one vectorized pass as a real trial would be, then each
-  replicate's analyses run on its rows (about 30 ms a trial);
-* grid (simulate_grid.py): the generator's (subject x day) arrays are derived
-  as arrays and each analysis runs on every replicate at once (under 1 ms a
-  trial). It covers ANCOVA, Welch, log-rank and Fisher analyses of measured,
-  time-to-event and binary endpoints; "auto" picks it whenever the SAP's
-  analyses are all of those.
+of the SAP as written. One engine (DESIGN.md 11): a chunk of replicates is
+generated as (subject x day) arrays, derived on the grid (derive/grid.py) and
+analysed per analysis by its batch kernel over the replicates where the method
+has one, otherwise by the analysis's runner on each replicate's rows
+(grid_engine.py). derive.grid.unsupported says what it cannot run yet.
 
 Reproducibility: every chunk has its own seed, derived from (seed, n, chunk
 index) with numpy's SeedSequence, and the chunk size is fixed; so the result
@@ -29,19 +24,17 @@ import numpy as np
 from .._version import __version__
 from ..errors import MscstatsError, SapError
 from ..plan import Multiplicity, Sap
+from ..specs import METHODS
 # Accepted range of every --effect value (a ratio or multiplier): wide enough for any
 # plausible effect and beyond, narrow enough that the generator's exp and odds stay finite.
 from .designs import EFFECT_RANGE
 
-if TYPE_CHECKING:   # pandas and the visit-level modules load only where used: grid workers
-    import pandas as pd       # start without them
+if TYPE_CHECKING:   # pandas loads only where used: workers start without it
+    import pandas as pd
 
-    from ..derive.endpoints import Endpoints
-    from ..trial.quality import Trial
-
-__all__ = ["CHUNK", "ENGINES", "Rate", "NotEstimableCount", "OperatingCharacteristics",
-           "simulate", "restrict_sap", "parse_effects", "choose_engine", "run_chunk",
-           "chunk_results", "hypothesis_rows", "comparison_reason", "EFFECT_RANGE"]
+__all__ = ["CHUNK", "Rate", "NotEstimableCount", "OperatingCharacteristics",
+           "simulate", "restrict_sap", "parse_effects", "check_supported", "run_chunk",
+           "hypothesis_rows", "comparison_reason", "EFFECT_RANGE"]
 
 CHUNK = 25  # replicates generated together: the unit of randomness
 
@@ -116,7 +109,7 @@ class OperatingCharacteristics:
     rates: tuple[Rate, ...]
     multiplicity: str = "none"
     notes: tuple[str, ...] = field(default=())
-    engine: str = "exact"
+    engine: str = "grid"
     not_estimable: tuple[NotEstimableCount, ...] = ()
 
     def to_dict(self) -> dict:
@@ -225,36 +218,8 @@ def parse_effects(key: str, specs: Sequence[str], null: bool = False) -> dict:
     return effects
 
 
-def _tables_needed(sap: Sap) -> tuple[str, ...]:
-    adverse = any(c.ae for e in sap.endpoints if e.event for c in e.event.leaves())
-    populations = {sap.analysis_population(a) for a in sap.analyses}
-    if adverse:
-        return ("adsl", "visits", "adae", "ex")
-    if populations & {"mITT", "safety"}:
-        return ("adsl", "visits", "ex")
-    return ("adsl", "visits")
-
-
 def _chunk_seed(seed: int, n: int, chunk: int) -> int:
     return int(np.random.SeedSequence([seed, n, chunk]).generate_state(1, dtype=np.uint64)[0])
-
-
-def _replicate_inputs(trial: Trial, sap: Sap, endpoints: Endpoints, analysis,
-                      replicate: pd.Series):
-    """(replicate, AnalysisInput) for each replicate with rows for the analysis.
-
-    The chunk's input is built once (population, covariates, merges) and split by
-    replicate (``replicate``: USUBJID -> replicate): per-replicate pandas work would
-    cost more than the statistics.
-    """
-    import pandas as pd
-
-    from ..pipeline import analysis_input
-    whole = analysis_input(trial, sap, endpoints, analysis)
-    groups = pd.Series(np.arange(len(whole.data))).groupby(
-        whole.data["USUBJID"].map(replicate).to_numpy()).indices
-    for r in sorted(groups):
-        yield r, replace(whole, data=whole.data.iloc[groups[r]].reset_index(drop=True))
 
 
 def comparison_reason(result, comparison) -> str | None:
@@ -295,61 +260,23 @@ def _run_replicate(inp, runner):
                                             inp.options)
 
 
-def chunk_results(key: str, sap: Sap, n: int, chunk: int, replicates: int, seed: int,
-                  effect, runner=None) -> list[list]:
-    """The exact engine on one chunk: per replicate, every analysis's result in SAP order
-    (a not-estimable entry where it cannot be computed), multiplicity applied.
-
-    runner: the function that runs one AnalysisInput (default analysis.run); the
-    stress sweep passes one that records what a runner raises.
-    """
-    from ..analysis.cores.common import NotEstimable
-    from ..derive.endpoints import derive
-    from ..pipeline import apply_multiplicity
-    from ..results import AnalysisResult
-    from .synth import make_batch
-    from ..trial.validate import load_frames
-    from .synth import synthetic_rules
-    frames = make_batch(key, n, replicates, _chunk_seed(seed, n, chunk), effect,
-                        tables=_tables_needed(sap))
-    trial = load_frames(frames, key, sap.study.arms, synthetic_rules(sap.data))
-    endpoints = derive(trial, sap)
-    replicate = trial.adsl.set_index("USUBJID")["REPLICATE"]
-    by_replicate: dict[int, list] = {r: [] for r in range(replicates)}
-    for analysis in sap.analyses:
-        try:
-            inputs = dict(_replicate_inputs(trial, sap, endpoints, analysis, replicate))
-        except (NotEstimable, MscstatsError) as why:   # e.g. an arm empty in the whole chunk
-            inputs, reason = {}, str(why)
-        else:
-            reason = "no subject of the trial has a row of the endpoint"
-        for r in range(replicates):
-            by_replicate[r].append(
-                _run_replicate(inputs[r], runner) if r in inputs else
-                AnalysisResult.not_estimable(analysis.id, analysis.endpoint, analysis.method,
-                                             reason, analysis.options))
-    return [apply_multiplicity(by_replicate[r], sap) for r in range(replicates)]
-
-
 def run_chunk(key: str, sap: Sap, n: int, chunk: int, replicates: int, seed: int,
-              effect, engine: str = "exact") -> list[tuple]:
+              effect, runner=None, runner_only: bool = False) -> list[tuple]:
     """Simulate and analyse one chunk; one row per replicate and primary comparison:
     (analysis, arm, estimand, p, estimate, reason), p None where it could not be
     computed, reason None unless the comparison or the analysis could not be (a
     not-estimable analysis gives one row with arm and estimand None).
 
-    engine "exact": visit records, validation, derive.py and the runners, replicate
-    by replicate (chunk_results); "grid": the same trials derived and analysed as arrays
-    (simulate_grid.py), which gives the same rows about 35 times faster.
+    runner: the function that runs one AnalysisInput (default analysis.run; the stress
+    sweep passes one that records what a runner raises); runner_only: every replicate
+    through the runner, none through a batch kernel.
     """
-    if engine == "grid":
-        from ..derive.grid import grid_params
-        from .grid_engine import analyse_grid
-        from .synth import make_grid
-        return analyse_grid(make_grid(key, n, replicates, _chunk_seed(seed, n, chunk), effect,
-                                      grid_params(sap)), sap)
-    return [row for results in chunk_results(key, sap, n, chunk, replicates, seed, effect)
-            for result in results for row in hypothesis_rows(result)]
+    from ..derive.grid import grid_params, needs_adverse_events
+    from .grid_engine import analyse_grid
+    from .synth import make_grid
+    grid = make_grid(key, n, replicates, _chunk_seed(seed, n, chunk), effect, grid_params(sap),
+                     adverse_events=needs_adverse_events(sap))
+    return analyse_grid(grid, sap, runner_only=runner_only, runner=runner)
 
 
 def _counted(reasons) -> tuple[tuple[str, int], ...]:
@@ -387,35 +314,23 @@ def _summarise(n: int, n_sims: int, rows: list[tuple], alpha: float,
     return rates, counts
 
 
-ENGINES = ("auto", "grid", "exact")
-
-
-def choose_engine(sap: Sap, engine: str = "auto") -> str:
-    """"grid" when every analysis of the SAP runs on the grid (derive_grid.unsupported),
-    else "exact"; asking for "grid" where it cannot run is an error that says why."""
+def check_supported(sap: Sap) -> None:
+    """An SAP error naming what the engine cannot run yet (derive.grid.unsupported)."""
     from ..derive.grid import unsupported
-    if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
-    if engine == "exact":
-        return engine
     reasons = unsupported(sap)
-    if reasons and engine == "grid":
-        raise SapError("analyses", "the grid engine cannot run " + "; ".join(reasons) + ".",
-                       "use --engine exact (or auto), or choose analyses with --analyses.",
-                       file=sap.source)
-    return "exact" if reasons else "grid"
+    if reasons:
+        raise SapError("analyses", "the simulation engine cannot run " + "; ".join(reasons)
+                       + ".", "choose the other analyses with --analyses.", file=sap.source)
 
 
 def simulate(key: str, sap: Sap, n_values: Sequence[int], n_sims: int, effect=None,
              seed: int | None = None, analyses: Sequence[str] | None = None, jobs: int = 1,
              scheduler: str | None = None,
-             progress: Callable[[int, int], None] | None = None,
-             engine: str = "auto") -> OperatingCharacteristics:
+             progress: Callable[[int, int], None] | None = None) -> OperatingCharacteristics:
     """Rejection rates of the SAP's comparisons over n_sims simulated trials per n.
 
     effect: None (the design's default effects), an Effect for every treated arm
     (synth.NULL_EFFECT for type I error), or a mapping arm -> Effect.
-    engine: "auto" (the grid where the SAP allows, see choose_engine), "grid" or "exact".
     """
     from .synth import NULL_EFFECT, Effect, get_design
     design = get_design(key)
@@ -424,11 +339,11 @@ def simulate(key: str, sap: Sap, n_values: Sequence[int], n_sims: int, effect=No
                        f"{key} ({list(design.arms)}).", "use the design's template SAP "
                        f"(`mscstats sap {key}`) or one with the same arms.", file=sap.source)
     sap = restrict_sap(sap, analyses)
-    engine = choose_engine(sap, engine)
+    check_supported(sap)
     seed = sap.study.seed if seed is None else int(seed)
     tasks = [(n, c, min(CHUNK, n_sims - c * CHUNK)) for n in n_values
              for c in range(math.ceil(n_sims / CHUNK))]
-    chunks = _run_tasks(key, sap, tasks, seed, effect, jobs, scheduler, progress, engine)
+    chunks = _run_tasks(key, sap, tasks, seed, effect, jobs, scheduler, progress)
     rates: list[Rate] = []
     counts: list[NotEstimableCount] = []
     for n in n_values:
@@ -454,11 +369,15 @@ def simulate(key: str, sap: Sap, n_values: Sequence[int], n_sims: int, effect=No
              "the infinite ones left out (e.g. a hazard ratio with every event in one arm)",
              "engine grid: the trials are derived and analysed as arrays, with the same "
              "rules and the same results as engine exact (hazard ratios agree to the Cox "
-             "fit's convergence, about 1e-7)" if engine == "grid" else
-             "engine exact: every trial is validated, derived and analysed as a real one")
+             "fit's convergence, about 1e-7)")
+    by_runner = [a.id for a in sap.analyses if not METHODS[a.method].batch_kernel
+                 or a.options.get("missing") == "mi"]
+    if by_runner:
+        notes += (f"analyses without a batch kernel ({', '.join(by_runner)}) run their "
+                  "runner on each replicate's grid-derived rows",)
     oc = OperatingCharacteristics(key, sap.study.id, sap.sha256, sap.study.alpha, seed,
                                   described, tuple(rates), sap.multiplicity.method, notes,
-                                  engine, tuple(counts))
+                                  "grid", tuple(counts))
     return replace(oc, notes=oc.notes + oc.warnings)
 
 
@@ -493,12 +412,11 @@ def _dask_client(address: str):
     return client
 
 
-def _run_group(key, sap, group, seed, effect, engine) -> list[list[tuple]]:
-    return [run_chunk(key, sap, n, c, reps, seed, effect, engine) for n, c, reps in group]
+def _run_group(key, sap, group, seed, effect) -> list[list[tuple]]:
+    return [run_chunk(key, sap, n, c, reps, seed, effect) for n, c, reps in group]
 
 
-def _run_tasks(key, sap, tasks, seed, effect, jobs, scheduler, progress,
-               engine) -> list[list[tuple]]:
+def _run_tasks(key, sap, tasks, seed, effect, jobs, scheduler, progress) -> list[list[tuple]]:
     """Each chunk's rows, in task order. Chunks are sent in groups, enough groups to
     keep every worker busy: a grid chunk takes milliseconds, less than its dispatch."""
     from joblib import Parallel, cpu_count, delayed
@@ -506,10 +424,10 @@ def _run_tasks(key, sap, tasks, seed, effect, jobs, scheduler, progress,
     if scheduler:
         with _dask_client(scheduler) as client:
             workers = max(1, sum(client.nthreads().values()))
-            return _on_cluster(client, key, sap, _groups(tasks, workers, engine), seed,
-                               effect, engine, progress, len(tasks))
-    calls = (delayed(_run_group)(key, sap, group, seed, effect, engine)
-             for group in _groups(tasks, workers, engine))
+            return _on_cluster(client, key, sap, _groups(tasks, workers), seed, effect,
+                               progress, len(tasks))
+    calls = (delayed(_run_group)(key, sap, group, seed, effect)
+             for group in _groups(tasks, workers))
     out: list[list[tuple]] = []
     parallel = Parallel(n_jobs=jobs, return_as="generator")
     for found in parallel(calls):
@@ -519,8 +437,8 @@ def _run_tasks(key, sap, tasks, seed, effect, jobs, scheduler, progress,
     return out
 
 
-def _groups(tasks, workers: int, engine: str) -> list[list]:
-    size = 1 if engine == "exact" else max(1, min(40, len(tasks) // (4 * workers)))
+def _groups(tasks, workers: int) -> list[list]:
+    size = max(1, min(40, len(tasks) // (4 * workers)))
     return [tasks[i:i + size] for i in range(0, len(tasks), size)]
 
 
@@ -529,18 +447,16 @@ def _groups(tasks, workers: int, engine: str) -> list[list]:
 RETRIES = 2
 
 
-def _on_cluster(client, key, sap, groups, seed, effect, engine, progress,
-                total) -> list[list[tuple]]:
+def _on_cluster(client, key, sap, groups, seed, effect, progress, total) -> list[list[tuple]]:
     """The groups run as tasks on the cluster's workers, the client only sends the SAP
     once and gathers rows. Keys name the run and the group, so a resubmission after a
     lost worker recomputes the same chunk from its own seed: the rows do not depend on
     which worker ran it."""
     from dask.base import tokenize
     from dask.distributed import as_completed
-    run = tokenize(key, sap.sha256, [a.id for a in sap.analyses], seed, repr(effect), engine,
-                   groups)
+    run = tokenize(key, sap.sha256, [a.id for a in sap.analyses], seed, repr(effect), groups)
     [shared] = client.scatter([sap], broadcast=True, hash=False)
-    futures = [client.submit(_run_group, key, shared, group, seed, effect, engine,
+    futures = [client.submit(_run_group, key, shared, group, seed, effect,
                              key=f"mscstats-chunks-{run}-{i}", retries=RETRIES, pure=False)
                for i, group in enumerate(groups)]
     size = {future.key: len(group) for future, group in zip(futures, groups)}

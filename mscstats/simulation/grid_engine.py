@@ -1,25 +1,27 @@
-"""Simulate's fast path: a chunk of simulated trials analysed on the daily grid.
+"""The simulation engine: a chunk of simulated trials analysed on the daily grid.
 
-The exact path (simulate.run_chunk) builds visit records, validates them,
-derives the endpoints and runs each replicate's analyses one by one: about
-30 ms a trial. Here the generator's arrays are derived on the grid
-(derive_grid.py) and each analysis runs for every replicate at once with the
-batch statistics of analysis/batch.py (ANCOVA by Frisch-Waugh-Lovell, the
-log-rank test, the Cox hazard ratio) and Welch's t, which agree with the scalar cores to
-1e-10, and Fisher's exact test from proportions.py once per distinct table. A replicate where the batch formula could differ from the runner (an
-arm without values, no baseline, a singular model, no events, a Cox fit that
-needs step halving to its limit or may be infinite) is run by the runner
-itself on its grid-derived rows, so every replicate gets the runner's answer.
+The generator's (subject x day) arrays are derived on the grid (derive/grid.py),
+then each analysis runs for every replicate at once where its method has a
+batch kernel (a specs row's batch_kernel: ANCOVA by Frisch-Waugh-Lovell, Welch's
+t, the log-rank test with the Cox hazard ratio, Fisher's exact test once per
+distinct table, and the kernels of their own modules), which agree with the
+scalar cores to 1e-10. A replicate where the kernel could differ from the runner
+(an arm without values, no baseline, a singular model, no events, a Cox fit that
+needs step halving to its limit or may be infinite), and every replicate of a
+method without a kernel or of options a kernel does not take, is run by the
+analysis's runner on its grid-derived rows, so every replicate gets the
+runner's answer.
 
-Output: the rows run_chunk gives for the same chunk, in the same order.
+Output: one row per replicate and hypothesis (engine.run_chunk).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..derive.grid import DailyGrid, GridDerivation, GridEndpoint
+from ..derive.grid import GRID_COVARIATES, DailyGrid, GridDerivation, GridEndpoint
 from ..derive.grid_visits import GridRepeated, endpoint_values, visit_rows
+from ..derive.rules import worst_direction
 from ..plan import Analysis, Endpoint, Sap
 from ..specs import KINDS, METHODS
 from .grid_common import (_arm_dummies, _by_replicate, _chi2_1_p, _outcome, _Outcome,
@@ -28,23 +30,36 @@ from .grid_common import (_arm_dummies, _by_replicate, _chi2_1_p, _outcome, _Out
 __all__ = ["analyse_grid"]
 
 
-def analyse_grid(grid: DailyGrid, sap: Sap, runner_only: bool = False) -> list[tuple]:
-    """(analysis, arm, estimand, p, estimate) per replicate and hypothesis, as
-    simulate.run_chunk. runner_only: every replicate through the runner (tests)."""
+def analyse_grid(grid: DailyGrid, sap: Sap, runner_only: bool = False,
+                 runner=None) -> list[tuple]:
+    """(analysis, arm, estimand, p, estimate, reason) per replicate and hypothesis, as
+    engine.run_chunk. runner_only: every replicate through the runner (tests, the
+    stress sweep); runner: the function that runs one AnalysisInput (analysis.run)."""
     derivation = GridDerivation(grid, sap.data)
     outcomes = {}
     for analysis in sap.analyses:
         endpoint = sap.endpoint(analysis.endpoint)
         values = endpoint_values(derivation, endpoint)
         included = grid.population(sap.analysis_population(analysis))
-        outcome = _batch(analysis)(analysis, endpoint, values, grid, included, sap)
-        # one arm: the runner says why a comparison method cannot run
-        if runner_only or (len(sap.study.arms) < 2 and analysis.method != "binary"):
+        kernel = _batch(analysis)
+        if kernel is None or runner_only:
+            outcome = _outcome(grid, [None] * max(len(sap.study.arms) - 1, 1))
             outcome.needs_runner[:] = True
-        for r in np.flatnonzero(outcome.needs_runner):
-            _run_replicate(outcome, r, analysis, endpoint, values, grid, included, sap)
+        else:
+            outcome = kernel(analysis, endpoint, values, grid, included, sap)
+        # one arm: the runner says why a comparison method cannot run
+        if len(sap.study.arms) < 2 and analysis.method != "binary":
+            outcome.needs_runner[:] = True
+        if outcome.needs_runner.any():
+            inputs = _ReplicateInputs(analysis, endpoint, values, grid, included, sap)
+            for r in np.flatnonzero(outcome.needs_runner):
+                _run_replicate(outcome, r, inputs, sap, runner)
         outcomes[analysis.id] = outcome
     return _rows(outcomes, sap, grid.replicates)
+
+
+_NUMERIC = ("AGE", "BMI")                   # covariates the ANCOVA kernel takes
+_CATEGORICAL = ("SEX", "STRATUM")           # strata the log-rank kernel takes
 
 
 # ------------------------------------------------------------------ ANCOVA
@@ -56,6 +71,10 @@ def _ancova(analysis: Analysis, endpoint: Endpoint, values: GridEndpoint, grid: 
     arms = len(sap.study.arms)
     log = endpoint.transform == "log"
     out = _outcome(grid, ["geometric_mean_ratio" if log else "mean_difference"] * (arms - 1))
+    options = analysis.options
+    if set(options.get("covariates", ())) - {"BASE", *_NUMERIC} or options.get("strata"):
+        out.needs_runner[:] = True             # categorical covariates, strata: the runner
+        return out
     response = getattr(values, KINDS[endpoint.kind].response.lower())
     y, base, arm, pop = _by_replicate(grid, response, values.base, grid.arm, included)
     extra = [grid.adsl[c].reshape(arm.shape) for c in analysis.options.get("covariates", ())
@@ -129,6 +148,11 @@ def _logrank(analysis: Analysis, endpoint: Endpoint, values: GridEndpoint, grid:
     from ..analysis.batch.kernels import cox_batch, logrank_batch
     arms = len(sap.study.arms)
     out = _outcome(grid, ["hazard_ratio"] * (arms - 1))
+    options = analysis.options
+    if options.get("covariates") or options.get("rho") or options.get("gamma") \
+            or set(options.get("strata", ())) - set(_CATEGORICAL):
+        out.needs_runner[:] = True             # Cox covariates, weights: the runner
+        return out
     event = (values.cnsr == 0) & (values.evntcd != 2)
     time, event, arm, pop = _by_replicate(grid, values.aval, event, grid.arm, included)
     strata = _strata_codes(grid, analysis.options.get("strata", ()))
@@ -153,6 +177,10 @@ def _binary(analysis: Analysis, endpoint: Endpoint, values: GridEndpoint, grid: 
     (each distinct table's p computed once); one arm: the proportion, no test."""
     from ..analysis.cores.proportions import fisher_exact_p
     arms = len(sap.study.arms)
+    if analysis.options.get("test", "fisher") != "fisher":
+        out = _outcome(grid, ["risk_difference"] * (arms - 1) or ["proportion"])
+        out.needs_runner[:] = True             # the chi-square test: the runner
+        return out
     y, arm, pop = _by_replicate(grid, values.aval, grid.arm, included)
     known = pop & ~np.isnan(y)
     events = np.stack([(known & (arm == j) & (y == 1)).sum(axis=1) for j in range(arms)], 1)
@@ -191,43 +219,64 @@ def _batch(analysis: Analysis):
     """The analysis's kernel: its method's, or multiple imputation's (missing = "mi")."""
     if analysis.options.get("missing") == "mi" and analysis.method != "tipping_point":
         return _MI
-    return _BATCH[analysis.method]
+    return _BATCH.get(analysis.method)
 
 
 # ------------------------------------------------------------------ the runner, one replicate
 
-def _run_replicate(out: _Outcome, r: int, analysis: Analysis, endpoint: Endpoint,
-                   values: GridEndpoint, grid: DailyGrid, included: np.ndarray,
-                   sap: Sap) -> None:
-    """The analysis's runner on replicate r's grid-derived rows (as run_chunk runs it)."""
-    import pandas as pd
+class _ReplicateInputs:
+    """Each replicate's AnalysisInput from the grid-derived rows, as
+    pipeline.analysis_input builds it for a real trial (the columns built once)."""
 
-    from ..analysis import AnalysisInput
+    def __init__(self, analysis: Analysis, endpoint: Endpoint, values: GridEndpoint,
+                 grid: DailyGrid, included: np.ndarray, sap: Sap):
+        import pandas as pd
+        self.analysis, self.endpoint, self.sap, self.grid = analysis, endpoint, sap, grid
+        self.visits = values.visits if isinstance(values, GridRepeated) else None
+        self.included = included
+        measured = endpoint.kind in ("change", "value", "ordinal")
+        arms = np.array(sap.study.arms, dtype=object)
+        ice = values.ice if values.ice is not None else np.full(len(grid.arm), "", object)
+        self.data = pd.DataFrame({
+            "USUBJID": np.array([f"S{i:04d}" for i in range(grid.n)] * grid.replicates,
+                                dtype=object),
+            "ARM": arms[grid.arm], "DAY": float(endpoint.day) if measured else np.nan,
+            "AVAL": values.aval, "BASE": values.base, "CHG": values.chg,
+            "CNSR": values.cnsr, "EVNTCD": values.evntcd, "ICE": ice,
+            **{c: grid.adsl[c] for c in GRID_COVARIATES}})
+
+    def of(self, r: int):
+        from ..analysis import AnalysisInput
+        analysis, endpoint, sap = self.analysis, self.endpoint, self.sap
+        rows = np.arange(r * self.grid.n, (r + 1) * self.grid.n)
+        rows = rows[self.included[rows]]
+        data = self.data.iloc[rows].reset_index(drop=True)
+        if self.visits is not None:             # a repeated endpoint: a row per visit day
+            data = visit_rows(data, self.visits, rows)
+        return AnalysisInput(
+            id=analysis.id, endpoint=endpoint.id, endpoint_kind=endpoint.kind,
+            method=analysis.method, data=data,
+            arms=tuple(sap.study.arms), options=dict(analysis.options), alpha=sap.study.alpha,
+            seed=sap.study.seed, transform=endpoint.transform, target_day=endpoint.day,
+            horizon=endpoint.horizon, intercurrent=dict(endpoint.intercurrent),
+            higher_is_better=worst_direction(endpoint.param or "") == "min")
+
+
+def _run_replicate(out: _Outcome, r: int, inputs: _ReplicateInputs, sap: Sap,
+                   runner=None) -> None:
+    """The analysis's runner on replicate r's grid-derived rows."""
     from .engine import _run_replicate as run_replicate
     from .engine import hypothesis_rows
-    rows = np.arange(r * grid.n, (r + 1) * grid.n)
-    rows = rows[included[rows]]
-    arms = np.array(sap.study.arms, dtype=object)
-    data = pd.DataFrame({
-        "USUBJID": [f"S{i:04d}" for i in rows - r * grid.n], "ARM": arms[grid.arm[rows]],
-        "DAY": np.nan, "AVAL": values.aval[rows], "BASE": values.base[rows],
-        "CHG": values.chg[rows], "CNSR": values.cnsr[rows], "EVNTCD": values.evntcd[rows],
-        **{c: grid.adsl[c][rows] for c in ("AGE", "SEX", "BMI", "STRATUM")}})
-    if isinstance(values, GridRepeated):
-        data = visit_rows(data, values.visits, rows)
-    inp = AnalysisInput(id=analysis.id, endpoint=endpoint.id, endpoint_kind=endpoint.kind,
-                        method=analysis.method, data=data, arms=tuple(sap.study.arms),
-                        options=dict(analysis.options), alpha=sap.study.alpha,
-                        seed=sap.study.seed, transform=endpoint.transform,
-                        target_day=endpoint.day, horizon=endpoint.horizon)
     out.p[r], out.estimate[r], out.raised[r] = np.nan, np.nan, False
-    result = run_replicate(inp, None)
+    result = run_replicate(inputs.of(r), runner)
     if not result.estimable:
         out.raised[r] = True
         out.reasons[r, None] = result.reason
         return
-    for _, arm, _, p, estimate, reason in hypothesis_rows(result):
+    for _, arm, estimand, p, estimate, reason in hypothesis_rows(result):
         j = max(sap.study.arms.index(arm) - 1, 0)     # one arm: its own column
+        if out.estimands[j] is None:                  # a method without a kernel
+            out.estimands[j] = estimand
         out.p[r, j] = np.nan if p is None else p
         out.estimate[r, j] = np.nan if estimate is None else estimate
         if reason is not None:
@@ -261,6 +310,8 @@ def _rows(outcomes: dict[str, _Outcome], sap: Sap, replicates: int) -> list[tupl
                 rows.append((analysis.id, None, None, None, None, o.reasons[r, None]))
                 continue
             for j, arm in enumerate(arms[:len(o.estimands)]):   # tipping point: none
+                if o.estimands[j] is None:     # the runner states no hypothesis (tipping_point)
+                    continue
                 p, estimate = reported[analysis.id][r, j], o.estimate[r, j]
                 rows.append((analysis.id, arm, o.estimands[j],
                              None if np.isnan(p) else float(p),

@@ -180,12 +180,14 @@ def synthetic_rules(rules: DataRules) -> DataRules:
 
 def make_grid(key: str, n: int, replicates: int, seed: int,
               effect: Effect | Mapping[str, Effect] | None = None,
-              params: Iterable[str] = PARAM_ORDER) -> DailyGrid:
+              params: Iterable[str] = PARAM_ORDER,
+              adverse_events: bool = False) -> DailyGrid:
     """The trials of ``make_batch`` (same arguments, same numbers) as a DailyGrid:
-    one (subject x day) array per parameter instead of visit records, for
-    simulate's fast path (derive_grid.py). Values are computed for ``params``
-    only (derive_grid.grid_params says which a SAP reads); which parameters
-    were recorded is kept for all."""
+    one (subject x day) array per parameter instead of visit records, for the
+    simulation engine (derive/grid.py). Values are computed for ``params`` only
+    (grid.grid_params says which a SAP reads); which parameters were recorded is
+    kept for all. adverse_events: also each AE kind's first day (DailyGrid.ae_start),
+    from the draws that make make_batch's adae table."""
     design, c, course, rng = _batch_course(key, n, replicates, seed, effect, ids=False)
     days = _record_days(design)
     values, masks, _ = _measure(design, c, course, days, rng["measure"], clock=False,
@@ -200,8 +202,9 @@ def make_grid(key: str, n: int, replicates: int, seed: int,
             "LSTALVDY": course.last_alive,
             "ITTFL": np.ones(len(c.arm), dtype=bool), "SAFFL": c.dosed | ~has_drug,
             "DOSED": c.dosed | ~np.isin(c.arm, arms_with_doses)}
+    ae_start = _first_ae_days(design, c, course, rng) if adverse_events else {}
     return DailyGrid(days, {p: np.where(masks[p], v, np.nan) for p, v in values.items()},
-                     masks, dict(LLOQ), c.arm, int(n), adsl)
+                     masks, dict(LLOQ), c.arm, int(n), adsl, ae_start)
 
 
 def _batch_course(key, n, replicates, seed, effect, ids: bool):
@@ -633,6 +636,19 @@ def _visits_long(design: Design, c: _Cohort, days: np.ndarray, measured) -> pd.D
 def _exposure(design: Design, c: _Cohort, course: _Course, rng):
     """ex table, and the administrations as arrays (subj, arm, dosno, day, minute)."""
     import pandas as pd
+    doses = _doses(design, c, course, rng)
+    field = _dosing_fields(design)
+    arm = doses["arm"]
+    ex = pd.DataFrame({
+        "USUBJID": c.ids[doses["subj"]], "EXTRT": field["treatment"][arm],
+        "EXDOSNO": doses["dosno"], "EXSTDY": doses["day"], "EXSTTM": _CLOCK[doses["minute"]],
+        "EXDOSE": field["dose"][arm].astype(float), "EXDOSU": field["unit"][arm],
+        "EXROUTE": field["route"][arm]}, copy=False)
+    return ex, doses
+
+
+def _doses(design: Design, c: _Cohort, course: _Course, rng) -> dict[str, np.ndarray]:
+    """The administrations as arrays (subj, arm, dosno, day, minute), by subject and dose."""
     parts = []
     for a, arm in enumerate(design.arms):
         dosing = design.dosing.get(arm)
@@ -652,15 +668,7 @@ def _exposure(design: Design, c: _Cohort, course: _Course, rng):
     doses = {key: np.concatenate([p[key] for p in parts]) if parts else np.zeros(0, int)
              for key in ("subj", "arm", "dosno", "day", "minute")}
     order = np.lexsort((doses["dosno"], doses["subj"]))
-    doses = {key: v[order] for key, v in doses.items()}
-    field = _dosing_fields(design)
-    arm = doses["arm"]
-    ex = pd.DataFrame({
-        "USUBJID": c.ids[doses["subj"]], "EXTRT": field["treatment"][arm],
-        "EXDOSNO": doses["dosno"], "EXSTDY": doses["day"], "EXSTTM": _CLOCK[doses["minute"]],
-        "EXDOSE": field["dose"][arm].astype(float), "EXDOSU": field["unit"][arm],
-        "EXROUTE": field["route"][arm]}, copy=False)
-    return ex, doses
+    return {key: v[order] for key, v in doses.items()}
 
 
 def _dosing_fields(design: Design) -> dict[str, np.ndarray]:
@@ -802,15 +810,49 @@ def _fatal_aes(course: _Course, rng) -> dict:
             "related": np.zeros(len(subj), bool)}
 
 
-def _adverse_events(design: Design, c: _Cohort, course: _Course, doses, rng) -> pd.DataFrame:
-    import pandas as pd
+def _ae_records(design: Design, c: _Cohort, course: _Course, doses, rng) -> dict:
+    """Every adverse event as arrays (subj, day, minute, soc, term, grade, serious,
+    related), ordered by subject, day and minute."""
     parts = [_background_aes(design, c, course, rng), *_dose_aes(design, doses, rng),
              _fatal_aes(course, rng)]
     ev = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     order = np.lexsort((ev["minute"], ev["day"], ev["subj"]))
-    ev = {k: v[order] for k, v in ev.items()}
+    return {k: v[order] for k, v in ev.items()}
+
+
+def _first_ae_days(design: Design, c: _Cohort, course: _Course, rng) -> dict[str, np.ndarray]:
+    """Per AE kind of a condition (plan.AE_KINDS) the first day (>= 1) on which such an
+    event starts, per subject (NaN: none), drawn as make_batch draws the adae table.
+    infusion: within 6 hours after an IV or nebulized dose (events.infusion_associated,
+    schema.INFUSION_ROUTES; the generator always gives both clock times)."""
+    from .. import schema
+    from ..derive.rules import INFUSION_WINDOW_MINUTES
+    doses = _doses(design, c, course, rng["doses"])
+    ev = _ae_records(design, c, course, doses, rng["aes"])
+    minute = lambda day, clock: (day - (day > 0)) * 1440 + clock   # no day 0
+    span = 10 ** 7                                          # beyond any study minute
+    infused = np.isin(_dosing_fields(design)["route"][doses["arm"]].astype(str),
+                      schema.INFUSION_ROUTES)
+    dose_key = np.sort((doses["subj"] * span + minute(doses["day"], doses["minute"]))[infused])
+    ae_key = ev["subj"] * span + minute(ev["day"], ev["minute"])
+    after_dose = (np.searchsorted(dose_key, ae_key, side="right")
+                  - np.searchsorted(dose_key, ae_key - INFUSION_WINDOW_MINUTES, side="left")) > 0
+    kinds = {"any": np.ones(len(ae_key), bool), "serious": ev["serious"],
+             "related": ev["related"], "grade3": ev["grade"] >= 3, "infusion": after_dose}
+    out = {}
+    for kind, hit in kinds.items():
+        hit = hit & (ev["day"] >= 1)
+        first = np.full(len(c.arm), np.inf)
+        np.minimum.at(first, ev["subj"][hit], ev["day"][hit].astype(float))
+        out[kind] = np.where(np.isinf(first), np.nan, first)
+    return out
+
+
+def _adverse_events(design: Design, c: _Cohort, course: _Course, doses, rng) -> pd.DataFrame:
+    import pandas as pd
+    ev = _ae_records(design, c, course, doses, rng)
     death = course.death_day[ev["subj"]]
-    outcome = _OUTCOMES[np.searchsorted([0.8, 0.92], rng.random(len(order)))]
+    outcome = _OUTCOMES[np.searchsorted([0.8, 0.92], rng.random(len(ev["subj"])))]
     outcome = np.where(ev["day"] >= death - 3, _OUTCOMES[2], outcome)
     outcome = np.where(ev["grade"] == 5, _OUTCOMES[3], outcome)
     yes_no = np.array(["N", "Y"], dtype=object)

@@ -1,5 +1,5 @@
 """A repeated endpoint's visit values on the grid equal derive.endpoints' repeated
-rows, and the runner's visit rows built from them give the exact engine's MMRM."""
+rows, and the runner's visit rows built from them give `mscstats analyze`'s MMRM."""
 
 from __future__ import annotations
 
@@ -13,8 +13,6 @@ from mscstats.derive.grid import GridDerivation
 from mscstats.derive.grid_visits import GridRepeated, endpoint_values, visit_values
 from mscstats.plan import DataRules, template
 from mscstats.simulation.engine import _chunk_seed, restrict_sap, run_chunk
-from mscstats.simulation.grid_common import _outcome
-from mscstats.simulation.grid_engine import _run_replicate
 from mscstats.simulation.synth import get_design, make_batch, make_grid, synthetic_rules
 from mscstats.trial.validate import load_frames
 
@@ -78,28 +76,30 @@ def test_a_non_repeated_endpoint_has_no_visits():
 
 
 @pytest.mark.parametrize("n", [60, 6])
-def test_runner_on_grid_visit_rows_equals_the_exact_engine(n):
-    """The MMRM runner on the grid's visit rows gives run_chunk's exact rows; n = 6
-    leaves replicates the MMRM cannot fit (the same reason in both)."""
+def test_runner_on_grid_visit_rows_equals_analyze_on_each_trial(n):
+    """The MMRM runner on the grid's visit rows gives what `mscstats analyze` gives on
+    the same trial's visit records; n = 6 leaves replicates the MMRM cannot fit (the
+    same reason in both)."""
+    from mscstats.pipeline import analyze
+    from mscstats.simulation.engine import hypothesis_rows
     sap = restrict_sap(template(KEY), ["pf_mmrm"])
-    replicates, seed = 8, 7
-    exact = run_chunk(KEY, sap, n, 0, replicates, seed, None, engine="exact")
-    grid = make_grid(KEY, n, replicates, _chunk_seed(seed, n, 0))
-    (analysis,) = sap.analyses
-    endpoint = sap.endpoint(analysis.endpoint)
-    values = endpoint_values(GridDerivation(grid, sap.data), endpoint)
-    assert isinstance(values, GridRepeated)
-    out = _outcome(grid, ["mean_difference"])
-    included = grid.population(sap.analysis_population(analysis))
+    replicates, seed = 8, _chunk_seed(7, n, 0)
+    rows = run_chunk(KEY, sap, n, 0, replicates, 7, None)
+    frames = make_batch(KEY, n, replicates, seed, tables=("adsl", "visits", "adae", "ex"))
+    exact = []
     for r in range(replicates):
-        _run_replicate(out, r, analysis, endpoint, values, grid, included, sap)
-    assert len(exact) == replicates
-    for r, row in enumerate(exact):
-        if row[1] is None:                              # not estimable in the exact engine
-            assert out.raised[r] and out.reasons[r, None] == row[5]
+        adsl = frames["adsl"][frames["adsl"]["REPLICATE"] == r]
+        one = {name: t[t["USUBJID"].isin(adsl["USUBJID"])] for name, t in frames.items()}
+        trial = load_frames(one, KEY, sap.study.arms, synthetic_rules(sap.data))
+        (row,) = [row for result in analyze(trial, sap).analyses
+                  for row in hypothesis_rows(result)]
+        exact.append(row)
+    assert len(rows) == replicates
+    for row, mine in zip(exact, rows):
+        if row[1] is None:                              # not estimable on the real trial
+            assert mine[1] is None and mine[5] == row[5]
             continue
-        assert not out.raised[r]
-        assert out.p[r, 0] == pytest.approx(row[3], rel=1e-8)
-        assert out.estimate[r, 0] == pytest.approx(row[4], rel=1e-8)
+        assert mine[3] == pytest.approx(row[3], rel=1e-8)
+        assert mine[4] == pytest.approx(row[4], rel=1e-8)
     if n == 60:
         assert all(row[3] is not None for row in exact)

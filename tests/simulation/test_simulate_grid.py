@@ -1,11 +1,12 @@
-"""The grid engine of simulate gives what the exact engine gives.
+"""The simulation engine: the grid derivation, the batch kernels and the runner fallback.
 
-derive_grid.py re-implements derive.py's rules on (subject x day) arrays, and
-simulate_grid.py runs batched statistics instead of the runners; both are only
-worth having if they agree with the visit-level path value by value. Every test
-here compares the two on the same simulated trials (same seeds): endpoints
-exactly, p-values to 1e-10, ANCOVA estimates to 1e-10 and Cox hazard ratios to
-the fit's convergence (coxph's rule stops within about 1e-7 of the maximum).
+derive/grid.py derives the generator's (subject x day) arrays; every endpoint
+equals derive.py on the same trials' visit records (every kind, condition and
+strategy of the templates). grid_engine runs an analysis's batch kernel where
+its method has one and its runner on each replicate's grid rows otherwise: the
+kernels agree with the runner on the same grid (p-values to 1e-10, estimates to
+1e-10, Cox hazard ratios to the fit's convergence, about 1e-7), and the rows of a
+chunk equal those of pipeline.analyze on each of its trials as a real one.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ from mscstats.derive.grid import GridDerivation, endpoint_unsupported, unsupport
 from mscstats.errors import SapError
 from mscstats.plan import DataRules, template
 from mscstats.schema import DESIGN_KEYS
-from mscstats.simulation.engine import _chunk_seed, choose_engine, restrict_sap, run_chunk, simulate
+from mscstats.pipeline import analyze
+from mscstats.simulation.engine import _chunk_seed, hypothesis_rows, restrict_sap, run_chunk, simulate
+from mscstats.specs import METHODS
 from mscstats.simulation.grid_engine import analyse_grid
 from mscstats.simulation.synth import NULL_EFFECT, get_design, make_batch, make_grid, synthetic_rules
 from mscstats.trial.validate import load_frames
@@ -39,10 +42,11 @@ ENDPOINT_COLUMNS = ("AVAL", "BASE", "CHG", "CNSR", "EVNTCD")
 
 
 def grid_saps(key: str) -> list:
-    """The design's template SAP restricted to the analyses the grid runs (keeping
+    """The design's template SAP restricted to the analyses with a batch kernel (keeping
     the multiplicity family whole), or [] when there are none."""
     sap = template(key)
-    runnable = [a.id for a in sap.analyses if not unsupported(restrict_sap(sap, [a.id]))]
+    runnable = [a.id for a in sap.analyses if METHODS[a.method].batch_kernel
+                and not unsupported(restrict_sap(sap, [a.id]))]
     if not set(sap.multiplicity.family) <= set(runnable):
         runnable = [a for a in runnable if a not in sap.multiplicity.family]
     return [restrict_sap(sap, runnable)] if runnable else []
@@ -65,30 +69,63 @@ RULE_VARIANTS = [
 ]
 
 
+def _one_replicate(frames: dict, r: int) -> dict:
+    """make_batch's tables of replicate r alone: a trial as derive sees a real one
+    (worst-rank scores take the minimum and maximum of their own trial)."""
+    adsl = frames["adsl"][frames["adsl"]["REPLICATE"] == r]
+    return {name: table[table["USUBJID"].isin(adsl["USUBJID"])] if name != "adsl" else adsl
+            for name, table in frames.items()}
+
+
+def with_every_ae_kind(sap):
+    """The SAP with a binary endpoint for each AE kind (plan.AE_KINDS) the template lacks."""
+    from mscstats.plan import AE_KINDS, Condition, EventRule
+    used = {c.ae for e in sap.endpoints if e.event for c in e.event.leaves()}
+    model = next(e for e in sap.endpoints if e.kind == "binary")
+    extra = tuple(replace(model, id=f"ae_{kind}_extra", event=EventRule("any", (Condition(ae=kind),)))
+                  for kind in AE_KINDS if kind not in used)
+    return replace(sap, endpoints=sap.endpoints + extra)
+
+
 @pytest.mark.parametrize("key, rules", RULE_VARIANTS)
 def test_grid_derivation_equals_derive(key, rules):
-    sap = replace(template(key), data=rules)
-    n, replicates, seed = get_design(key).n, 8, 20261123
+    """Every endpoint of the template (every kind, every AE kind, composite and while
+    strategies), value by value and with its ICE, replicate by replicate: the
+    generator's arrays derived on the grid equal its visit records through daily.py,
+    pivoted to the grid."""
+    sap = with_every_ae_kind(replace(template(key), data=rules))
+    n, replicates, seed = get_design(key).n, 3, 20261123
     frames = make_batch(key, n, replicates, seed, tables=("adsl", "visits", "adae", "ex"))
-    trial = load_frames(frames, key, sap.study.arms, synthetic_rules(rules))
-    exact = derive(trial, sap)
-    derivation = GridDerivation(make_grid(key, n, replicates, seed), rules)
-    checked = 0
-    for endpoint in sap.endpoints:
-        if endpoint_unsupported(endpoint):
-            continue
-        rows = exact.of(endpoint.id)
-        if endpoint.repeated:
-            rows = rows[rows["DAY"] == endpoint.day]
-        rows = rows.set_index("USUBJID").reindex(frames["adsl"]["USUBJID"])
-        grid = derivation.endpoint(endpoint)
-        for column in ENDPOINT_COLUMNS:
-            ours = getattr(grid, column.lower())
-            theirs = rows[column].to_numpy(dtype=float)
-            assert same(ours, theirs).all(), (endpoint.id, column,
-                                              np.flatnonzero(~same(ours, theirs))[:5])
-        checked += 1
-    assert checked >= 2          # every design has a measure and a time-to-event endpoint
+    derivation = GridDerivation(make_grid(key, n, replicates, seed, adverse_events=True), rules)
+    grids = {e.id: derivation.endpoint(e) for e in sap.endpoints}
+    kinds = set()
+    for r in range(replicates):
+        part = _one_replicate(frames, r)
+        exact = derive(load_frames(part, key, sap.study.arms, synthetic_rules(rules)), sap)
+        ours = slice(r * n, (r + 1) * n)
+        for endpoint in sap.endpoints:
+            assert not endpoint_unsupported(endpoint)
+            rows = exact.of(endpoint.id)
+            if endpoint.repeated:
+                rows = rows[rows["DAY"] == endpoint.day]
+            rows = rows.set_index("USUBJID").reindex(part["adsl"]["USUBJID"])
+            grid = grids[endpoint.id]
+            for column in ENDPOINT_COLUMNS:
+                mine = getattr(grid, column.lower())[ours]
+                theirs = rows[column].to_numpy(dtype=float)
+                assert same(mine, theirs).all(), (endpoint.id, column, r,
+                                                  np.flatnonzero(~same(mine, theirs))[:5])
+            if grid.ice is not None:
+                assert (grid.ice[ours] == rows["ICE"].to_numpy(dtype=object)).all()
+            kinds.add(endpoint.kind)
+    assert {"change", "time_to_event", "binary"} <= kinds
+
+
+def test_every_template_endpoint_is_derived_on_the_grid():
+    """Grid coverage: every endpoint kind, condition and strategy of the five templates."""
+    for key in DESIGN_KEYS:
+        for endpoint in template(key).endpoints:
+            assert endpoint_unsupported(endpoint) == [], (key, endpoint.id)
 
 
 def test_the_grid_knows_every_parameter_the_generator_records():
@@ -111,11 +148,11 @@ def test_grid_population_flags_equal_the_trials():
 
 # ------------------------------------------------------------------ analyses
 
-def assert_rows_agree(exact_rows, grid_rows):
+def assert_rows_agree(runner_rows, kernel_rows):
     """p to 1e-10 (or 1e-12 absolute: a model that fits a tiny trial exactly has p
     of about 1e-16 made of rounding); estimates to 1e-10, hazard ratios to 1e-6."""
-    assert len(exact_rows) == len(grid_rows)
-    for ours, theirs in zip(grid_rows, exact_rows):
+    assert len(runner_rows) == len(kernel_rows)
+    for ours, theirs in zip(kernel_rows, runner_rows):
         assert ours[:3] == theirs[:3]
         assert ours[5] == theirs[5], (ours, theirs)      # the same not-estimable reason
         hazard = theirs[2] == "hazard_ratio"
@@ -127,29 +164,56 @@ def assert_rows_agree(exact_rows, grid_rows):
 
 @pytest.mark.parametrize("key", [k for k in DESIGN_KEYS if grid_saps(k)])
 @pytest.mark.parametrize("n", ["design", 4])
-def test_grid_rows_equal_exact_rows(key, n):
+def test_kernel_rows_equal_runner_rows(key, n):
     """n = 4 leaves arms without values, trials without events and families cut
     short: the replicates the batch hands to the runner."""
     (sap,) = grid_saps(key)
     n = get_design(key).n if n == "design" else n
-    exact = run_chunk(key, sap, n, 0, 25, 99, None, engine="exact")
-    assert_rows_agree(exact, run_chunk(key, sap, n, 0, 25, 99, None, engine="grid"))
+    runner = run_chunk(key, sap, n, 0, 25, 99, None, runner_only=True)
+    assert_rows_agree(runner, run_chunk(key, sap, n, 0, 25, 99, None))
 
 
-def test_an_exact_fit_gives_rounding_sized_p_values_in_both_engines():
+def test_an_exact_fit_gives_rounding_sized_p_values_in_kernel_and_runner():
     """Found by a sweep of 150 chunks (five designs, three effects, n = 3 to 40): with
-    6 subjects the S/F ANCOVA can fit exactly; both engines then give p of about
+    6 subjects the S/F ANCOVA can fit exactly; kernel and runner then give p of about
     1e-16, which only rounding tells apart."""
     (sap,) = grid_saps("nebulized-exosomes")
-    rows = {engine: run_chunk("nebulized-exosomes", sap, 6, 0, 25, 12345, NULL_EFFECT, engine)
-            for engine in ("exact", "grid")}
-    assert min(r[3] for r in rows["exact"] if r[3] is not None) < 1e-12
-    assert_rows_agree(rows["exact"], rows["grid"])
+    rows = {only: run_chunk("nebulized-exosomes", sap, 6, 0, 25, 12345, NULL_EFFECT,
+                            runner_only=only) for only in (True, False)}
+    assert min(r[3] for r in rows[True] if r[3] is not None) < 1e-12
+    assert_rows_agree(rows[True], rows[False])
+
+
+def whole_saps():
+    """Each template SAP with the analyses the engine runs (all but visit-row ones)."""
+    out = []
+    for key in DESIGN_KEYS:
+        sap = template(key)
+        kept = [a.id for a in sap.analyses if not unsupported(restrict_sap(sap, [a.id]))]
+        out.append((key, restrict_sap(sap, kept)))
+    return out
+
+
+@pytest.mark.parametrize("key, sap", whole_saps(), ids=[k for k, _ in whole_saps()])
+def test_chunk_rows_equal_the_pipeline_on_each_trial(key, sap):
+    """The one engine gives, trial by trial, what `mscstats analyze` gives on the same
+    trial's tables (make_batch's visit records, validated and derived as a real trial):
+    kernels, runners on grid rows and the multiplicity family."""
+    n, replicates, seed = get_design(key).n, 2, _chunk_seed(sap.study.seed, get_design(key).n, 0)
+    rows = run_chunk(key, sap, n, 0, replicates, sap.study.seed, None)
+    frames = make_batch(key, n, replicates, seed, tables=("adsl", "visits", "adae", "ex"))
+    expected = []
+    for r in range(replicates):
+        trial = load_frames(_one_replicate(frames, r), key, sap.study.arms,
+                            synthetic_rules(sap.data))
+        expected += [row for result in analyze(trial, sap).analyses
+                     for row in hypothesis_rows(result)]
+    assert_rows_agree(expected, rows)
 
 
 def test_small_trials_exercise_the_runner_and_the_family_rule():
     (sap,) = grid_saps("refractory-hypoxia")
-    rows = run_chunk("refractory-hypoxia", sap, 2, 0, 25, 3, None, engine="grid")
+    rows = run_chunk("refractory-hypoxia", sap, 2, 0, 25, 3, None)
     frame = pd.DataFrame(rows, columns=["analysis", "arm", "estimand", "p", "estimate", "reason"])
     # every replicate has a row for every analysis: with one subject an arm, many
     # replicates cannot run the primary ANCOVA, which is then a not-estimable row (a
@@ -166,7 +230,7 @@ def test_small_trials_exercise_the_runner_and_the_family_rule():
     # the log-rank p is doubled (Holm's first step with m = 2) rather than dropped
     logrank = frame[frame["analysis"] == "ttci_logrank"].reset_index(drop=True)
     raw = pd.DataFrame(run_chunk("refractory-hypoxia", restrict_sap(sap, ["ttci_logrank"]), 2, 0,
-                                 25, 3, None, engine="grid"), columns=frame.columns)
+                                 25, 3, None), columns=frame.columns)
     both = unestimable & logrank["p"].notna()
     assert both.any()
     assert logrank.loc[both, "p"].to_numpy() == pytest.approx(
@@ -176,7 +240,8 @@ def test_small_trials_exercise_the_runner_and_the_family_rule():
 def test_batched_statistics_equal_the_runner_on_the_same_grid():
     (sap,) = grid_saps("three-arm-paxlovid")     # strata and a three-arm ANCOVA
     for chunk in range(2):
-        grid = make_grid("three-arm-paxlovid", 90, 25, _chunk_seed(4, 90, chunk))
+        grid = make_grid("three-arm-paxlovid", 90, 25, _chunk_seed(4, 90, chunk),
+                         adverse_events=True)
         assert_rows_agree(analyse_grid(grid, sap, runner_only=True), analyse_grid(grid, sap))
 
 
@@ -255,47 +320,50 @@ def test_adjust_rows_equals_adjust_row_by_row(method):
         np.testing.assert_array_equal(rows[r], expected)
 
 
-# ------------------------------------------------------------------ engine choice
+# ------------------------------------------------------------------ what the engine runs
 
-def test_auto_engine_is_grid_only_where_the_sap_allows():
+def test_every_template_runs_and_only_covariates_the_generator_lacks_are_unsupported():
+    for key in DESIGN_KEYS:
+        assert unsupported(template(key)) == [], key
     rh = template("refractory-hypoxia")
-    assert choose_engine(restrict_sap(rh, ["primary", "ttci_logrank"])) == "grid"
-    assert choose_engine(rh) == "exact"                 # MMRM, Fine-Gray, Fisher...
-    assert choose_engine(restrict_sap(rh, ["primary"]), "exact") == "exact"
-    with pytest.raises(SapError, match="pf_mmrm: method mmrm"):
-        choose_engine(rh, "grid")
-    assert choose_engine(template("single-arm-bm-msc")) == "exact"
-    assert choose_engine(restrict_sap(template("prevent-progression"), ["primary"])) == "grid"
-    with pytest.raises(SapError, match="ae_any: an adverse-event condition"):
-        choose_engine(restrict_sap(template("prevent-progression"), ["ae_any"]), "grid")
+    odd = replace(rh, analyses=tuple(
+        replace(a, options={**a.options, "covariates": ("BASE", "WEIGHT")})
+        if a.id == "primary" else a for a in rh.analyses))
+    assert unsupported(odd) == ["analysis primary: covariate or stratum WEIGHT (the generator "
+                                "makes AGE, SEX, BMI, STRATUM)"]
+    with pytest.raises(SapError, match="primary: covariate or stratum WEIGHT"):
+        simulate("refractory-hypoxia", odd, [20], 2)
 
 
-def test_engines_give_the_same_operating_characteristics():
-    sap = template("refractory-hypoxia")
-    runs = {engine: simulate("refractory-hypoxia", sap, [30], 50, seed=8, engine=engine,
-                             analyses=["primary", "ttci_logrank"])
-            for engine in ("grid", "exact")}
-    grid, exact = (runs[e].to_dict() for e in ("grid", "exact"))
-    assert (grid["engine"], exact["engine"]) == ("grid", "exact")
-    for ours, theirs in zip(grid["results"], exact["results"]):
-        assert {k: ours[k] for k in ("analysis", "n_estimable", "rejections")} == \
-            {k: theirs[k] for k in ("analysis", "n_estimable", "rejections")}
-        assert ours["mean_estimate"] == pytest.approx(theirs["mean_estimate"], rel=1e-7)
+def test_a_repeated_endpoint_s_runner_gets_a_row_per_visit_on_the_grid():
+    # the MMRM and MI of the repeated P/F endpoint run on every replicate's visit rows
+    rh = template("refractory-hypoxia")
+    mi = replace(rh, analyses=tuple(replace(a, endpoint="pf_course") if a.id == "primary_mi"
+                                    else a for a in rh.analyses))
+    sap = restrict_sap(mi, ["pf_mmrm", "primary_mi"])
+    oc = simulate("refractory-hypoxia", sap, [30], 25, seed=8).to_dict()
+    assert {r["analysis"]: r["n_estimable"] for r in oc["results"]} == \
+        {"pf_mmrm": 25, "primary_mi": 25}
 
 
-def test_cli_engine_option(tmp_path):
+def test_a_method_without_kernel_runs_its_runner_on_every_replicate():
+    sap = restrict_sap(template("refractory-hypoxia"), ["vfd28_wilcoxon", "who_d14_po"])
+    oc = simulate("refractory-hypoxia", sap, [30], 25, seed=8).to_dict()
+    assert oc["engine"] == "grid"
+    assert any("vfd28_wilcoxon, who_d14_po" in note for note in oc["notes"])
+    assert {r["analysis"]: r["n_estimable"] for r in oc["results"]} == \
+        {"vfd28_wilcoxon": 25, "who_d14_po": 25}
+
+
+def test_cli_simulates_a_whole_sap_and_has_no_engine_option(tmp_path):
     out = tmp_path / "oc.json"
-    result = CliRunner().invoke(main, ["simulate", "--design", "refractory-hypoxia",
-                                       "--n-sims", "25", "--analyses", "primary",
-                                       "--engine", "grid", "-o", str(out)])
+    result = CliRunner().invoke(main, ["simulate", "--design", "single-arm-bm-msc",
+                                       "--n-sims", "25", "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert json.loads(out.read_text())["engine"] == "grid"
-    refused = CliRunner().invoke(main, ["simulate", "--design", "refractory-hypoxia",
-                                        "--n-sims", "25", "--analyses", "vfd28_wilcoxon",
-                                        "--engine", "grid", "-o", str(out)])
-    assert refused.exit_code != 0
-    assert "vfd28_wilcoxon: method wilcoxon" in refused.output
-    assert "Traceback" not in refused.output
+    old = CliRunner().invoke(main, ["simulate", "--design", "single-arm-bm-msc",
+                                    "--engine", "exact", "-o", str(out)])
+    assert old.exit_code == 2 and "--engine" in old.output
 
 
 def test_welch_batch_with_included_equals_welch():

@@ -190,9 +190,10 @@ def _ancova_sets(y: np.ndarray, treated: np.ndarray, z: np.ndarray, model: np.nd
         resid = y_res - beta[..., None] * a_res[:, None, :]
         rss = (resid * resid).sum(axis=-1)
         se = np.sqrt(rss / df[:, None] / saa)
+        t = beta / se                  # an exact fit (SE 0): marked below, the runner says
     centred = np.where(model[:, None, :], y - (y.sum(axis=-1) / used[:, None])[..., None], 0.0)
     exact = ~(rss > 1e-20 * (centred * centred).sum(axis=-1))
-    return TStatistic(beta, se, beta / se, df), exact
+    return TStatistic(beta, se, t, df), exact
 
 
 def tipping_points(completed: np.ndarray, missing: np.ndarray, arm: np.ndarray,
