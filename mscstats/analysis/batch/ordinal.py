@@ -1,0 +1,190 @@
+"""The proportional odds model (cores/ordinal.proportional_odds) over replicates.
+
+logit P(Y <= c_j) = theta_j - x' beta for every replicate at once: the same
+start (logits of the cumulative proportions, beta = 0), Newton steps with the
+analytic gradient and Hessian, step halving while the likelihood falls or the
+thresholds leave their order, and the stopping rule max |gradient| < 1e-10.
+Replicates are grouped by their number of categories (each group one array of
+parameters); inputs are (B, n) values, (B, n, p) covariates and a (B, n) mask of
+the subjects each replicate analyses.
+
+``ok`` is False where the core raises NotEstimable (one category, no
+convergence, a step halved 40 times, |beta| > 30) or would need luck to agree
+(a covariate constant among the subjects, a singular Hessian, an SE above 100 or
+|beta| > 15, where separation makes the stopping point arbitrary): the caller asks the runner there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..cores import ordinal as core
+from .kernels import _runs, _take
+
+__all__ = ["OrdinalBatch", "proportional_odds_batch"]
+
+_TRUST = 15.0         # |beta| above which the batch defers to the core
+_SE_TRUST = 100.0     # and an SE above which
+
+
+@dataclass(frozen=True)
+class OrdinalBatch:
+    params: np.ndarray      # (B, p) arm effects beta (NaN where not ok)
+    se: np.ndarray          # (B, p)
+    llf: np.ndarray         # (B,)
+    ok: np.ndarray          # (B,)
+
+
+def _codes(y, used):
+    """Category index of each used value within its replicate (0 = lowest), and the
+    number of categories of each replicate."""
+    keyed = np.where(used, y, np.inf)
+    order = np.argsort(keyed, axis=-1, kind="stable")
+    s = _take(keyed, order)
+    new = np.ones(s.shape, dtype=bool)
+    new[:, 1:] = s[:, 1:] != s[:, :-1]
+    code_sorted = np.cumsum(new, axis=-1) - 1
+    codes = np.empty(y.shape, dtype=np.int64)
+    np.put_along_axis(codes, order, code_sorted, axis=-1)
+    categories = np.where(used, codes, -1).max(axis=-1) + 1
+    return np.where(used, codes, 0), categories
+
+
+def _parts(params, codes, x, w, k):
+    """Log-likelihood (B,), gradient (B, q) and Hessian (B, q, q) of each replicate."""
+    from scipy.special import expit
+    b, n = codes.shape
+    theta, beta = params[:, :k], params[:, k:]
+    eta = np.einsum("bnp,bp->bn", x, beta)
+    big = np.concatenate([np.full((b, 1), -np.inf), theta, np.full((b, 1), np.inf)], axis=1)
+    upper, lower = _take(big, codes + 1) - eta, _take(big, codes) - eta
+    fu, fl = expit(upper), expit(lower)
+    prob = fu - fl
+    du, dl = fu * (1 - fu), fl * (1 - fl)
+    ddu, ddl = du * (1 - 2 * fu), dl * (1 - 2 * fl)
+    cut = np.arange(k)
+    du_design = np.concatenate([(codes[..., None] == cut).astype(float), -x], axis=-1)
+    dl_design = np.concatenate([(codes[..., None] - 1 == cut).astype(float), -x], axis=-1)
+    du_design[codes == k] = 0.0
+    dl_design[codes == 0] = 0.0
+    used = w > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        loglik = np.where(used, np.log(prob), 0.0).sum(axis=-1)
+        score = np.where(used[..., None], (du[..., None] * du_design - dl[..., None] * dl_design)
+                         / prob[..., None], 0.0)
+        a = np.where(used, ddu / prob, 0.0)
+        c = np.where(used, ddl / prob, 0.0)
+    curv = (np.einsum("bn,bni,bnj->bij", a, du_design, du_design)
+            - np.einsum("bn,bni,bnj->bij", c, dl_design, dl_design))
+    return loglik, score.sum(axis=1), curv - np.einsum("bni,bnj->bij", score, score)
+
+
+def proportional_odds_batch(y, x, used) -> OrdinalBatch:
+    """core.proportional_odds(used values of y, their rows of x) of every replicate."""
+    y = np.asarray(y, dtype=np.float64)
+    x = np.asarray(x, dtype=np.float64)
+    used = np.asarray(used, dtype=bool) & ~np.isnan(y)
+    b, p = y.shape[0], x.shape[-1]
+    codes, categories = _codes(y, used)
+    out = OrdinalBatch(np.full((b, p), np.nan), np.full((b, p), np.nan), np.full(b, np.nan),
+                       np.zeros(b, dtype=bool))
+    # a covariate constant among the used subjects (an empty arm): not identifiable
+    varies = np.ones(b, dtype=bool)
+    for col in range(p):
+        z = x[..., col]
+        varies &= np.where(used, z, -np.inf).max(axis=-1) > np.where(used, z, np.inf).min(axis=-1)
+    categories = np.where(varies, categories, 0)
+    for j in np.unique(categories[categories >= 2]):
+        rows = np.flatnonzero(categories == j)
+        _fit_group(codes[rows], np.where(used[rows][..., None], x[rows], 0.0),
+                   used[rows].astype(float), int(j) - 1, rows, out)
+    return out
+
+
+def _start(codes, w, k):
+    counts = np.stack([((codes == c) & (w > 0)).sum(axis=-1) for c in range(k + 1)], axis=1)
+    cum = np.cumsum(counts, axis=1)[:, :-1] / w.sum(axis=-1, keepdims=True)
+    return np.log(cum / (1 - cum))
+
+
+def _fit_group(codes, x, w, k, rows, out):
+    """Newton with step halving for replicates with k + 1 categories (cores/ordinal.py)."""
+    b, p = len(rows), x.shape[-1]
+    params = np.concatenate([_start(codes, w, k), np.zeros((b, p))], axis=1)
+    loglik, grad, hess = _parts(params, codes, x, w, k)
+    failed = np.zeros(b, dtype=bool)
+    done = np.zeros(b, dtype=bool)
+    for _ in range(core._MAX_ITER):
+        done |= np.max(np.abs(grad), axis=1) < core._GRAD_TOL
+        active = np.flatnonzero(~done & ~failed)
+        if not len(active):
+            break
+        step, singular = _solve(hess[active], -grad[active])
+        failed[active[singular]] = True
+        keep = ~singular
+        active, step = active[keep], step[keep]
+        new, accepted = _halving(params[active], step, loglik[active], codes[active],
+                                 x[active], w[active], k)
+        failed[active[~accepted]] = True
+        good = active[accepted]
+        params[good] = new[0][accepted]
+        loglik[good], grad[good], hess[good] = (a[accepted] for a in new[1:])
+    failed |= ~done                                   # 100 iterations: no convergence
+    beta = params[:, k:]
+    failed |= np.any(np.abs(beta) > _TRUST, axis=1)
+    fine = np.flatnonzero(~failed)
+    if not len(fine):
+        return
+    cov, singular = _solve(-hess[fine], np.broadcast_to(np.eye(k + p), (len(fine), k + p, k + p)))
+    with np.errstate(invalid="ignore"):             # not a maximum: the core's SE is NaN too
+        se = np.sqrt(np.diagonal(cov, axis1=1, axis2=2)[:, k:])
+    # an SE this large: (near) non-identifiable; the runner calls it not estimable
+    good = fine[~singular & np.isfinite(se).all(axis=1) & (se < _SE_TRUST).all(axis=1)]
+    mapped = rows[good]
+    keep = np.isin(fine, good)
+    out.params[mapped], out.se[mapped], out.llf[mapped] = beta[good], se[keep], loglik[good]
+    out.ok[mapped] = True
+
+
+def _solve(a, rhs):
+    """np.linalg.solve of each system; (solutions, singular?) -- a singular one gets NaN."""
+    singular = np.zeros(len(a), dtype=bool)
+    vector = rhs.ndim == 2
+    try:
+        return np.linalg.solve(a, rhs[..., None] if vector else rhs)[..., 0] if vector \
+            else np.linalg.solve(a, rhs), singular
+    except np.linalg.LinAlgError:
+        pass
+    out = np.full(rhs.shape, np.nan)
+    for i in range(len(a)):                           # find the singular ones
+        try:
+            out[i] = np.linalg.solve(a[i], rhs[i])
+        except np.linalg.LinAlgError:
+            singular[i] = True
+    return out, singular
+
+
+def _halving(params, step, loglik, codes, x, w, k):
+    """core._halving_step for every row: (new params, loglik, grad, hess), accepted?"""
+    b = len(params)
+    result = [params.copy(), loglik.copy(), np.zeros((b, params.shape[1])),
+              np.zeros((b,) + (params.shape[1],) * 2)]
+    accepted = np.zeros(b, dtype=bool)
+    for _ in range(40):
+        todo = np.flatnonzero(~accepted)
+        if not len(todo):
+            break
+        new = params[todo] + step[todo]
+        ordered = np.all(np.diff(new[:, :k], axis=1) > 0, axis=1)
+        idx = todo[ordered]
+        if len(idx):
+            ll, grad, hess = _parts(new[ordered], codes[idx], x[idx], w[idx], k)
+            fine = np.isfinite(ll) & (ll >= loglik[idx] - 1e-10 * np.abs(loglik[idx]))
+            take = idx[fine]
+            result[0][take], result[1][take] = new[ordered][fine], ll[fine]
+            result[2][take], result[3][take] = grad[fine], hess[fine]
+            accepted[take] = True
+        step = np.where(accepted[:, None], step, step / 2)
+    return result, accepted
