@@ -202,7 +202,7 @@ DEFAULT_IMPUTATIONS, MAX_IMPUTATIONS, MAX_DELTAS = 50, 1000, 101
 ESTIMANDS = ("mean_difference", "mean_change", "hodges_lehmann_shift", "geometric_mean_ratio",
              "hazard_ratio", "subdistribution_hazard_ratio", "rmst_difference", "rmst_ratio",
              "risk_difference", "risk_ratio", "odds_ratio", "common_odds_ratio", "proportion",
-             "median_change", "geometric_mean_change",
+             "median_change",
              "observed_minus_expected",  # permutation log-rank / Cox score: O - E of the treated arm
              "win_probability")          # worst-rank scores (DESIGN.md 9): U / (n1 n0)
 TEST_NAMES = ("logrank", "gray", "fisher", "chi_square", "wilcoxon", "signed_rank", "brant",

@@ -24,8 +24,8 @@ Conventions (docs for the report's methods page):
   variation) is reported without numbers and a note says why.
 * ``tests`` hold one test per comparison, in the order of ``comparisons``.
 * Log-transformed endpoints (values are natural logs): welch and paired report
-  exp of the difference (``geometric_mean_ratio``) or of the mean change
-  (``geometric_mean_change``) with exp of the CI; their ``se`` would be on the
+  exp of the difference or of the mean change (both ``geometric_mean_ratio``:
+  treated over reference, follow-up over baseline) with exp of the CI; their ``se`` would be on the
   log scale, so it is left out. Wilcoxon's Hodges-Lehmann shift stays on the
   log scale (a note says so).
 * Quartiles are R's default (type 7, numpy's "linear").
@@ -304,10 +304,10 @@ def run_paired(inp) -> AnalysisResult:
 def _paired_arm(arm, changes, level, log, notes):
     try:
         r = ttests.one_sample(changes, level)
-        mean = _t_comparison(arm, None, r, "mean_change", "geometric_mean_change", log)
+        mean = _t_comparison(arm, None, r, "mean_change", "geometric_mean_ratio", log)
         t_test = Test("paired_t", r.statistic, r.df, r.p_value)
     except NotEstimable as why:
-        mean = empty_comparison(arm, None, "geometric_mean_change" if log else "mean_change", level)
+        mean = empty_comparison(arm, None, "geometric_mean_ratio" if log else "mean_change", level)
         t_test = Test("paired_t", None, None, None)
         notes.append(f"{arm}: {why}")
     try:

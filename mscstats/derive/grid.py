@@ -98,8 +98,6 @@ def unsupported(sap: Sap) -> list[str]:
             reasons.append(f"{where}: covariates or Fleming-Harrington weights")
         if analysis.method == "logrank" and set(options.get("strata", ())) - set(_CATEGORICAL_ADSL):
             reasons.append(f"{where}: strata other than SEX and STRATUM")
-        if analysis.method == "binary" and options.get("test", "fisher") != "fisher":
-            reasons.append(f"{where}: a test other than Fisher's")
         reasons += [f"{where}: {why}" for why in endpoint_unsupported(endpoint)]
     return reasons
 

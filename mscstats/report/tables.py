@@ -33,8 +33,7 @@ __all__ = ["Table", "fmt_number", "decimals_for", "fmt_estimate", "fmt_ci", "fmt
 NA = "NA"
 NOT_ESTIMABLE = "not estimable"
 RATIO_ESTIMANDS = ("geometric_mean_ratio", "hazard_ratio", "subdistribution_hazard_ratio",
-                   "risk_ratio", "odds_ratio", "common_odds_ratio", "rmst_ratio",
-                   "geometric_mean_change")
+                   "risk_ratio", "odds_ratio", "common_odds_ratio", "rmst_ratio")
 
 
 @dataclass(frozen=True)

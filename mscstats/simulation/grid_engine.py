@@ -6,7 +6,9 @@ derives the endpoints and runs each replicate's analyses one by one: about
 (derive_grid.py) and each analysis runs for every replicate at once with the
 batch statistics of analysis/batch.py (ANCOVA by Frisch-Waugh-Lovell, the
 log-rank test, the Cox hazard ratio) and Welch's t, which agree with the scalar cores to
-1e-10, and Fisher's exact test from proportions.py once per distinct table. A replicate where the batch formula could differ from the runner (an
+1e-10; the other methods' kernels live in their own modules (grid_binary.py,
+grid_ranks.py, grid_ordinal.py), named by their specs rows. A replicate where the
+batch formula could differ from the runner (an
 arm without values, no baseline, a singular model, no events, a Cox fit that
 needs step halving to its limit or may be infinite) is run by the runner
 itself on its grid-derived rows, so every replicate gets the runner's answer.
@@ -38,7 +40,7 @@ def analyse_grid(grid: DailyGrid, sap: Sap, runner_only: bool = False) -> list[t
         included = grid.population(sap.analysis_population(analysis))
         outcome = _BATCH[analysis.method](analysis, endpoint, values, grid, included, sap)
         # one arm: the runner says why a comparison method cannot run
-        if runner_only or (len(sap.study.arms) < 2 and analysis.method != "binary"):
+        if runner_only or (len(sap.study.arms) < 2 and analysis.method not in _ONE_ARM):
             outcome.needs_runner[:] = True
         for r in np.flatnonzero(outcome.needs_runner):
             _run_replicate(outcome, r, analysis, endpoint, values, grid, included, sap)
@@ -144,33 +146,8 @@ def _logrank(analysis: Analysis, endpoint: Endpoint, values: GridEndpoint, grid:
     return out
 
 
-# ------------------------------------------------------------------ proportions
-
-def _binary(analysis: Analysis, endpoint: Endpoint, values: GridEndpoint, grid: DailyGrid,
-            included: np.ndarray, sap: Sap) -> _Outcome:
-    """compare.run_binary: per treated arm the risk difference with Fisher's exact p
-    (each distinct table's p computed once); one arm: the proportion, no test."""
-    from ..analysis.cores.proportions import fisher_exact_p
-    arms = len(sap.study.arms)
-    y, arm, pop = _by_replicate(grid, values.aval, grid.arm, included)
-    known = pop & ~np.isnan(y)
-    events = np.stack([(known & (arm == j) & (y == 1)).sum(axis=1) for j in range(arms)], 1)
-    sizes = np.stack([(known & (arm == j)).sum(axis=1) for j in range(arms)], axis=1)
-    if arms == 1:
-        out = _outcome(grid, ["proportion"])
-        out.estimate[:, 0] = events[:, 0] / np.where(sizes[:, 0] > 0, sizes[:, 0], 1)
-    else:
-        out = _outcome(grid, ["risk_difference"] * (arms - 1))
-    out.needs_runner |= (sizes == 0).any(axis=1)       # require_arms: the runner says why
-    p_of_table: dict[tuple, float] = {}
-    for r in np.flatnonzero(~out.needs_runner):
-        for j in range(1, arms):
-            table = (int(events[r, j]), int(sizes[r, j]), int(events[r, 0]), int(sizes[r, 0]))
-            if table not in p_of_table:
-                p_of_table[table] = fisher_exact_p(*table)
-            out.p[r, j - 1] = p_of_table[table]
-            out.estimate[r, j - 1] = table[0] / table[1] - table[2] / table[3]
-    return out
+# the methods whose kernels answer a single-arm SAP themselves
+_ONE_ARM = ("binary", "paired")
 
 
 # the methods whose specs row names a batch kernel of this module
@@ -194,6 +171,7 @@ def _run_replicate(out: _Outcome, r: int, analysis: Analysis, endpoint: Endpoint
     import pandas as pd
 
     from ..analysis import AnalysisInput
+    from ..derive.daily import worst_direction
     from .engine import _run_replicate as run_replicate
     from .engine import hypothesis_rows
     rows = np.arange(r * grid.n, (r + 1) * grid.n)
@@ -208,7 +186,9 @@ def _run_replicate(out: _Outcome, r: int, analysis: Analysis, endpoint: Endpoint
                         method=analysis.method, data=data, arms=tuple(sap.study.arms),
                         options=dict(analysis.options), alpha=sap.study.alpha,
                         seed=sap.study.seed, transform=endpoint.transform,
-                        target_day=endpoint.day, horizon=endpoint.horizon)
+                        target_day=endpoint.day, horizon=endpoint.horizon,
+                        intercurrent=dict(endpoint.intercurrent),
+                        higher_is_better=worst_direction(endpoint.param or "") == "min")
     out.p[r], out.estimate[r], out.raised[r] = np.nan, np.nan, False
     result = run_replicate(inp, None)
     if not result.estimable:
@@ -216,6 +196,8 @@ def _run_replicate(out: _Outcome, r: int, analysis: Analysis, endpoint: Endpoint
         out.reasons[r, None] = result.reason
         return
     for _, arm, _, p, estimate, reason in hypothesis_rows(result):
+        if arm == sap.study.arms[0] and len(sap.study.arms) > 1:
+            continue        # paired: the reference arm's own change is no column of the rows
         j = max(sap.study.arms.index(arm) - 1, 0)     # one arm: its own column
         out.p[r, j] = np.nan if p is None else p
         out.estimate[r, j] = np.nan if estimate is None else estimate
