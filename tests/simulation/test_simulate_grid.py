@@ -289,7 +289,7 @@ def test_cli_engine_option(tmp_path):
                                         "--n-sims", "25", "--analyses", "vfd28_wilcoxon",
                                         "--engine", "grid", "-o", str(out)])
     assert refused.exit_code != 0
-    assert "vfd28_wilcoxon: method wilcoxon" in refused.output
+    assert "cannot run analysis vfd28_wilcoxon: endpoint kind free_days" in refused.output
     assert "Traceback" not in refused.output
 
 
