@@ -18,6 +18,9 @@ Cases:
                P/F endpoint pf_course (days 3 and 7 imputed by visit, Rubin's rules):
                the vectorised runner vs a Python loop of statsmodels OLS fits, one
                completed data set at a time
+  ranks        10,000 replicates of n = 60: Wilcoxon + Hodges-Lehmann, paired t +
+               signed rank, risk difference + Fisher, proportional odds, batch
+               kernels vs a loop of the scalar cores, and scipy / statsmodels
 
 Times are wall-clock (perf_counter) on this machine; alternatives that would take
 minutes are measured on a subset and extrapolated, and say so.
@@ -329,6 +332,11 @@ def _mi_statsmodels_loop(inp, m: int):
     return float(pooled.estimate), float(pooled.se)
 
 
+def case_ranks(quick: bool) -> None:
+    import bench_ranks
+    bench_ranks.run(line, quick)
+
+
 def pd_design(subjects):
     import pandas as pd
     return pd.DataFrame({"const": 1.0, "ARM": (subjects["ARM"] != "control").astype(float),
@@ -338,7 +346,8 @@ def pd_design(subjects):
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--case", choices=["permutation", "survival", "simulate", "load", "mi"],
+    parser.add_argument("--case", choices=["permutation", "survival", "simulate", "load", "mi",
+                                           "ranks"],
                         action="append")
     parser.add_argument("--sims", type=int, default=None)
     parser.add_argument("--load-worker", default=None, help=argparse.SUPPRESS)
@@ -354,7 +363,7 @@ def main() -> None:
     import platform
     print(f"mscstats benchmarks on {platform.platform()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}")
-    cases = args.case or ["permutation", "survival", "simulate", "load", "mi"]
+    cases = args.case or ["permutation", "survival", "simulate", "load", "mi", "ranks"]
     for name in cases:
         if name == "simulate":
             case_simulate(args.quick, args.sims)

@@ -53,7 +53,8 @@ def _codes(y, used):
 
 
 def _parts(params, codes, x, w, k):
-    """Log-likelihood (B,), gradient (B, q) and Hessian (B, q, q) of each replicate."""
+    """Log-likelihood (B,), gradient (B, q) and Hessian (B, q, q) of each replicate;
+    w: how many subjects each row stands for (0: none)."""
     from scipy.special import expit
     b, n = codes.shape
     theta, beta = params[:, :k], params[:, k:]
@@ -71,14 +72,33 @@ def _parts(params, codes, x, w, k):
     dl_design[codes == 0] = 0.0
     used = w > 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        loglik = np.where(used, np.log(prob), 0.0).sum(axis=-1)
+        loglik = np.where(used, w * np.log(prob), 0.0).sum(axis=-1)
         score = np.where(used[..., None], (du[..., None] * du_design - dl[..., None] * dl_design)
                          / prob[..., None], 0.0)
-        a = np.where(used, ddu / prob, 0.0)
-        c = np.where(used, ddl / prob, 0.0)
-    curv = (np.einsum("bn,bni,bnj->bij", a, du_design, du_design)
-            - np.einsum("bn,bni,bnj->bij", c, dl_design, dl_design))
-    return loglik, score.sum(axis=1), curv - np.einsum("bni,bnj->bij", score, score)
+        a = np.where(used, w * ddu / prob, 0.0)
+        c = np.where(used, w * ddl / prob, 0.0)
+    t = np.swapaxes
+    curv = t(du_design * a[..., None], 1, 2) @ du_design - t(dl_design * c[..., None], 1, 2) @ dl_design
+    weighted = score * w[..., None]
+    return loglik, weighted.sum(axis=1), curv - t(weighted, 1, 2) @ score
+
+
+def _cells(codes, x, used):
+    """With arm dummies for x (0/1, at most one 1 a row) the likelihood depends on the
+    subjects only through the count of each arm and category: rows of (arm, category)
+    cells with those counts as weights, (B, A * J) -- a fraction of the subjects.
+    None for other covariates."""
+    if not (np.isin(x, (0.0, 1.0)).all() and (x.sum(axis=-1) <= 1).all()):
+        return None
+    b, p = x.shape[0], x.shape[-1]
+    arm = np.where(x.sum(axis=-1) > 0, np.argmax(x, axis=-1) + 1, 0)
+    j = int(codes.max(initial=0)) + 1
+    flat = (np.arange(b)[:, None] * (p + 1) + arm) * j + codes
+    counts = np.bincount(flat[used], minlength=b * (p + 1) * j).reshape(b, (p + 1) * j)
+    cell_codes = np.broadcast_to(np.tile(np.arange(j), p + 1), counts.shape)
+    cell_x = np.repeat(np.vstack([np.zeros(p), np.eye(p)]), j, axis=0)
+    return (np.ascontiguousarray(cell_codes), np.broadcast_to(cell_x, (b,) + cell_x.shape),
+            counts.astype(float))
 
 
 def proportional_odds_batch(y, x, used) -> OrdinalBatch:
@@ -96,15 +116,21 @@ def proportional_odds_batch(y, x, used) -> OrdinalBatch:
         z = x[..., col]
         varies &= np.where(used, z, -np.inf).max(axis=-1) > np.where(used, z, np.inf).min(axis=-1)
     categories = np.where(varies, categories, 0)
+    cells = _cells(codes, x, used)
     for j in np.unique(categories[categories >= 2]):
         rows = np.flatnonzero(categories == j)
-        _fit_group(codes[rows], np.where(used[rows][..., None], x[rows], 0.0),
-                   used[rows].astype(float), int(j) - 1, rows, out)
+        if cells is None:
+            group = (codes[rows], np.where(used[rows][..., None], x[rows], 0.0),
+                     used[rows].astype(float))
+        else:                          # a code above j - 1 has no subjects in these rows
+            keep = np.flatnonzero(cells[0][0] < j)
+            group = (cells[0][rows][:, keep], cells[1][rows][:, keep], cells[2][rows][:, keep])
+        _fit_group(*group, int(j) - 1, rows, out)
     return out
 
 
 def _start(codes, w, k):
-    counts = np.stack([((codes == c) & (w > 0)).sum(axis=-1) for c in range(k + 1)], axis=1)
+    counts = np.stack([np.where(codes == c, w, 0.0).sum(axis=-1) for c in range(k + 1)], axis=1)
     cum = np.cumsum(counts, axis=1)[:, :-1] / w.sum(axis=-1, keepdims=True)
     return np.log(cum / (1 - cum))
 

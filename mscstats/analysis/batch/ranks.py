@@ -22,8 +22,8 @@ from ..cores import ranks as core
 from .kernels import _runs, _take
 from .uniroot import uniroot_batch
 
-__all__ = ["RankSumBatch", "SignedRankBatch", "rank_sum_batch", "win_probability_batch",
-           "signed_rank_batch"]
+__all__ = ["RankSumBatch", "SignedRankBatch", "rank_sum_batch", "rank_sum_p_batch",
+           "win_probability_batch", "signed_rank_batch"]
 
 
 @dataclass(frozen=True)
@@ -76,16 +76,26 @@ def _exact_once(keys, fn) -> np.ndarray:
     return np.array([fn(*k) for k in distinct.tolist()])[inverse.ravel()]
 
 
-def _ordered_pick(values: np.ndarray, valid: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """The index-th smallest valid value of each row (index (B,) of ints)."""
-    s = np.sort(np.where(valid, values, np.inf), axis=-1)
-    return _take(s, index.astype(np.int64)[:, None])[:, 0]
+def _packed(v: np.ndarray, mask: np.ndarray):
+    """Each row's masked values moved to the front, (B, most per row), and which
+    positions hold one."""
+    order = np.argsort(~mask, axis=-1, kind="stable")
+    width = int(mask.sum(axis=-1).max(initial=0))
+    return _take(v, order)[:, :width], _take(mask, order)[:, :width]
 
 
-def _median(values: np.ndarray, valid: np.ndarray, count: np.ndarray) -> np.ndarray:
-    s = np.sort(np.where(valid, values, np.inf), axis=-1)
-    lo = _take(s, ((count - 1) // 2).astype(np.int64)[:, None])[:, 0]
-    hi = _take(s, (count // 2).astype(np.int64)[:, None])[:, 0]
+def _sorted(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Each row's valid values in increasing order (then +inf)."""
+    return np.sort(np.where(valid, values, np.inf), axis=-1)
+
+
+def _pick(s: np.ndarray, index) -> np.ndarray:
+    """The index-th smallest value of each row of sorted s (index (B,))."""
+    return _take(s, np.asarray(index).astype(np.int64)[:, None])[:, 0]
+
+
+def _median(s: np.ndarray, count: np.ndarray) -> np.ndarray:
+    lo, hi = _pick(s, (count - 1) // 2), _pick(s, count // 2)
     return np.where(count % 2 == 1, lo, (lo + hi) / 2)     # np.median's mean of the two
 
 
@@ -142,6 +152,11 @@ def _rank_sum_test(s: _Samples):
     return w, p, exact, reliable
 
 
+def rank_sum_p_batch(y, treated, used) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """core.rank_sum_p of every replicate: (W, p, exact?, reliable), no estimate."""
+    return _rank_sum_test(_samples(y, treated, used))
+
+
 def rank_sum_batch(y, treated, used, level: float = 0.95) -> RankSumBatch:
     """core.rank_sum(treated values, reference values, level) of every replicate."""
     s = _samples(y, treated, used)
@@ -156,22 +171,21 @@ def rank_sum_batch(y, treated, used, level: float = 0.95) -> RankSumBatch:
                         reliable)
 
 
-def _differences(s: _Samples, rows: np.ndarray):
-    """Every treated minus reference difference of each replicate, (B, n*n), and which
-    are real (both values used)."""
-    y = s.y[rows]
-    diffs = (y[:, :, None] - y[:, None, :]).reshape(len(rows), -1)
-    valid = (s.x_mask[rows][:, :, None] & s.y_mask[rows][:, None, :]).reshape(len(rows), -1)
-    return diffs, valid
+def _differences(s: _Samples, rows: np.ndarray) -> np.ndarray:
+    """Every treated minus reference difference of each replicate, sorted (B, nx*ny)."""
+    x, x_ok = _packed(s.y[rows], s.x_mask[rows])
+    y, y_ok = _packed(s.y[rows], s.y_mask[rows])
+    diffs = (x[:, :, None] - y[:, None, :]).reshape(len(rows), -1)
+    return _sorted(diffs, (x_ok[:, :, None] & y_ok[:, None, :]).reshape(len(rows), -1))
 
 
 def _exact_shift(s: _Samples, rows: np.ndarray, level: float, out: dict) -> None:
     """core._rank_sum_exact: the median difference and the order statistics of R."""
     if not len(rows):
         return
-    diffs, valid = _differences(s, rows)
+    diffs = _differences(s, rows)
     nx, ny = s.nx[rows], s.ny[rows]
-    out["estimate"][rows] = _median(diffs, valid, nx * ny)
+    out["estimate"][rows] = _median(diffs, nx * ny)
     alpha = 1.0 - level
 
     def limits(nx_, ny_):
@@ -183,8 +197,8 @@ def _exact_shift(s: _Samples, rows: np.ndarray, level: float, out: dict) -> None
     sizes = np.stack([nx, ny], axis=1)
     qu = _exact_once(sizes, lambda a, b: limits(a, b)[0])
     out["level"][rows] = _exact_once(sizes, lambda a, b: limits(a, b)[1])
-    out["lower"][rows] = _ordered_pick(diffs, valid, qu - 1)
-    out["upper"][rows] = _ordered_pick(diffs, valid, nx * ny - qu)
+    out["lower"][rows] = _pick(diffs, qu - 1)
+    out["upper"][rows] = _pick(diffs, nx * ny - qu)
 
 
 def _normal_shift(s: _Samples, rows: np.ndarray, level: float, out: dict) -> np.ndarray:
@@ -329,14 +343,13 @@ def _exact_pseudo_median(v, nonzero, n, rows, level, out):
     """core._signed_rank_exact: the Walsh averages' median and order statistics."""
     if not len(rows):
         return
-    x = v[rows]
+    x, ok = _packed(v[rows], nonzero[rows])
     k = x.shape[-1]
     upper_tri = np.triu(np.ones((k, k), dtype=bool))
     walsh = ((x[:, :, None] + x[:, None, :]) / 2).reshape(len(rows), -1)
-    valid = (nonzero[rows][:, :, None] & nonzero[rows][:, None, :] & upper_tri).reshape(
-        len(rows), -1)
+    walsh = _sorted(walsh, (ok[:, :, None] & ok[:, None, :] & upper_tri).reshape(len(rows), -1))
     m = n[rows]
-    out["estimate"][rows] = _median(walsh, valid, m * (m + 1) / 2)
+    out["estimate"][rows] = _median(walsh, m * (m + 1) / 2)
     alpha = 1.0 - level
 
     def limits(size):
@@ -347,8 +360,8 @@ def _exact_pseudo_median(v, nonzero, n, rows, level, out):
 
     qu = _exact_once(m[:, None], lambda a: limits(a)[0])
     out["level"][rows] = _exact_once(m[:, None], lambda a: limits(a)[1])
-    out["lower"][rows] = _ordered_pick(walsh, valid, qu - 1)
-    out["upper"][rows] = _ordered_pick(walsh, valid, m * (m + 1) / 2 - qu)
+    out["lower"][rows] = _pick(walsh, qu - 1)
+    out["upper"][rows] = _pick(walsh, m * (m + 1) / 2 - qu)
 
 
 def _normal_pseudo_median(v, nonzero, level, out, rows) -> np.ndarray:
@@ -379,7 +392,7 @@ def _normal_pseudo_median(v, nonzero, level, out, rows) -> np.ndarray:
                 lambda d, sub: z_at(True)(d, search[sub]) - zq[search[sub]],
                 lo[search], hi[search], z_lo[search] - zq[search], z_hi[search] - zq[search],
                 tol=core.ROOT_TOL)
-    median = _median(v, nonzero, nonzero.sum(axis=-1))
+    median = _median(_sorted(v, nonzero), nonzero.sum(axis=-1))
     flat = ok & (alpha >= 1)
     lower, upper = np.where(flat, median, lower), np.where(flat, median, upper)
     estimate, found = _root(z_at(False), lo, hi, 0.0)
