@@ -171,34 +171,48 @@ def rank_sum_batch(y, treated, used, level: float = 0.95) -> RankSumBatch:
                         reliable)
 
 
-def _differences(s: _Samples, rows: np.ndarray) -> np.ndarray:
-    """Every treated minus reference difference of each replicate, sorted (B, nx*ny)."""
-    x, x_ok = _packed(s.y[rows], s.x_mask[rows])
-    y, y_ok = _packed(s.y[rows], s.y_mask[rows])
-    diffs = (x[:, :, None] - y[:, None, :]).reshape(len(rows), -1)
-    return _sorted(diffs, (x_ok[:, :, None] & y_ok[:, None, :]).reshape(len(rows), -1))
+def _exact_limits(counts: np.ndarray, level: float, signif: bool) -> tuple[int, float]:
+    """R's exact order-statistic index qu and the level it achieves (lowered when the
+    request cannot be met; signed rank rounds it to 2 significant digits, as R)."""
+    alpha = 1.0 - level
+    qu = max(core._quantile(counts, alpha / 2), 1)
+    achieved = 2.0 * core._cdf(counts, qu - 1)
+    if achieved - alpha > alpha / 2:
+        return qu, 1.0 - (float(f"{achieved:.2g}") if signif else achieved)
+    return qu, level
+
+
+def _order_statistics(values: np.ndarray, qu: int, rows: np.ndarray, out: dict) -> None:
+    """Median and the qu-th smallest and largest of each row of values (g, m) (one
+    size for all rows: a partition, not a sort)."""
+    m = values.shape[1]
+    kth = sorted({(m - 1) // 2, m // 2, qu - 1, m - qu})
+    part = np.partition(values, kth, axis=1)
+    lo, hi = part[:, (m - 1) // 2], part[:, m // 2]
+    out["estimate"][rows] = lo if m % 2 == 1 else (lo + hi) / 2   # np.median's mean of two
+    out["lower"][rows], out["upper"][rows] = part[:, qu - 1], part[:, m - qu]
+
+
+def _groups(*sizes: np.ndarray):
+    """(size tuple, positions) of each distinct combination of the sizes."""
+    keys = np.stack(sizes, axis=1).astype(np.int64)
+    distinct, inverse = np.unique(keys, axis=0, return_inverse=True)
+    for g, key in enumerate(distinct.tolist()):
+        yield key, np.flatnonzero(inverse.ravel() == g)
 
 
 def _exact_shift(s: _Samples, rows: np.ndarray, level: float, out: dict) -> None:
-    """core._rank_sum_exact: the median difference and the order statistics of R."""
+    """core._rank_sum_exact: the median of the treated minus reference differences and
+    R's order statistics of them, per group of replicates with the same arm sizes."""
     if not len(rows):
         return
-    diffs = _differences(s, rows)
-    nx, ny = s.nx[rows], s.ny[rows]
-    out["estimate"][rows] = _median(diffs, nx * ny)
-    alpha = 1.0 - level
-
-    def limits(nx_, ny_):
-        counts = core.rank_sum_counts(int(nx_), int(ny_))
-        qu = max(core._quantile(counts, alpha / 2), 1)
-        achieved = 2.0 * core._cdf(counts, qu - 1)
-        return qu, 1.0 - achieved if achieved - alpha > alpha / 2 else level
-
-    sizes = np.stack([nx, ny], axis=1)
-    qu = _exact_once(sizes, lambda a, b: limits(a, b)[0])
-    out["level"][rows] = _exact_once(sizes, lambda a, b: limits(a, b)[1])
-    out["lower"][rows] = _pick(diffs, qu - 1)
-    out["upper"][rows] = _pick(diffs, nx * ny - qu)
+    for (nx, ny), at in _groups(s.nx[rows], s.ny[rows]):
+        group = rows[at]
+        x, _ = _packed(s.y[group], s.x_mask[group])
+        y, _ = _packed(s.y[group], s.y_mask[group])
+        qu, out["level"][group] = _exact_limits(core.rank_sum_counts(nx, ny), level, False)
+        diffs = (x[:, :, None] - y[:, None, :]).reshape(len(group), -1)
+        _order_statistics(diffs, qu, group, out)
 
 
 def _normal_shift(s: _Samples, rows: np.ndarray, level: float, out: dict) -> np.ndarray:
@@ -340,28 +354,16 @@ def signed_rank_batch(v, used, level: float = 0.95) -> SignedRankBatch:
 
 
 def _exact_pseudo_median(v, nonzero, n, rows, level, out):
-    """core._signed_rank_exact: the Walsh averages' median and order statistics."""
+    """core._signed_rank_exact: the median of the Walsh averages and R's order
+    statistics of them, per group of replicates with the same number of changes."""
     if not len(rows):
         return
-    x, ok = _packed(v[rows], nonzero[rows])
-    k = x.shape[-1]
-    upper_tri = np.triu(np.ones((k, k), dtype=bool))
-    walsh = ((x[:, :, None] + x[:, None, :]) / 2).reshape(len(rows), -1)
-    walsh = _sorted(walsh, (ok[:, :, None] & ok[:, None, :] & upper_tri).reshape(len(rows), -1))
-    m = n[rows]
-    out["estimate"][rows] = _median(walsh, m * (m + 1) / 2)
-    alpha = 1.0 - level
-
-    def limits(size):
-        counts = core.signed_rank_counts(int(size))
-        qu = max(core._quantile(counts, alpha / 2), 1)
-        achieved = 2.0 * core._cdf(counts, qu - 1)
-        return qu, 1.0 - float(f"{achieved:.2g}") if achieved - alpha > alpha / 2 else level
-
-    qu = _exact_once(m[:, None], lambda a: limits(a)[0])
-    out["level"][rows] = _exact_once(m[:, None], lambda a: limits(a)[1])
-    out["lower"][rows] = _pick(walsh, qu - 1)
-    out["upper"][rows] = _pick(walsh, m * (m + 1) / 2 - qu)
+    for (m,), at in _groups(n[rows]):
+        group = rows[at]
+        x, _ = _packed(v[group], nonzero[group])
+        i, j = np.triu_indices(m)
+        qu, out["level"][group] = _exact_limits(core.signed_rank_counts(m), level, True)
+        _order_statistics((x[:, i] + x[:, j]) / 2, qu, group, out)
 
 
 def _normal_pseudo_median(v, nonzero, level, out, rows) -> np.ndarray:
