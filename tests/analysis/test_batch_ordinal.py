@@ -1,14 +1,15 @@
 """The proportional odds kernel gives what cores/ordinal.proportional_odds gives (itself
 checked against ordinal::clm in tests/reference/): arm effects, SEs and log-likelihood
 to 1e-8 on random replicates with 2..8 categories, 2 and 3 arms, n = 2..150, empty
-arms and categories and separation; ok only where the core converges."""
+arms and categories and separation; ok only where the core converges. The Brant
+kernel gives core.brant's statistic and p, and fails exactly where it raises."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from mscstats.analysis.batch.ordinal import proportional_odds_batch
+from mscstats.analysis.batch.ordinal import brant_batch, proportional_odds_batch
 from mscstats.analysis.cores import ordinal as core
 from mscstats.analysis.cores.common import NotEstimable
 
@@ -64,3 +65,26 @@ def test_no_effect_gives_an_odds_ratio_of_one():
     x = np.array([[[0.0], [0], [0], [1], [1], [1]]])
     fit = proportional_odds_batch(y, x, np.ones((1, 6), bool))
     assert fit.ok[0] and fit.params[0, 0] == pytest.approx(0.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("categories", [2, 3, 5])
+@pytest.mark.parametrize("arms", [2, 3])
+@pytest.mark.parametrize("n", [3, 6, 20, 150])
+def test_brant_equals_the_core(n, arms, categories):
+    rng = np.random.default_rng([n, arms, categories, 1])
+    y, x, used = replicates(rng, n, arms, categories, effect=0.3)
+    fit = brant_batch(y, x, used)
+    agreed = 0
+    for b in range(B):
+        u = used[b]
+        try:
+            r = core.brant(y[b, u], x[b, u])
+        except (NotEstimable, ValueError):
+            assert not fit.ok[b]
+            continue
+        assert fit.ok[b]
+        agreed += 1
+        assert fit.statistic[b] == pytest.approx(r.statistic, rel=1e-8, abs=1e-10)
+        assert fit.p[b] == pytest.approx(r.p_value, rel=1e-8, abs=1e-12)
+        assert fit.df[b] == r.df
+    assert agreed >= (0 if n < 20 or categories < 3 else B // 2 if n >= 150 else 1)

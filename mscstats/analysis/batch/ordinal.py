@@ -23,7 +23,7 @@ import numpy as np
 from ..cores import ordinal as core
 from .kernels import _runs, _take
 
-__all__ = ["OrdinalBatch", "proportional_odds_batch"]
+__all__ = ["OrdinalBatch", "proportional_odds_batch", "BrantBatch", "brant_batch"]
 
 _TRUST = 15.0         # |beta| above which the batch defers to the core
 _SE_TRUST = 100.0     # and an SE above which
@@ -214,3 +214,104 @@ def _halving(params, step, loglik, codes, x, w, k):
             accepted[take] = True
         step = np.where(accepted[:, None], step, step / 2)
     return result, accepted
+
+
+# ------------------------------------------------------------------ Brant test
+
+@dataclass(frozen=True)
+class BrantBatch:
+    statistic: np.ndarray
+    df: np.ndarray
+    p: np.ndarray
+    ok: np.ndarray          # False where core.brant raises NotEstimable
+
+
+def brant_batch(y, x, used) -> BrantBatch:
+    """core.brant of every replicate: a binary logit of Y > c_j per cut (Newton from 0,
+    the core's stopping rule), their joint covariance, and the Wald test that the
+    coefficients are equal across cuts."""
+    from scipy.special import chdtrc
+    y, x = np.asarray(y, dtype=np.float64), np.asarray(x, dtype=np.float64)
+    used = np.asarray(used, dtype=bool) & ~np.isnan(y)
+    b, p = y.shape[0], x.shape[-1]
+    codes, categories = _codes(y, used)
+    out = BrantBatch(np.full(b, np.nan), np.full(b, np.nan), np.full(b, np.nan),
+                     np.zeros(b, dtype=bool))
+    cells = _cells(codes, x, used)
+    for j in np.unique(categories[categories >= 3]):
+        rows = np.flatnonzero(categories == j)
+        if cells is None:
+            c, z, w = codes[rows], np.where(used[rows][..., None], x[rows], 0.0), \
+                used[rows].astype(float)
+        else:
+            keep = np.flatnonzero(cells[0][0] < j)
+            c, z, w = (a[rows][:, keep] for a in cells)
+        design = np.concatenate([np.ones(c.shape + (1,)), z], axis=-1)
+        chi2, ok = _brant_group(c, design, w, int(j) - 1, p)
+        out.statistic[rows], out.ok[rows] = chi2, ok
+        out.df[rows] = (int(j) - 2) * p
+    with np.errstate(invalid="ignore"):
+        out.p[:] = np.where(out.ok, chdtrc(out.df, out.statistic), np.nan)
+    out.statistic[~out.ok] = np.nan
+    return out
+
+
+def _logits(event, design, w):
+    """core.logistic_fit of each replicate (weighted rows): coefficients, converged."""
+    from scipy.special import expit
+    b, q = design.shape[0], design.shape[-1]
+    beta = np.zeros((b, q))
+    done, failed = np.zeros(b, dtype=bool), np.zeros(b, dtype=bool)
+    for _ in range(core._MAX_ITER):
+        active = np.flatnonzero(~done & ~failed)
+        if not len(active):
+            break
+        d = design[active]
+        prob = expit(np.einsum("bnq,bq->bn", d, beta[active]))
+        info = np.swapaxes(d * (w[active] * prob * (1 - prob))[..., None], 1, 2) @ d
+        score = np.einsum("bnq,bn->bq", d, w[active] * (event[active] - prob))
+        step, singular = _solve(info, score)
+        failed[active[singular]] = True
+        new = beta[active] + np.where(singular[:, None], 0.0, step)
+        beta[active] = new
+        failed[active] |= np.any(np.abs(new) > core._SEPARATION, axis=1)
+        small = np.max(np.abs(step), axis=1) < 1e-12 * np.maximum(1.0, np.max(np.abs(new), axis=1))
+        done[active] |= small & ~singular
+    return beta, done & ~failed
+
+
+def _brant_group(codes, design, w, n_cut, p):
+    from scipy.special import expit
+    b = len(codes)
+    fits = [_logits((codes > j).astype(float), design, w) for j in range(n_cut)]
+    ok = np.logical_and.reduce([f[1] for f in fits])
+    probs = [expit(np.einsum("bnq,bq->bn", design, f[0])) for f in fits]
+
+    def info(weights):
+        return np.swapaxes(design * (w * weights)[..., None], 1, 2) @ design
+
+    q = design.shape[-1]
+    inv, singular = [], np.zeros(b, dtype=bool)
+    for pj in probs:
+        m, bad = _solve(info(pj * (1 - pj)), np.broadcast_to(np.eye(q), (b, q, q)))
+        inv.append(m)
+        singular |= bad
+    ok &= ~singular
+    vcov = np.zeros((b, n_cut * p, n_cut * p))
+    for j in range(n_cut):
+        for k in range(j, n_cut):
+            block = (inv[j] @ info(probs[k] - probs[j] * probs[k]) @ inv[k])[:, 1:, 1:]
+            vcov[:, j * p:(j + 1) * p, k * p:(k + 1) * p] = block
+            vcov[:, k * p:(k + 1) * p, j * p:(j + 1) * p] = np.swapaxes(block, 1, 2)
+    coefs = np.concatenate([f[0][:, 1:] for f in fits], axis=1)
+    contrast = np.zeros(((n_cut - 1) * p, n_cut * p))
+    for j in range(n_cut - 1):
+        contrast[j * p:(j + 1) * p, :p] = np.eye(p)
+        contrast[j * p:(j + 1) * p, (j + 1) * p:(j + 2) * p] = -np.eye(p)
+    d = coefs @ contrast.T
+    cov = contrast @ np.where(ok[:, None, None], vcov, np.eye(n_cut * p)) @ contrast.T
+    scale = np.maximum(np.abs(cov).max(axis=(1, 2)), 1e-300)
+    ok &= np.linalg.matrix_rank(cov, tol=1e-10 * scale) == d.shape[1]
+    solved, bad = _solve(np.where(ok[:, None, None], cov, np.eye(d.shape[1])), d)
+    ok &= ~bad
+    return np.einsum("bi,bi->b", d, solved), ok
