@@ -72,8 +72,8 @@ def test_the_batch_answers_most_replicates_of_a_design_sized_trial():
     for analysis in sap.analyses:
         endpoint = sap.endpoint(analysis.endpoint)
         included = grid.population(sap.analysis_population(analysis))
-        out = grid_engine._BATCH[analysis.method](analysis, endpoint,
-                                                  derivation.endpoint(endpoint), grid, included, sap)
+        kernel = grid_engine._BATCH[analysis.method]
+        out = kernel(analysis, endpoint, derivation.endpoint(endpoint), grid, included, sap)
         assert out.needs_runner.mean() <= 0.1, analysis.id
 
 

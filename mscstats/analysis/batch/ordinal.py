@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..cores import ordinal as core
-from .kernels import _runs, _take
+from .kernels import _take
 
 __all__ = ["OrdinalBatch", "proportional_odds_batch", "BrantBatch", "brant_batch"]
 
@@ -56,7 +56,7 @@ def _parts(params, codes, x, w, k):
     """Log-likelihood (B,), gradient (B, q) and Hessian (B, q, q) of each replicate;
     w: how many subjects each row stands for (0: none)."""
     from scipy.special import expit
-    b, n = codes.shape
+    b = codes.shape[0]
     theta, beta = params[:, :k], params[:, k:]
     eta = np.einsum("bnp,bp->bn", x, beta)
     big = np.concatenate([np.full((b, 1), -np.inf), theta, np.full((b, 1), np.inf)], axis=1)
@@ -78,7 +78,8 @@ def _parts(params, codes, x, w, k):
         a = np.where(used, w * ddu / prob, 0.0)
         c = np.where(used, w * ddl / prob, 0.0)
     t = np.swapaxes
-    curv = t(du_design * a[..., None], 1, 2) @ du_design - t(dl_design * c[..., None], 1, 2) @ dl_design
+    curv = (t(du_design * a[..., None], 1, 2) @ du_design
+            - t(dl_design * c[..., None], 1, 2) @ dl_design)
     weighted = score * w[..., None]
     return loglik, weighted.sum(axis=1), curv - t(weighted, 1, 2) @ score
 

@@ -39,7 +39,8 @@ def tables_of(event, treated, used) -> Tables:
     used = np.asarray(used, dtype=bool)
     event = np.where(used, np.asarray(event, dtype=np.float64), 0.0) == 1
     treated = np.asarray(treated, dtype=bool)
-    count = lambda m: m.sum(axis=-1).astype(np.int64)     # noqa: E731
+    def count(m):
+        return m.sum(axis=-1).astype(np.int64)
     return Tables(count(event & treated), count(used & treated),
                   count(event & ~treated), count(used & ~treated))
 
