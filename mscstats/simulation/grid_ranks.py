@@ -46,8 +46,10 @@ def _wilcoxon(analysis: Analysis, endpoint: Endpoint, values: GridEndpoint, grid
         y = y if worst_direction(endpoint.param or "") == "min" else -y
     for j in range(1, arms):
         used = known & ((arm == 0) | (arm == j))
-        kernel = win_probability_batch if composite else rank_sum_batch
-        fit = kernel(y, arm == j, used, level)
+        if composite:
+            fit = win_probability_batch(y, arm == j, used, level)
+        else:                          # the rows need the shift, not its interval
+            fit = rank_sum_batch(y, arm == j, used, level, interval=False)
         out.p[:, j - 1], out.estimate[:, j - 1] = fit.p, fit.estimate
         out.needs_runner |= ~fit.reliable
     return out

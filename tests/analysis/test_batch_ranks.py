@@ -69,6 +69,9 @@ def test_rank_sum_equals_the_core(kind, n):
             (fit.estimate[b], r.estimate), (fit.lower[b], r.ci.lower),
             (fit.upper[b], r.ci.upper), (fit.level[b], r.ci.level), (fit.exact[b], r.exact)])
     assert checked == 0 if kind == "equal" else checked > 10
+    shift_only = rank_sum_batch(y, treated, used, 0.9, interval=False)
+    np.testing.assert_array_equal(shift_only.reliable, fit.reliable)
+    np.testing.assert_array_equal(shift_only.estimate[fit.reliable], fit.estimate[fit.reliable])
 
 
 @pytest.mark.parametrize("kind", KINDS)

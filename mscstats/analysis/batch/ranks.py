@@ -157,8 +157,10 @@ def rank_sum_p_batch(y, treated, used) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return _rank_sum_test(_samples(y, treated, used))
 
 
-def rank_sum_batch(y, treated, used, level: float = 0.95) -> RankSumBatch:
-    """core.rank_sum(treated values, reference values, level) of every replicate."""
+def rank_sum_batch(y, treated, used, level: float = 0.95,
+                   interval: bool = True) -> RankSumBatch:
+    """core.rank_sum(treated values, reference values, level) of every replicate.
+    interval=False: no normal-approximation limits (NaN; two root searches fewer)."""
     s = _samples(y, treated, used)
     w, p, exact, reliable = _rank_sum_test(s)
     out = {k: np.full(len(w), np.nan) for k in ("estimate", "lower", "upper")}
@@ -166,7 +168,7 @@ def rank_sum_batch(y, treated, used, level: float = 0.95) -> RankSumBatch:
     _exact_shift(s, np.flatnonzero(exact), level, out)
     normal = np.flatnonzero(reliable & ~exact)
     if len(normal):
-        reliable[normal] &= _normal_shift(s, normal, level, out)
+        reliable[normal] &= _normal_shift(s, normal, level, out, interval)
     return RankSumBatch(w, p, exact, out["estimate"], out["lower"], out["upper"], out["level"],
                         reliable)
 
@@ -215,9 +217,11 @@ def _exact_shift(s: _Samples, rows: np.ndarray, level: float, out: dict) -> None
         _order_statistics(diffs, qu, group, out)
 
 
-def _normal_shift(s: _Samples, rows: np.ndarray, level: float, out: dict) -> np.ndarray:
-    """core._rank_sum_normal: the limits where the corrected statistic crosses -/+ z and
-    the shift where the uncorrected one crosses 0; False where the core raises."""
+def _normal_shift(s: _Samples, rows: np.ndarray, level: float, out: dict,
+                  interval: bool) -> np.ndarray:
+    """core._rank_sum_normal: the shift where the uncorrected statistic crosses 0 and
+    (interval) the limits where the corrected one crosses -/+ z; False where the core
+    raises."""
     x_max = np.where(s.x_mask[rows], s.y[rows], -np.inf).max(axis=-1)
     x_min = np.where(s.x_mask[rows], s.y[rows], np.inf).min(axis=-1)
     y_max = np.where(s.y_mask[rows], s.y[rows], -np.inf).max(axis=-1)
@@ -229,10 +233,12 @@ def _normal_shift(s: _Samples, rows: np.ndarray, level: float, out: dict) -> np.
             return _rank_sum_z(s, d, rows[sub], corrected)
         return f
 
-    q = _z_quantile(level)
-    lower, upper, ok = _limits(z_at(True), lo, hi, q)
     estimate, found = _root(z_at(False), lo, hi, 0.0)
-    out["lower"][rows], out["upper"][rows], out["estimate"][rows] = lower, upper, estimate
+    out["estimate"][rows] = estimate
+    if not interval:          # the same sigma at the ends: found covers the limits' check
+        return found
+    lower, upper, ok = _limits(z_at(True), lo, hi, _z_quantile(level))
+    out["lower"][rows], out["upper"][rows] = lower, upper
     return ok & found
 
 
