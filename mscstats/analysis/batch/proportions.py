@@ -13,6 +13,7 @@ reports the comparison without numbers and says why).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -143,11 +144,17 @@ def _once(t: Tables, fn) -> list:
     return [answers[i] for i in inverse.ravel()]
 
 
+@lru_cache(maxsize=1 << 16)
+def _fisher_p(x1: int, n1: int, x2: int, n2: int) -> float:
+    # a simulation meets the same tables in chunk after chunk
+    return core.fisher_exact_p(x1, n1, x2, n2)
+
+
 def fisher_p_batch(t: Tables) -> np.ndarray:
     """Fisher's exact two-sided p of each table (arms of size >= 1), NaN otherwise."""
     ok = (t.n1 >= 1) & (t.n2 >= 1)
     safe = Tables(t.x1, np.maximum(t.n1, 1), t.x2, np.maximum(t.n2, 1))
-    p = np.array(_once(safe, core.fisher_exact_p), dtype=float)
+    p = np.array(_once(safe, _fisher_p), dtype=float)
     return np.where(ok, p, np.nan)
 
 

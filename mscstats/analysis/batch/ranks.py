@@ -15,6 +15,7 @@ values, every value tied, a bracket uniroot refuses): the caller asks the runner
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -66,6 +67,18 @@ def _normal_p(z: np.ndarray) -> np.ndarray:
 def _z_quantile(level: float) -> float:
     from scipy.special import ndtri               # stats.norm.isf(a) is -ndtri(a)
     return float(-ndtri((1.0 - level) / 2.0))
+
+
+# exact p-values by (arm sizes, statistic): a simulation meets the same ones in chunk
+# after chunk (the cores' own cache keeps 64 null distributions)
+@lru_cache(maxsize=1 << 16)
+def _rank_sum_p(nx: float, ny: float, w: float) -> float:
+    return core._exact_p(core.rank_sum_counts(int(nx), int(ny)), w, nx * ny / 2)
+
+
+@lru_cache(maxsize=1 << 16)
+def _signed_rank_p(n: float, v: float) -> float:
+    return core._exact_p(core.signed_rank_counts(int(n)), v, n * (n + 1) / 4)
 
 
 def _exact_once(keys, fn) -> np.ndarray:
@@ -146,9 +159,7 @@ def _rank_sum_test(s: _Samples):
         p = _normal_p((z - np.sign(z) * 0.5) / sigma)
     reliable &= exact | (sigma > 0)
     rows = np.flatnonzero(exact)
-    p[rows] = _exact_once(np.stack([s.nx[rows], s.ny[rows], w[rows]], axis=1),
-                          lambda nx, ny, w_: core._exact_p(core.rank_sum_counts(int(nx), int(ny)),
-                                                           w_, nx * ny / 2))
+    p[rows] = _exact_once(np.stack([s.nx[rows], s.ny[rows], w[rows]], axis=1), _rank_sum_p)
     return w, p, exact, reliable
 
 
@@ -173,9 +184,12 @@ def rank_sum_batch(y, treated, used, level: float = 0.95,
                         reliable)
 
 
-def _exact_limits(counts: np.ndarray, level: float, signif: bool) -> tuple[int, float]:
+@lru_cache(maxsize=4096)
+def _exact_limits(sizes: tuple[int, ...], level: float) -> tuple[int, float]:
     """R's exact order-statistic index qu and the level it achieves (lowered when the
-    request cannot be met; signed rank rounds it to 2 significant digits, as R)."""
+    request cannot be met; signed rank, one size, rounds it to 2 digits, as R)."""
+    signif = len(sizes) == 1
+    counts = core.signed_rank_counts(*sizes) if signif else core.rank_sum_counts(*sizes)
     alpha = 1.0 - level
     qu = max(core._quantile(counts, alpha / 2), 1)
     achieved = 2.0 * core._cdf(counts, qu - 1)
@@ -208,11 +222,11 @@ def _exact_shift(s: _Samples, rows: np.ndarray, level: float, out: dict) -> None
     R's order statistics of them, per group of replicates with the same arm sizes."""
     if not len(rows):
         return
+    x_all, _ = _packed(s.y[rows], s.x_mask[rows])
+    y_all, _ = _packed(s.y[rows], s.y_mask[rows])
     for (nx, ny), at in _groups(s.nx[rows], s.ny[rows]):
-        group = rows[at]
-        x, _ = _packed(s.y[group], s.x_mask[group])
-        y, _ = _packed(s.y[group], s.y_mask[group])
-        qu, out["level"][group] = _exact_limits(core.rank_sum_counts(nx, ny), level, False)
+        group, x, y = rows[at], x_all[at, :nx], y_all[at, :ny]
+        qu, out["level"][group] = _exact_limits((nx, ny), level)
         diffs = (x[:, :, None] - y[:, None, :]).reshape(len(group), -1)
         _order_statistics(diffs, qu, group, out)
 
@@ -348,9 +362,7 @@ def signed_rank_batch(v, used, level: float = 0.95) -> SignedRankBatch:
     out = {k: np.full(len(n), np.nan) for k in ("estimate", "lower", "upper")}
     out["level"] = np.full(len(n), level)
     rows = np.flatnonzero(exact)
-    p[rows] = _exact_once(np.stack([n[rows], stat[rows]], axis=1),
-                          lambda k, s: core._exact_p(core.signed_rank_counts(int(k)), s,
-                                                     k * (k + 1) / 4))
+    p[rows] = _exact_once(np.stack([n[rows], stat[rows]], axis=1), _signed_rank_p)
     _exact_pseudo_median(v, nonzero, n, rows, level, out)
     normal = np.flatnonzero(reliable & ~exact)
     if len(normal):
@@ -364,11 +376,11 @@ def _exact_pseudo_median(v, nonzero, n, rows, level, out):
     statistics of them, per group of replicates with the same number of changes."""
     if not len(rows):
         return
+    x_all, _ = _packed(v[rows], nonzero[rows])
     for (m,), at in _groups(n[rows]):
-        group = rows[at]
-        x, _ = _packed(v[group], nonzero[group])
+        group, x = rows[at], x_all[at, :m]
         i, j = np.triu_indices(m)
-        qu, out["level"][group] = _exact_limits(core.signed_rank_counts(m), level, True)
+        qu, out["level"][group] = _exact_limits((m,), level)
         _order_statistics((x[:, i] + x[:, j]) / 2, qu, group, out)
 
 
