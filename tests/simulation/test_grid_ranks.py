@@ -18,6 +18,7 @@ import pytest
 from mscstats.derive.grid import GridDerivation, GridEndpoint, unsupported
 from mscstats.plan import Analysis, template
 from mscstats.simulation.engine import _chunk_seed
+from mscstats.simulation import grid_engine
 from mscstats.simulation.grid_common import _outcome
 from mscstats.simulation.grid_engine import _run_replicate, analyse_grid
 from mscstats.simulation.grid_ordinal import _ordinal_po
@@ -64,7 +65,6 @@ def test_kernels_equal_the_runner_on_the_grid(key, n):
 def test_the_batch_answers_most_replicates_of_a_design_sized_trial():
     """The runner is the exception: at the design's n every kernel here answers at
     least 90% of the replicates itself."""
-    from mscstats.simulation import grid_engine
     key = "refractory-hypoxia"
     sap = case_sap(key)
     grid = make_grid(key, get_design(key).n, 25, _chunk_seed(8, 60, 0))
@@ -128,3 +128,23 @@ def test_win_probability_kernel_equals_the_runner(n):
         count, _ = kernel_against_runner(_wilcoxon, sap, "pf_worst_rank", grid, values)
         answered += count
     assert answered >= (40 if n >= 12 else 1)
+
+
+def test_welch_on_identical_values_is_the_runners_not_estimable():
+    """Every change 0.1 in both arms: the core's variance is exactly 0 (ttests._variance;
+    np.var left a residue, hence a t of 1e16 where nothing varies), so the runner says
+    why there is no t; the kernel (SE 0) hands those replicates over."""
+    sap = template("refractory-hypoxia")
+    sap = replace(sap, analyses=(Analysis("welch_pf", "pf_d7", "welch", {}),),
+                  multiplicity=replace(sap.multiplicity, family=(), method="none"))
+    grid = make_grid("refractory-hypoxia", 20, 25, _chunk_seed(9, 20, 0))
+    nan = np.full(grid.replicates * grid.n, np.nan)
+    constant = np.full(grid.replicates * grid.n, 0.1)
+    values = GridEndpoint(constant, nan, constant, nan, nan)
+    analysis = sap.analyses[0]
+    included = grid.population(sap.analysis_population(analysis))
+    out = grid_engine._welch(analysis, sap.endpoint("pf_d7"), values, grid, included, sap)
+    assert out.needs_runner.all()
+    runner = _outcome(grid, out.estimands)
+    _run_replicate(runner, 0, analysis, sap.endpoint("pf_d7"), values, grid, included, sap)
+    assert np.isnan(runner.p[0, 0]) and "do not vary" in runner.reasons[0, 0]
