@@ -26,6 +26,9 @@ Cases:
                completed data set at a time; then simulated trials of the templates'
                MI, tipping-point and permutation analyses: the grid's batch kernels vs
                the runner on each replicate (CPU time per 10,000 trials)
+  ranks        10,000 replicates of n = 60: Wilcoxon + Hodges-Lehmann, paired t +
+               signed rank, risk difference + Fisher, proportional odds, batch
+               kernels vs a loop of the scalar cores, and scipy / statsmodels
 
 Times are wall-clock (perf_counter) on this machine; alternatives that would take
 minutes are measured on a subset and extrapolated, and say so.
@@ -402,6 +405,11 @@ def _mi_statsmodels_loop(inp, m: int):
         u.append(model.bse["ARM"] ** 2)
     pooled = mi.pool(mi.Estimates(np.array(q), np.array(u), float(model.df_resid)))
     return float(pooled.estimate), float(pooled.se)
+
+
+def case_ranks(quick: bool) -> None:
+    import bench_ranks
+    bench_ranks.run(line, quick)
 
 
 def pd_design(subjects):

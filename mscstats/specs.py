@@ -141,10 +141,12 @@ METHODS: Mapping[str, MethodRow] = MappingProxyType({m.name: m for m in (
               "Wilcoxon rank-sum test; Hodges-Lehmann shift with its confidence interval "
               "(exact with fewer than 50 values per arm and no ties); on worst-rank composite "
               "scores the win probability with Newcombe's method 5 interval.",
-              "wilcox.test(conf.int = TRUE)", "wilcoxon"),
+              "wilcox.test(conf.int = TRUE)", "wilcoxon",
+              batch_kernel="simulation.grid_ranks:_wilcoxon"),
     MethodRow("paired", ("change",), _COMMON, "analysis.compare:run_paired",
               "Change from baseline within the arm: paired t-test and Wilcoxon signed-rank test.",
-              "t.test(paired = TRUE), wilcox.test(paired = TRUE)", "paired", arms="any"),
+              "t.test(paired = TRUE), wilcox.test(paired = TRUE)", "paired", arms="any",
+              batch_kernel="simulation.grid_ranks:_paired"),
     MethodRow("mmrm", ("change", "value"), _COMMON + ("covariates", "strata", "covariance"),
               "analysis.models:run_mmrm",
               "Mixed model for repeated measures (change ~ arm x day + baseline x day, REML, "
@@ -180,10 +182,11 @@ METHODS: Mapping[str, MethodRow] = MappingProxyType({m.name: m for m in (
               "Risk difference (Newcombe hybrid score interval), risk ratio and odds ratio with "
               "Fisher's exact test; a single arm: proportion with the Clopper-Pearson interval.",
               "fisher.test, binom.test, Newcombe (1998) method 10", "binary", arms="any",
-              batch_kernel=_GRID + "_binary"),
+              batch_kernel="simulation.grid_binary:_binary"),
     MethodRow("ordinal_po", ("ordinal",), _COMMON, "analysis.models:run_ordinal_po",
               "Proportional-odds (cumulative logit) model; common odds ratio of a better "
-              "category; Brant test of proportional odds.", "ordinal::clm", "ordinal_po"),
+              "category; Brant test of proportional odds.", "ordinal::clm", "ordinal_po",
+              batch_kernel="simulation.grid_ordinal:_ordinal_po"),
     MethodRow("permutation", schema.ENDPOINT_KINDS,
               _COMMON + ("statistic", "n_permutations", "covariates"),
               "analysis.permutation:run_permutation",

@@ -24,8 +24,8 @@ Conventions (docs for the report's methods page):
   variation) is reported without numbers and a note says why.
 * ``tests`` hold one test per comparison, in the order of ``comparisons``.
 * Log-transformed endpoints (values are natural logs): welch and paired report
-  exp of the difference (``geometric_mean_ratio``) or of the mean change
-  (``geometric_mean_ratio`` too: follow-up over baseline) with exp of the CI; their ``se`` would be on the
+  exp of the difference or of the mean change (both ``geometric_mean_ratio``:
+  treated over reference, follow-up over baseline) with exp of the CI; their ``se`` would be on the
   log scale, so it is left out. Wilcoxon's Hodges-Lehmann shift stays on the
   log scale (a note says so).
 * Quartiles are R's default (type 7, numpy's "linear").

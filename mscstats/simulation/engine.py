@@ -24,7 +24,6 @@ import numpy as np
 from .._version import __version__
 from ..errors import MscstatsError, SapError
 from ..plan import Multiplicity, Sap
-from ..specs import METHODS
 # Accepted range of every --effect value (a ratio or multiplier): wide enough for any
 # plausible effect and beyond, narrow enough that the generator's exp and odds stay finite.
 from .designs import EFFECT_RANGE
@@ -367,11 +366,13 @@ def simulate(key: str, sap: Sap, n_values: Sequence[int], n_sims: int, effect=No
              "counts as not rejected (p = 1)",
              "mean_estimate is the mean of the finite estimates; n_infinite_estimates counts "
              "the infinite ones left out (e.g. a hazard ratio with every event in one arm)",
-             "engine grid: the trials are derived and analysed as arrays, with the same "
-             "rules and the same results as engine exact (hazard ratios agree to the Cox "
-             "fit's convergence, about 1e-7)")
-    by_runner = [a.id for a in sap.analyses if not METHODS[a.method].batch_kernel
-                 or a.options.get("missing") == "mi"]
+             "engine grid: the trials are derived on the subject x day grid by the rules "
+             "a real trial's derivation uses, and each analysis runs its batch kernel over "
+             "the replicates, which gives what its runner gives on the same rows (hazard "
+             "ratios to the Cox fit's convergence, about 1e-7); a replicate the kernel "
+             "cannot answer as the runner would goes to the runner")
+    from .grid_engine import _batch
+    by_runner = [a.id for a in sap.analyses if _batch(a) is None]
     if by_runner:
         notes += (f"analyses without a batch kernel ({', '.join(by_runner)}) run their "
                   "runner on each replicate's grid-derived rows",)

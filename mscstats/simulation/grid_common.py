@@ -16,7 +16,7 @@ import numpy as np
 from ..derive.grid import DailyGrid
 
 __all__ = ["_Outcome", "_outcome", "_by_replicate", "_arm_dummies", "_t_p", "_chi2_1_p",
-           "_strata_codes"]
+           "_strata_codes", "_exp"]
 
 
 @dataclass
@@ -56,6 +56,15 @@ def _t_p(t: np.ndarray, df: np.ndarray) -> np.ndarray:
 def _chi2_1_p(chi2: np.ndarray) -> np.ndarray:
     from scipy.special import chdtrc
     return chdtrc(1, chi2)
+
+
+def _exp(x: np.ndarray) -> np.ndarray:
+    """exp_or_inf of each value (the runner's exp, bit for bit; NaN stays NaN)."""
+    import math
+
+    from ..analysis.cores.common import exp_or_inf
+    return np.array([exp_or_inf(v) if not math.isnan(v) else np.nan
+                     for v in np.ravel(x)]).reshape(np.shape(x))
 
 
 def _strata_codes(grid: DailyGrid, names) -> np.ndarray | None:

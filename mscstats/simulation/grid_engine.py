@@ -48,7 +48,7 @@ def analyse_grid(grid: DailyGrid, sap: Sap, runner_only: bool = False,
         else:
             outcome = kernel(analysis, endpoint, values, grid, included, sap)
         # one arm: the runner says why a comparison method cannot run
-        if len(sap.study.arms) < 2 and analysis.method != "binary":
+        if len(sap.study.arms) < 2 and analysis.method not in _ONE_ARM:
             outcome.needs_runner[:] = True
         if outcome.needs_runner.any():
             inputs = _ReplicateInputs(analysis, endpoint, values, grid, included, sap)
@@ -169,37 +169,8 @@ def _logrank(analysis: Analysis, endpoint: Endpoint, values: GridEndpoint, grid:
     return out
 
 
-# ------------------------------------------------------------------ proportions
-
-def _binary(analysis: Analysis, endpoint: Endpoint, values: GridEndpoint, grid: DailyGrid,
-            included: np.ndarray, sap: Sap) -> _Outcome:
-    """compare.run_binary: per treated arm the risk difference with Fisher's exact p
-    (each distinct table's p computed once); one arm: the proportion, no test."""
-    from ..analysis.cores.proportions import fisher_exact_p
-    arms = len(sap.study.arms)
-    if analysis.options.get("test", "fisher") != "fisher":
-        out = _outcome(grid, ["risk_difference"] * (arms - 1) or ["proportion"])
-        out.needs_runner[:] = True             # the chi-square test: the runner
-        return out
-    y, arm, pop = _by_replicate(grid, values.aval, grid.arm, included)
-    known = pop & ~np.isnan(y)
-    events = np.stack([(known & (arm == j) & (y == 1)).sum(axis=1) for j in range(arms)], 1)
-    sizes = np.stack([(known & (arm == j)).sum(axis=1) for j in range(arms)], axis=1)
-    if arms == 1:
-        out = _outcome(grid, ["proportion"])
-        out.estimate[:, 0] = events[:, 0] / np.where(sizes[:, 0] > 0, sizes[:, 0], 1)
-    else:
-        out = _outcome(grid, ["risk_difference"] * (arms - 1))
-    out.needs_runner |= (sizes == 0).any(axis=1)       # require_arms: the runner says why
-    p_of_table: dict[tuple, float] = {}
-    for r in np.flatnonzero(~out.needs_runner):
-        for j in range(1, arms):
-            table = (int(events[r, j]), int(sizes[r, j]), int(events[r, 0]), int(sizes[r, 0]))
-            if table not in p_of_table:
-                p_of_table[table] = fisher_exact_p(*table)
-            out.p[r, j - 1] = p_of_table[table]
-            out.estimate[r, j - 1] = table[0] / table[1] - table[2] / table[3]
-    return out
+# the methods whose kernels answer a single-arm SAP themselves
+_ONE_ARM = ("binary", "paired")
 
 
 # the methods whose specs row names a batch kernel of this module
@@ -274,6 +245,8 @@ def _run_replicate(out: _Outcome, r: int, inputs: _ReplicateInputs, sap: Sap,
         out.reasons[r, None] = result.reason
         return
     for _, arm, estimand, p, estimate, reason in hypothesis_rows(result):
+        if arm == sap.study.arms[0] and len(sap.study.arms) > 1:
+            continue        # paired: the reference arm's own change is no column of the rows
         j = max(sap.study.arms.index(arm) - 1, 0)     # one arm: its own column
         if out.estimands[j] is None:                  # a method without a kernel
             out.estimands[j] = estimand

@@ -92,7 +92,7 @@ def test_restrict_sap_keeps_named_analyses_and_their_endpoints(sap):
 
 def test_a_restricted_sap_still_analyzes(sap):
     """The one-trial-at-a-time alternative of the benchmark runs pipeline.analyze on it."""
-    from mscstats.pipeline import analyze, load
+    from mscstats.pipeline import analyze
     from mscstats.simulation.synth import make_trial
     from mscstats.trial.validate import load_frames
     small = restrict_sap(sap, ["primary_mi", "ttci_logrank"])

@@ -346,13 +346,20 @@ def test_a_repeated_endpoint_s_runner_gets_a_row_per_visit_on_the_grid():
         {"pf_mmrm": 25, "primary_mi": 25}
 
 
-def test_a_method_without_kernel_runs_its_runner_on_every_replicate():
+def test_a_method_without_kernel_runs_its_runner_on_every_replicate(monkeypatch):
+    from mscstats.simulation import grid_engine
     sap = restrict_sap(template("refractory-hypoxia"), ["vfd28_wilcoxon", "who_d14_po"])
+    with_kernels = simulate("refractory-hypoxia", sap, [30], 25, seed=8).to_dict()
+    monkeypatch.setattr(grid_engine, "_BATCH", {m: k for m, k in grid_engine._BATCH.items()
+                                                if m not in ("wilcoxon", "ordinal_po")})
     oc = simulate("refractory-hypoxia", sap, [30], 25, seed=8).to_dict()
     assert oc["engine"] == "grid"
     assert any("vfd28_wilcoxon, who_d14_po" in note for note in oc["notes"])
+    assert not any("vfd28_wilcoxon" in note for note in with_kernels["notes"])
     assert {r["analysis"]: r["n_estimable"] for r in oc["results"]} == \
         {"vfd28_wilcoxon": 25, "who_d14_po": 25}
+    assert [r["rejections"] for r in oc["results"]] == \
+        [r["rejections"] for r in with_kernels["results"]]
 
 
 def test_cli_simulates_a_whole_sap_and_has_no_engine_option(tmp_path):

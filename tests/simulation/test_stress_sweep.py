@@ -8,7 +8,6 @@ other than NotEstimable, no AnalysisError, no warning.
 
 import importlib.util
 import sys
-from pathlib import Path
 
 import pytest
 from conftest import ROOT

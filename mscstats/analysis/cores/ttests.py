@@ -35,12 +35,19 @@ def _finish(estimate: float, se: float, df: float, level: float) -> TTest:
     return TTest(estimate, se, t, df, p, t_interval(estimate, se, df, level))
 
 
+def _variance(x: np.ndarray) -> float:
+    """The sample variance; exactly 0 when every value is the same (the two-pass
+    formula leaves a rounding residue, e.g. 3e-18 for nineteen 0.1s, and with it a
+    t of 1e16 where there is no variation at all)."""
+    return 0.0 if np.ptp(x) == 0 else float(np.var(x, ddof=1))
+
+
 def welch(x, y, level: float = 0.95) -> TTest:
     """Welch's t-test of mean(x) - mean(y) with Welch-Satterthwaite df."""
     x, y = as_values(x), as_values(y)
     if len(x) < 2 or len(y) < 2:
         raise NotEstimable("Welch's t-test needs at least 2 values in each arm")
-    vx, vy = np.var(x, ddof=1) / len(x), np.var(y, ddof=1) / len(y)
+    vx, vy = _variance(x) / len(x), _variance(y) / len(y)
     se = float(np.sqrt(vx + vy))
     df = float((vx + vy) ** 2 / (vx ** 2 / (len(x) - 1) + vy ** 2 / (len(y) - 1))) \
         if se > 0 else float("nan")
@@ -52,5 +59,5 @@ def one_sample(x, level: float = 0.95) -> TTest:
     x = as_values(x)
     if len(x) < 2:
         raise NotEstimable("the paired t-test needs at least 2 changes")
-    se = float(np.std(x, ddof=1) / np.sqrt(len(x)))
+    se = float(np.sqrt(_variance(x)) / np.sqrt(len(x)))
     return _finish(float(np.mean(x)), se, float(len(x) - 1), level)

@@ -85,7 +85,7 @@ r_paired <- function(d, a) {
   h <- t.test(chg, conf.level = a$level)
   w <- suppressWarnings(wilcox.test(chg, conf.int = TRUE, conf.level = a$level))
   mean <- c(list(arm = arm, reference = NULL,
-                 estimand = if (a$log) "geometric_mean_change" else "mean_change",
+                 estimand = if (a$log) "geometric_mean_ratio" else "mean_change",
                  log_estimate = num(h$estimate), log_ci = num(h$conf.int)),
             on_scale(a$log, num(h$estimate), num(h$conf.int)),
             list(p_value = num(h$p.value), statistic = num(h$statistic), df = num(h$parameter),
