@@ -1,0 +1,208 @@
+"""The Cox model with any covariates over replicates: cores/cox.py's Newton-Raphson
+(coxph: start 0, step halving, relative change of the log partial likelihood
+<= 1e-9, at most 30 iterations), Efron or Breslow ties, strata, for every
+replicate at once.
+
+cox_batch (kernels.py) fits one 0/1 covariate from risk-set counts; this one takes
+x (B, n, p): the risk sets are suffix sums of r = exp(x beta), r x and r x x' over
+each replicate's subjects sorted by stratum and time, so an iteration costs a few
+array operations whatever B. Replicates are followed each on its own path and
+frozen when done.
+
+``reliable`` is False where the scalar fit could do something this one does not
+follow: an information matrix that is not clearly positive definite (cox_fit
+raises or its Cholesky test is borderline), a step that halving cannot make
+acceptable, no convergence in 30 iterations, a coefficient coxph would call
+possibly infinite, or an SE that is not positive. The grid adapter hands those
+replicates to the runner.
+
+``ambiguous``: the last accepted step raised the likelihood by less than rounding
+(1e-12 relative). cox_fit decides that step on its own sums, which round otherwise,
+and may refuse it (halving 30 times) and stop one tiny step short: there the two
+agree to the fit's convergence (about 1e-7 relative, the size of that last Newton
+step), elsewhere to 1e-10 (tests/analysis/test_batch_cox.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .kernels import _runs, _take
+
+__all__ = ["CoxBatch", "cox_fit_batch"]
+
+_EPS = 1e-9                       # cores/cox.py: coxph.control(eps), toler.inf sqrt(eps)
+_MAX_ITER = 30
+_ROUNDING = 1e-12              # a relative gain of the likelihood this small is rounding
+_CONDITION = 1e-10                # smallest eigenvalue / largest below this: not reliable
+
+
+@dataclass(frozen=True)
+class CoxBatch:
+    params: np.ndarray        # (B, p)
+    se: np.ndarray            # (B, p), NaN where not reliable
+    reliable: np.ndarray      # (B,)
+    ambiguous: np.ndarray     # (B,) the last step's gain was within rounding (see cox_fit_batch)
+    llf: np.ndarray
+    llnull: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Sets:
+    """Sorted subjects and, at each replicate's distinct event times (T columns, padded),
+    the positions of the risk set and of the deaths."""
+    x: np.ndarray             # (B, n, p) centred covariates, sorted; 0 where left out
+    weight: np.ndarray        # (B, n) 1 included, 0 left out
+    event: np.ndarray         # (B, n) sorted events (0 where left out)
+    first: np.ndarray         # (B, T) first position of the event time's run
+    after: np.ndarray         # (B, T) one past the last position of its stratum
+    here: np.ndarray          # (B, T) one past the run's last position
+    d: np.ndarray             # (B, T) deaths (0 in padding columns)
+
+    def rows(self, idx: np.ndarray) -> "_Sets":
+        return _Sets(*(getattr(self, f)[idx] for f in
+                       ("x", "weight", "event", "first", "after", "here", "d")))
+
+
+def _prepare(time, event, x, included, strata) -> _Sets:
+    w = np.asarray(included, dtype=bool)
+    count = w.sum(axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(w[..., None], x, 0.0).sum(axis=1, keepdims=True) / count[..., None]
+    x = np.where(w[..., None], x - mean, 0.0)
+    time = np.where(w, time, np.inf)
+    codes = np.zeros(time.shape, dtype=np.int64) if strata is None else \
+        np.broadcast_to(np.asarray(strata, dtype=np.int64), time.shape)
+    codes = np.where(w, codes, codes.max(initial=0) + 1)         # left out: a stratum apart
+    order = np.lexsort((time, codes), axis=-1)
+    t, s = _take(time, order), _take(codes, order)
+    ev = _take(np.where(w, event, 0).astype(np.float64), order)
+    start, end, last = _runs(s, t)
+    _, stratum_end, _ = _runs(s)
+    c = np.cumsum(ev, axis=-1)
+    d = c - _take(c, start) + _take(ev, start)            # the run's deaths so far
+    close = last & (d > 0)
+    # compress: the closing positions first, in order, then padding
+    width = max(int(close.sum(axis=-1).max(initial=0)), 1)
+    idx = np.argsort(~close, axis=-1, kind="stable")[:, :width]
+    real = _take(close, idx)
+    xs = np.take_along_axis(x, order[..., None], axis=1)
+    return _Sets(xs, _take(w.astype(np.float64), order), ev, _take(start, idx),
+                 _take(stratum_end, idx) + 1, _take(end, idx) + 1,
+                 np.where(real, _take(d, idx), 0.0))
+
+
+def _at(cumulative: np.ndarray, index: np.ndarray) -> np.ndarray:
+    return np.take_along_axis(cumulative, index.reshape(index.shape + (1,) * (
+        cumulative.ndim - 2)), axis=1)
+
+
+def _each(mask: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """A (B,) mask shaped to select whole replicates of ``like``."""
+    return mask.reshape(mask.shape + (1,) * (like.ndim - 1))
+
+
+def _evaluate(beta, sets: _Sets, efron: bool):
+    """Log partial likelihood (B,), score (B, p) and information (B, p, p) at beta."""
+    eta = np.einsum("bnp,bp->bn", sets.x, beta)
+    r = np.exp(eta) * sets.weight
+    rx = r[..., None] * sets.x
+    rxx = rx[..., :, None] * sets.x[..., None, :]
+    ev = sets.event
+    sums = []
+    for v in (r, rx, rxx):
+        # risk set: positions first..after-1 (reverse cumulative sums, as cox_fit);
+        # deaths: the run's event positions first..here-1
+        rev = np.cumsum(v[:, ::-1], axis=1)[:, ::-1]
+        rev = np.concatenate([rev, np.zeros_like(rev[:, :1])], axis=1)
+        dead = np.cumsum(v * ev.reshape(ev.shape + (1,) * (v.ndim - 2)), axis=1)
+        dead = np.concatenate([np.zeros_like(dead[:, :1]), dead], axis=1)
+        sums.append((_at(rev, sets.first) - _at(rev, sets.after),
+                     _at(dead, sets.here) - _at(dead, sets.first)))
+    (risk0, dead0), (risk1, dead1), (risk2, dead2) = sums
+    loglik = (eta * ev).sum(axis=-1)
+    score = (sets.x * ev[..., None]).sum(axis=1)
+    info = np.zeros(beta.shape + beta.shape[-1:])
+    d = sets.d
+    for k in range(int(d.max(initial=0))):
+        active = k < d
+        a = active.astype(np.float64)
+        f = np.where(active, k / np.where(d > 0, d, 1.0), 0.0) if efron else np.zeros_like(d)
+        s0 = np.where(active, risk0 - f * dead0, 1.0)
+        mean = (risk1 - f[..., None] * dead1) / s0[..., None]
+        s2 = (risk2 - f[..., None, None] * dead2) / s0[..., None, None]
+        loglik = loglik - (np.log(s0) * a).sum(axis=-1)
+        score = score - (mean * a[..., None]).sum(axis=1)
+        info = info + ((s2 - mean[..., :, None] * mean[..., None, :])
+                       * a[..., None, None]).sum(axis=1)
+    return loglik, score, info
+
+
+def _positive_definite(info: np.ndarray) -> np.ndarray:
+    finite = np.isfinite(info).all(axis=(-1, -2))
+    eig = np.linalg.eigvalsh(np.where(finite[:, None, None], info, 0.0))
+    return finite & (eig[:, 0] > _CONDITION * np.maximum(eig[:, -1], 1e-300))
+
+
+def _solve(info, vector, ok):
+    safe = np.where(ok[:, None, None], info, np.eye(info.shape[-1]))
+    return np.linalg.solve(safe, vector[..., None])[..., 0]
+
+
+def cox_fit_batch(time, event, x, included, strata=None, ties: str = "efron") -> CoxBatch:
+    """cores.cox.cox_fit(time, event, x, names, strata, ties) of each replicate's included
+    subjects; time, event, included (B, n), x (B, n, p), strata (B, n) integer codes."""
+    if ties not in ("efron", "breslow"):
+        raise ValueError(f"ties must be 'efron' or 'breslow', not {ties!r}")
+    x = np.asarray(x, dtype=np.float64)
+    sets = _prepare(np.asarray(time, dtype=np.float64), np.asarray(event), x, included, strata)
+    efron = ties == "efron"
+    b = x.shape[0]
+    beta = np.zeros((b, x.shape[-1]))
+    loglik, score, info = _evaluate(beta, sets, efron)
+    null = loglik
+    reliable = (sets.d.sum(axis=-1) > 0) & _positive_definite(info)
+    done = ~reliable
+    ambiguous = np.zeros(b, dtype=bool)
+    for _ in range(_MAX_ITER):
+        step = np.where(done[:, None], 0.0, _solve(info, score, ~done))
+        new = [loglik.copy(), score.copy(), info.copy()]
+        pending = np.flatnonzero(~done)
+        for _ in range(30):                            # halve while the likelihood falls
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                trial = _evaluate(beta[pending] + step[pending], sets.rows(pending), efron)
+            good = np.isfinite(trial[0]) & (trial[0] >= loglik[pending]) & \
+                np.isfinite(trial[2]).all(axis=(-1, -2))
+            for whole, part in zip(new, trial):
+                whole[pending[good]] = part[good]
+            pending = pending[~good]
+            if not len(pending):
+                break
+            step[pending] /= 2
+        stuck = np.zeros(b, dtype=bool)
+        stuck[pending] = True                           # cox_fit stops there: not followed
+        reliable &= ~stuck
+        moving = ~done & ~stuck
+        converged = np.abs(new[0] - loglik) <= _EPS * np.abs(new[0])
+        # a gain within rounding of 0: cox_fit's sums, rounded otherwise, may refuse the
+        # step and stop one (tiny) step short
+        ambiguous |= moving & (new[0] - loglik <= _ROUNDING * np.abs(loglik))
+        beta = np.where(moving[:, None], beta + step, beta)
+        loglik, score, info = (np.where(_each(moving, n), n, o)
+                               for n, o in zip(new, (loglik, score, info)))
+        reliable &= done | _positive_definite(info)
+        done = done | stuck | (moving & converged) | ~reliable
+        if done.all():
+            break
+    reliable &= done
+    ok = _positive_definite(info)
+    reliable &= ok
+    var = np.linalg.inv(np.where(ok[:, None, None], info, np.eye(info.shape[-1])))
+    flags = np.abs(np.einsum("bp,bpq->bq", score, var))
+    reliable &= ~((flags > _EPS) & (flags > np.sqrt(_EPS) * np.abs(beta))).any(axis=-1)
+    se = np.sqrt(np.diagonal(var, axis1=-2, axis2=-1))
+    reliable &= (se > 0).all(axis=-1) & np.isfinite(beta).all(axis=-1)
+    return CoxBatch(beta, np.where(reliable[:, None], se, np.nan), reliable, ambiguous,
+                    loglik, null)
