@@ -46,7 +46,9 @@ def test_cox_fit_batch_equals_cox_fit(seed, n, stratified, ties):
         except NotEstimable:
             assert not fit.reliable[r]
             continue
-        if scalar.infinite or not (scalar.se > 0).all():
+        with np.errstate(invalid="ignore"):          # a variance < 0: cox_fit's se is NaN
+            usable = not scalar.infinite and (scalar.se > 0).all()
+        if not usable:
             assert not fit.reliable[r]
         if not fit.reliable[r]:
             continue

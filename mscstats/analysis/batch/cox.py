@@ -36,7 +36,7 @@ __all__ = ["CoxBatch", "cox_fit_batch"]
 _EPS = 1e-9                       # cores/cox.py: coxph.control(eps), toler.inf sqrt(eps)
 _MAX_ITER = 30
 _ROUNDING = 1e-12              # a relative gain of the likelihood this small is rounding
-_CONDITION = 1e-10                # smallest eigenvalue / largest below this: not reliable
+_CONDITION = 1e-8      # smallest eigenvalue / largest below this: ill-conditioned, the runner
 
 
 @dataclass(frozen=True)
@@ -140,10 +140,13 @@ def _evaluate(beta, sets: _Sets, efron: bool):
     return loglik, score, info
 
 
-def _positive_definite(info: np.ndarray) -> np.ndarray:
+def _positive_definite(info: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Clearly positive definite: the smallest eigenvalue above 1e-8 of the largest and
+    of ``scale`` (the covariates' mean square: an information that is 0 but for
+    rounding is not one)."""
     finite = np.isfinite(info).all(axis=(-1, -2))
     eig = np.linalg.eigvalsh(np.where(finite[:, None, None], info, 0.0))
-    return finite & (eig[:, 0] > _CONDITION * np.maximum(eig[:, -1], 1e-300))
+    return finite & (eig[:, 0] > _CONDITION * np.maximum(eig[:, -1], scale))
 
 
 def _solve(info, vector, ok):
@@ -160,10 +163,12 @@ def cox_fit_batch(time, event, x, included, strata=None, ties: str = "efron") ->
     sets = _prepare(np.asarray(time, dtype=np.float64), np.asarray(event), x, included, strata)
     efron = ties == "efron"
     b = x.shape[0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scale = (sets.x ** 2).sum(axis=(1, 2)) / sets.weight.sum(axis=-1)
     beta = np.zeros((b, x.shape[-1]))
     loglik, score, info = _evaluate(beta, sets, efron)
     null = loglik
-    reliable = (sets.d.sum(axis=-1) > 0) & _positive_definite(info)
+    reliable = (sets.d.sum(axis=-1) > 0) & _positive_definite(info, scale)
     done = ~reliable
     ambiguous = np.zeros(b, dtype=bool)
     for _ in range(_MAX_ITER):
@@ -192,12 +197,12 @@ def cox_fit_batch(time, event, x, included, strata=None, ties: str = "efron") ->
         beta = np.where(moving[:, None], beta + step, beta)
         loglik, score, info = (np.where(_each(moving, n), n, o)
                                for n, o in zip(new, (loglik, score, info)))
-        reliable &= done | _positive_definite(info)
+        reliable &= done | _positive_definite(info, scale)
         done = done | stuck | (moving & converged) | ~reliable
         if done.all():
             break
     reliable &= done
-    ok = _positive_definite(info)
+    ok = _positive_definite(info, scale)
     reliable &= ok
     var = np.linalg.inv(np.where(ok[:, None, None], info, np.eye(info.shape[-1])))
     flags = np.abs(np.einsum("bp,bpq->bq", score, var))
