@@ -37,8 +37,9 @@ def analyse_grid(grid: DailyGrid, sap: Sap, runner_only: bool = False) -> list[t
         values = derivation.endpoint(endpoint)
         included = grid.population(sap.analysis_population(analysis))
         outcome = _BATCH[analysis.method](analysis, endpoint, values, grid, included, sap)
-        # one arm: the runner says why a comparison method cannot run
-        if runner_only or (len(sap.study.arms) < 2 and analysis.method != "binary"):
+        # one arm: the runner says why a comparison method cannot run (kernels of the
+        # methods for any number of arms answer a single arm themselves)
+        if runner_only or (len(sap.study.arms) < 2 and METHODS[analysis.method].arms != "any"):
             outcome.needs_runner[:] = True
         for r in np.flatnonzero(outcome.needs_runner):
             _run_replicate(outcome, r, analysis, endpoint, values, grid, included, sap)
@@ -249,7 +250,7 @@ def _rows(outcomes: dict[str, _Outcome], sap: Sap, replicates: int) -> list[tupl
             if o.raised[r]:
                 rows.append((analysis.id, None, None, None, None, o.reasons[r, None]))
                 continue
-            for j, arm in enumerate(arms):
+            for j, arm in enumerate(arms[:len(o.estimands)]):   # km, cuminc: no hypothesis
                 p, estimate = reported[analysis.id][r, j], o.estimate[r, j]
                 rows.append((analysis.id, arm, o.estimands[j],
                              None if np.isnan(p) else float(p),
