@@ -176,11 +176,13 @@ METHODS: Mapping[str, MethodRow] = MappingProxyType({m.name: m for m in (
     MethodRow("cuminc", ("time_to_event",), _COMMON + ("landmarks", "strata"),
               "analysis.competing:run_cuminc",
               "Aalen-Johansen cumulative incidence per arm with death as a competing event; "
-              "Gray's test.", "cmprsk::cuminc", "cuminc", arms="any"),
+              "Gray's test.", "cmprsk::cuminc", "cuminc", arms="any",
+              batch_kernel=_COMPETING + "_cuminc"),
     MethodRow("finegray", ("time_to_event",), _COMMON + ("covariates",),
               "analysis.competing:run_finegray",
               "Fine-Gray subdistribution hazards model; subdistribution hazard ratio with "
-              "Wald interval.", "cmprsk::crr", "finegray"),
+              "Wald interval.", "cmprsk::crr", "finegray",
+              batch_kernel=_COMPETING + "_finegray"),
     MethodRow("binary", ("binary",), _COMMON + ("test",), "analysis.compare:run_binary",
               "Risk difference (Newcombe hybrid score interval), risk ratio and odds ratio with "
               "Fisher's exact test; a single arm: proportion with the Clopper-Pearson interval.",
