@@ -171,10 +171,12 @@ def _weights(time, cause, x, included) -> _Weights:
 
 
 def _sums(w: _Weights, beta):
-    r = np.exp(np.einsum("bnp,bp->bn", w.x, beta))
-    wr = w.weight * r[:, None, :]
-    s0 = wr.sum(axis=-1)
-    s1 = wr @ w.x
+    # a step too long overflows: its objective is not finite and the step is halved
+    with np.errstate(over="ignore", invalid="ignore"):
+        r = np.exp(np.einsum("bnp,bp->bn", w.x, beta))
+        wr = w.weight * r[:, None, :]
+        s0 = wr.sum(axis=-1)
+        s1 = wr @ w.x
     return r, wr, np.where(w.deaths > 0, s0, 1.0), s1
 
 
@@ -185,6 +187,13 @@ def _objective(w: _Weights, beta) -> np.ndarray:
 
 
 def _derivatives(w: _Weights, beta):
+    # a replicate on its way to an infinite coefficient overflows: its information is
+    # then not finite and it is left to the runner
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return _derivative_terms(w, beta)
+
+
+def _derivative_terms(w: _Weights, beta):
     _, wr, s0, s1 = _sums(w, beta)
     xbar = s1 / s0[..., None]
     gradient = -w.event_x + (w.deaths[..., None] * xbar).sum(axis=1)
@@ -246,10 +255,11 @@ def finegray_batch(time, cause, x, included, *, gtol: float = 1e-6,
     ok = _invertible(information)
     reliable &= ok
     information = np.where(ok[:, None, None], information, eye)
-    variance = _sandwich(w, beta, information)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        variance = _sandwich(w, beta, information)     # overflowing replicates: not reliable
     with np.errstate(invalid="ignore"):
         se = np.sqrt(np.diagonal(variance, axis1=-2, axis2=-1))
-    reliable &= (np.isfinite(se) & (se > 0)).all(axis=-1)
+    reliable &= (np.isfinite(se) & (se > 0)).all(axis=-1) & np.isfinite(beta).all(axis=-1)
     return FineGrayBatch(beta, se, reliable, converged, iterations)
 
 
