@@ -12,7 +12,10 @@ the batch cannot answer as the runner would is marked ``needs_runner``:
 * cox: per treated arm the hazard ratio and Wald p of one model with every arm, the
   numeric covariates (AGE, BMI) and the strata; other covariates, a fit the kernel
   calls unreliable (possibly infinite, singular, stuck) and an empty arm go to the
-  runner.
+  runner. Where the kernel's last Newton step was decided by rounding (about half the
+  replicates: coxph's stopping rule meets the likelihood's rounding there), the
+  scalar core fits the replicate, so the numbers are the runner's bit for bit rather
+  than within the fit's convergence (about 1e-8).
 
 The rows are those of survival._survival_rows: a subject without AVAL or CNSR is
 left out; a competing death (EVNTCD 2) is censored.
@@ -96,9 +99,31 @@ def _cox(analysis: Analysis, endpoint: Endpoint, values: GridEndpoint, grid: Dai
     strata = None if strata is None else strata.reshape(arm.shape)
     x = np.stack([(arm == j).astype(float) for j in range(1, arms)]
                  + [np.where(model, c, 0.0) for c in z], axis=-1)
-    fit = cox_fit_batch(time, event, x, model, strata, analysis.options.get("ties", "efron"))
+    ties = analysis.options.get("ties", "efron")
+    fit = cox_fit_batch(time, event, x, model, strata, ties)
     out.needs_runner |= ~fit.reliable
     with np.errstate(over="ignore", invalid="ignore"):
         out.estimate[:] = np.exp(fit.params[:, :arms - 1])
         out.p[:] = 2.0 * ndtr(-np.abs(fit.params[:, :arms - 1] / fit.se[:, :arms - 1]))
+    for r in np.flatnonzero(fit.ambiguous & ~out.needs_runner):
+        _cox_core(out, r, time[r], event[r], x[r], model[r],
+                  None if strata is None else strata[r], ties)
     return out
+
+
+def _cox_core(out: _Outcome, r: int, time, event, x, model, strata, ties: str) -> None:
+    """Replicate r by cores.cox.cox_fit on the runner's arrays (the same rows in the same
+    order, the same columns): where the kernel's last Newton step was decided by
+    rounding, the fit the runner makes, bit for bit (cox_batch.ambiguous)."""
+    from ..analysis.cores.common import NotEstimable
+    from ..analysis.cores.cox import cox_fit
+    names = tuple(f"x{k}" for k in range(x.shape[-1]))
+    try:
+        fit = cox_fit(time[model], event[model].astype(float), x[model], names,
+                      None if strata is None else strata[model], ties)
+        for j in range(out.p.shape[1]):
+            if names[j] in fit.infinite:       # the runner: not estimable, with its note
+                raise NotEstimable(names[j])
+            out.estimate[r, j], _, out.p[r, j] = fit.hazard_ratio(names[j], 0.95)
+    except NotEstimable:
+        out.needs_runner[r] = True
