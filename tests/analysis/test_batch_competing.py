@@ -1,7 +1,8 @@
 """The competing-risks kernels over replicates agree with the scalar cores (ports of
 cmprsk, checked against R in tests/reference/competing) replicate by replicate:
 cumulative incidence, its variance and log-log limits at landmarks to 1e-10, the
-Fine-Gray coefficient and sandwich SE to 1e-8; heavy ties, day-0 times, arms
+Fine-Gray coefficient and sandwich SE to 1e-8, Gray's statistic and p (2 and 3
+groups, stratified) to 1e-10; heavy ties, day-0 times, arms
 without the event, all censored, n = 2..6, subjects left out."""
 
 from __future__ import annotations
@@ -9,10 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mscstats.analysis.batch.competing import cuminc_batch, finegray_batch
+from mscstats.analysis.batch.competing import cuminc_batch, finegray_batch, gray_batch
 from mscstats.analysis.cores.common import NotEstimable
 from mscstats.analysis.cores.cuminc import at_landmarks, cumulative_incidence
 from mscstats.analysis.cores.finegray import fine_gray
+from mscstats.analysis.cores.gray import gray_test
 
 
 def competing_batch(seed, b, n):
@@ -85,5 +87,35 @@ def test_fine_gray_equals_crr(seed, n, covariate):
         np.testing.assert_allclose(fit.se[r], scalar.se, rtol=1e-8)
         assert fit.iterations[r] == scalar.iterations
     assert not fit.reliable[:2].any()
+    if n >= 40:
+        assert compared >= 30
+
+
+@pytest.mark.parametrize("seed, n", CASES)
+@pytest.mark.parametrize("groups, stratified", [(2, False), (3, False), (2, True), (3, True)])
+def test_gray_equals_the_crst_port(seed, n, groups, stratified):
+    time, cause, _, included = competing_batch(seed, 40, n)
+    rng = np.random.default_rng(seed + 50)
+    group = rng.integers(0, groups, time.shape)
+    group[:, :min(groups, n)] = np.arange(min(groups, n))
+    strata = rng.integers(0, 2, time.shape) if stratified else None
+    got = gray_batch(time, cause, group, included, strata, groups)
+    compared = 0
+    for r in range(len(time)):
+        keep = included[r]
+        if len(np.unique(group[r, keep])) < groups:    # an empty arm: the runner says so
+            assert not got.reliable[r]
+            continue
+        try:
+            want = gray_test(time[r, keep], cause[r, keep], group[r, keep],
+                             None if strata is None else strata[r, keep])
+        except NotEstimable:
+            assert not got.reliable[r]
+            continue
+        assert got.reliable[r]
+        compared += 1
+        assert got.statistic[r] == pytest.approx(want.statistic, rel=1e-10, abs=1e-12)
+        assert got.p[r] == pytest.approx(want.p_value, rel=1e-10, abs=1e-12)
+    assert not got.reliable[0]                    # all censored: no variance
     if n >= 40:
         assert compared >= 30

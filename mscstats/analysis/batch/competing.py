@@ -30,8 +30,8 @@ from ..cores.common import z_quantile
 from .kernels import _take
 from .steps import Sorted, sort_by_time
 
-__all__ = ["IncidenceBatch", "FineGrayBatch", "cuminc_batch", "loglog_interval_batch",
-           "finegray_batch"]
+__all__ = ["IncidenceBatch", "FineGrayBatch", "GrayBatch", "cuminc_batch",
+           "loglog_interval_batch", "finegray_batch", "gray_batch"]
 
 
 @dataclass(frozen=True)
@@ -309,3 +309,137 @@ def _censoring_term(w: _Weights, r, s0, xbar) -> np.ndarray:
     ss2 = np.take_along_axis(np.cumsum(contribution, axis=1), steps.end[..., None], axis=1)
     psi = ss2 + np.where((w.cause == 0)[..., None], q / at_risk[..., None], 0.0)
     return np.where((t < np.inf)[..., None], psi, 0.0) if n else psi
+
+
+# ------------------------------------------------------------------ Gray's test
+
+@dataclass(frozen=True)
+class GrayBatch:
+    statistic: np.ndarray     # (B,), NaN where not reliable
+    df: int
+    p: np.ndarray
+    reliable: np.ndarray      # False where gray_test raises NotEstimable (or an arm is empty)
+
+
+def gray_batch(time, cause, group, included, strata=None, groups: int = 2) -> GrayBatch:
+    """cores.gray.gray_test of each replicate's included subjects; group (B, n) codes
+    0..groups-1, strata (B, n) integer codes or None (rho = 0, as cuminc's default)."""
+    from scipy.special import chdtrc
+    time, cause, group = (np.asarray(a) for a in (time, cause, group))
+    included = np.asarray(included, dtype=bool)
+    ng1 = groups - 1
+    scores, variance = np.zeros((len(time), ng1)), np.zeros((len(time), ng1, ng1))
+    reliable = np.logical_and.reduce([(included & (group == g)).any(axis=1)
+                                      for g in range(groups)])
+    codes = np.zeros(time.shape, dtype=np.int64) if strata is None else np.asarray(strata)
+    for stratum in np.unique(codes[included]):
+        s, v, ok = _gray_stratum(time, cause, group, included & (codes == stratum), groups)
+        scores, variance, reliable = scores + s, variance + v, reliable & ok
+    reliable &= np.isfinite(variance).all(axis=(1, 2)) & np.isfinite(scores).all(axis=1)
+    safe = np.where(reliable[:, None, None], variance, np.eye(ng1))
+    singular = np.linalg.svd(safe, compute_uv=False)
+    tol = 1e-7 * np.maximum(np.abs(safe).max(axis=(1, 2)), 1e-300)
+    reliable &= (singular > tol[:, None]).sum(axis=1) == ng1
+    safe = np.where(reliable[:, None, None], safe, np.eye(ng1))
+    statistic = np.einsum("bi,bi->b", scores, np.linalg.solve(safe, scores[..., None])[..., 0])
+    statistic = np.where(reliable, statistic, np.nan)
+    # a statistic that is 0 but for rounding can be negative: scipy.stats.chi2.sf gives 1
+    p = np.where(statistic < 0, 1.0, chdtrc(ng1, np.maximum(statistic, 0.0)))
+    return GrayBatch(statistic, ng1, np.where(reliable, p, np.nan), reliable)
+
+
+def _run_counts(time, cause, group, mask, groups):
+    """Per replicate, at each distinct time (compressed to the left, T columns): events
+    of each cause and subjects leaving, by group (B, T, groups), and the times' count."""
+    steps = sort_by_time(time, mask)
+    real = steps.time < np.inf
+    c, g = steps.take(cause), steps.take(group)
+    onehot = (g[..., None] == np.arange(groups)) & real[..., None]
+    width = max(int(steps.last.sum(axis=1).max(initial=0)), 1)
+    idx = np.argsort(~steps.last, axis=1, kind="stable")[:, :width]        # run-last positions
+    start = _take(steps.start, idx)
+
+    def per_run(indicator):
+        total = np.cumsum(onehot & indicator[..., None], axis=1).astype(np.float64)
+        total = np.concatenate([np.zeros_like(total[:, :1]), total], axis=1)
+        return (np.take_along_axis(total, (idx + 1)[..., None], axis=1)
+                - np.take_along_axis(total, start[..., None], axis=1))
+    d1, d2, leaving = per_run(c == 1), per_run(c == 2), per_run(real)
+    runs = steps.last.sum(axis=1)
+    return d1, d2, leaving, runs, onehot.sum(axis=1).astype(np.float64)
+
+
+def _gray_stratum(time, cause, group, mask, ng):
+    """crst within one stratum for every replicate: scores (B, ng - 1), variance, ok."""
+    d1s, d2s, leaving, runs, rs = _run_counts(time, cause, group, mask, ng)
+    b, ng1 = len(time), ng - 1
+    s, v = np.zeros((b, ng1)), np.zeros((b, ng1, ng1))
+    f1m, skmm = np.zeros((b, ng)), np.ones((b, ng))
+    v3, v2, c = np.zeros((b, ng)), np.zeros((b, ng1, ng)), np.zeros((b, ng, ng))
+    fm = np.zeros(b)
+    ok = np.ones(b, dtype=bool)
+    for t in range(d1s.shape[1]):
+        d1, d2 = d1s[:, t], d2s[:, t]
+        nd1, nd2 = d1.sum(-1), d2.sum(-1)
+        has = (t < runs) & (nd1 + nd2 > 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = _gray_time(d1, d2, nd1, nd2, rs, f1m, skmm, fm, s, v, v2, v3, c)
+        f, s_new, v_new, v2_new, v3_new, c_new, f1, skm, fine = step
+        ok &= ~has | fine
+        keep = has & fine
+
+        def pick(new, old):
+            return np.where(keep.reshape(keep.shape + (1,) * (new.ndim - 1)), new, old)
+        s, v, v2, v3, c = (pick(n, o) for n, o in ((s_new, s), (v_new, v), (v2_new, v2),
+                                                   (v3_new, v3), (c_new, c)))
+        fm = np.where(keep, f, fm)
+        f1m, skmm = pick(f1, f1m), pick(skm, skmm)
+        rs = rs - np.where((t < runs)[:, None], leaving[:, t], 0.0)
+    cc = c[:, :ng1]
+    v = v + (cc * v3[:, None, :]) @ np.swapaxes(cc, 1, 2) + cc @ np.swapaxes(v2, 1, 2) \
+        + v2 @ np.swapaxes(cc, 1, 2)
+    return s, v, ok
+
+
+def _gray_time(d1, d2, nd1, nd2, rs, f1m, skmm, fm, s, v, v2, v3, c):
+    """cores.gray._time_step for every replicate (B, ng) at once."""
+    ng = rs.shape[1]
+    ng1 = ng - 1
+    live = rs > 0
+    td = d1 + d2
+    skm = np.where(live, skmm * (rs - td) / rs, skmm)
+    f1 = np.where(live, f1m + skmm * d1 / rs, f1m)
+    h = np.where(live, rs / skmm, 0.0)
+    tr = h.sum(-1)
+    tq = (h * (1 - f1m)).sum(-1)
+    f = fm + nd1 / tr
+    a = -h[:, :, None] * h[:, None, :] / tr[:, None, None]
+    diagonal = h * (1 - h / tr[:, None])
+    a[:, np.arange(ng), np.arange(ng)] = diagonal
+    both = live[:, :, None] & live[:, None, :]
+    a = np.where(both, a, 0.0)
+    denominator = (tr * (1 - fm))[:, None, None]
+    nonzero = (a != 0) & (nd1 > 0)[:, None, None]
+    fine = ~(nonzero.any(axis=(1, 2)) & ~(tr * (1 - fm) > 0))
+    c = c + np.where(nonzero, a * nd1[:, None, None] / denominator, 0.0)
+    share = d1[:, :ng1] - nd1[:, None] * rs[:, :ng1] * (1 - f1m[:, :ng1]) / (skmm[:, :ng1]
+                                                                            * tq[:, None])
+    s = s + np.where(live[:, :ng1], share, 0.0)
+    # events of interest: every live group k
+    t4 = np.where(skm > 0, 1 - (1 - f)[:, None] / skm, 1.0)
+    t5 = np.where(nd1[:, None] > 1, 1 - (nd1[:, None] - 1) / (tr[:, None] * skmm - 1), 1.0)
+    t3 = np.where(live & (nd1[:, None] > 0), t5 * skmm * nd1[:, None] / (tr[:, None] * rs), 0.0)
+    t1 = a[:, :ng1, :] - t4[:, None, :] * c[:, :ng1, :]                 # (B, ng1, ng)
+    v3 = v3 + t4 * t4 * t3
+    v2 = v2 + t1 * (t4 * t3)[:, None, :]
+    v = v + np.einsum("bik,bjk,bk->bij", t1, t1, t3)
+    # competing events: groups still alive with one
+    mine = (skm > 0) & (d2 > 0) & (nd2[:, None] > 0)
+    t4 = np.where(mine, (1 - f)[:, None] / skm, 0.0)
+    t5 = np.where(d2 > 1, 1 - (d2 - 1) / (rs - 1), 1.0)
+    t3 = np.where(mine, t5 * skmm ** 2 * d2 / rs ** 2, 0.0)
+    t1 = t4[:, None, :] * c[:, :ng1, :]
+    v3 = v3 + t4 * t4 * t3
+    v2 = v2 - t1 * (t4 * t3)[:, None, :]
+    v = v + np.einsum("bik,bjk,bk->bij", t1, t1, t3)
+    return f, s, v, v2, v3, c, f1, skm, fine
