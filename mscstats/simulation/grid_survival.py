@@ -12,10 +12,9 @@ the batch cannot answer as the runner would is marked ``needs_runner``:
 * cox: per treated arm the hazard ratio and Wald p of one model with every arm, the
   numeric covariates (AGE, BMI) and the strata; other covariates, a fit the kernel
   calls unreliable (possibly infinite, singular, stuck) and an empty arm go to the
-  runner. Where the kernel's last Newton step was decided by rounding (about half the
-  replicates: coxph's stopping rule meets the likelihood's rounding there), the
-  scalar core fits the replicate, so the numbers are the runner's bit for bit rather
-  than within the fit's convergence (about 1e-8).
+  runner. A replicate whose fit stopped within rounding of coxph's threshold
+  (cox_fit_batch's ``ambiguous``, rare) is fitted by the scalar core on the runner's
+  arrays, so the numbers are the runner's to 1e-10 everywhere.
 
 The rows are those of survival._survival_rows: a subject without AVAL or CNSR is
 left out; a competing death (EVNTCD 2) is censored.
@@ -113,8 +112,8 @@ def _cox(analysis: Analysis, endpoint: Endpoint, values: GridEndpoint, grid: Dai
 
 def _cox_core(out: _Outcome, r: int, time, event, x, model, strata, ties: str) -> None:
     """Replicate r by cores.cox.cox_fit on the runner's arrays (the same rows in the same
-    order, the same columns): where the kernel's last Newton step was decided by
-    rounding, the fit the runner makes, bit for bit (cox_batch.ambiguous)."""
+    order, the same columns): where the kernel's stopping was decided by rounding, the
+    fit the runner makes, bit for bit (cox_fit_batch's ``ambiguous``)."""
     from ..analysis.cores.common import NotEstimable
     from ..analysis.cores.cox import cox_fit
     names = tuple(f"x{k}" for k in range(x.shape[-1]))

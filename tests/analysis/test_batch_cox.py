@@ -1,8 +1,7 @@
 """The Cox kernel over replicates with covariates (batch/cox.py) agrees with
-cores/cox.py's cox_fit (checked against coxph) replicate by replicate: to 1e-10
-where the fits take the same path, to the fit's convergence (1e-6) where the last
-step's gain is within rounding (``ambiguous``: cox_fit may refuse it on its own
-rounding), and flags (``reliable`` False) every replicate cox_fit cannot fit or
+cores/cox.py's cox_fit (checked against coxph) replicate by replicate: to 1e-10,
+except where a step's change of the likelihood is within rounding of the stopping
+threshold (``ambiguous``, rare: there to the fit's convergence, 1e-6), and flags (``reliable`` False) every replicate cox_fit cannot fit or
 calls possibly infinite: an arm without events, all censored, n = 2..6."""
 
 from __future__ import annotations
@@ -60,7 +59,8 @@ def test_cox_fit_batch_equals_cox_fit(seed, n, stratified, ties):
         assert fit.llnull[r] == pytest.approx(scalar.llnull, rel=1e-10)
     assert not fit.reliable[:2].any()            # all censored; an arm without events
     if n >= 30:
-        assert fit.reliable.sum() >= 20 and exact >= 10   # both paths really compared
+        assert fit.reliable.sum() >= 20 and exact >= 20
+    assert fit.ambiguous.sum() <= 1
 
 
 def test_a_constant_covariate_is_not_reliable():
