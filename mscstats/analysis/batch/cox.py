@@ -51,19 +51,17 @@ class CoxBatch:
 
 @dataclass(frozen=True)
 class _Sets:
-    """Sorted subjects and, at each replicate's distinct event times (T columns, padded),
-    the positions of the risk set and of the deaths."""
+    """Sorted subjects and, at each replicate's distinct event times (T rows, padded),
+    who is at risk and who dies there."""
     x: np.ndarray             # (B, n, p) centred covariates, sorted; 0 where left out
-    weight: np.ndarray        # (B, n) 1 included, 0 left out
+    xx: np.ndarray            # (B, n, p * p) their products x x'
     event: np.ndarray         # (B, n) sorted events (0 where left out)
-    first: np.ndarray         # (B, T) first position of the event time's run
-    after: np.ndarray         # (B, T) one past the last position of its stratum
-    here: np.ndarray          # (B, T) one past the run's last position
-    d: np.ndarray             # (B, T) deaths (0 in padding columns)
+    risk: np.ndarray          # (B, T, n) 1 where the subject is in the event time's risk set
+    dead: np.ndarray          # (B, T, n) 1 where the subject dies at that time
+    d: np.ndarray             # (B, T) deaths (0 in padding rows)
 
     def rows(self, idx: np.ndarray) -> "_Sets":
-        return _Sets(*(getattr(self, f)[idx] for f in
-                       ("x", "weight", "event", "first", "after", "here", "d")))
+        return _Sets(*(getattr(self, f)[idx] for f in ("x", "xx", "event", "risk", "dead", "d")))
 
 
 def _prepare(time, event, x, included, strata) -> _Sets:
@@ -84,19 +82,18 @@ def _prepare(time, event, x, included, strata) -> _Sets:
     c = np.cumsum(ev, axis=-1)
     d = c - _take(c, start) + _take(ev, start)            # the run's deaths so far
     close = last & (d > 0)
-    # compress: the closing positions first, in order, then padding
+    # the closing positions first, in order, then padding
     width = max(int(close.sum(axis=-1).max(initial=0)), 1)
     idx = np.argsort(~close, axis=-1, kind="stable")[:, :width]
     real = _take(close, idx)
+    first, after = _take(start, idx), _take(stratum_end, idx) + 1
+    position = np.arange(t.shape[-1])
+    risk = (position >= first[..., None]) & (position < after[..., None]) & real[..., None]
+    dead = risk & (position <= _take(end, idx)[..., None]) & (ev[:, None, :] > 0)
     xs = np.take_along_axis(x, order[..., None], axis=1)
-    return _Sets(xs, _take(w.astype(np.float64), order), ev, _take(start, idx),
-                 _take(stratum_end, idx) + 1, _take(end, idx) + 1,
+    xx = (xs[..., :, None] * xs[..., None, :]).reshape(xs.shape[:2] + (-1,))
+    return _Sets(xs, xx, ev, risk.astype(np.float64), dead.astype(np.float64),
                  np.where(real, _take(d, idx), 0.0))
-
-
-def _at(cumulative: np.ndarray, index: np.ndarray) -> np.ndarray:
-    return np.take_along_axis(cumulative, index.reshape(index.shape + (1,) * (
-        cumulative.ndim - 2)), axis=1)
 
 
 def _each(mask: np.ndarray, like: np.ndarray) -> np.ndarray:
@@ -107,36 +104,29 @@ def _each(mask: np.ndarray, like: np.ndarray) -> np.ndarray:
 def _evaluate(beta, sets: _Sets, efron: bool):
     """Log partial likelihood (B,), score (B, p) and information (B, p, p) at beta."""
     eta = np.einsum("bnp,bp->bn", sets.x, beta)
-    r = np.exp(eta) * sets.weight
-    rx = r[..., None] * sets.x
-    rxx = rx[..., :, None] * sets.x[..., None, :]
+    r = np.exp(eta)
+    p = beta.shape[-1]
+    at_risk, dying = sets.risk * r[:, None, :], sets.dead * r[:, None, :]
+    risk0, dead0 = at_risk.sum(-1), dying.sum(-1)
+    risk1, dead1 = at_risk @ sets.x, dying @ sets.x
+    risk2 = (at_risk @ sets.xx).reshape(risk1.shape + (p,))
+    dead2 = (dying @ sets.xx).reshape(risk1.shape + (p,))
     ev = sets.event
-    sums = []
-    for v in (r, rx, rxx):
-        # risk set: positions first..after-1 (reverse cumulative sums, as cox_fit);
-        # deaths: the run's event positions first..here-1
-        rev = np.cumsum(v[:, ::-1], axis=1)[:, ::-1]
-        rev = np.concatenate([rev, np.zeros_like(rev[:, :1])], axis=1)
-        dead = np.cumsum(v * ev.reshape(ev.shape + (1,) * (v.ndim - 2)), axis=1)
-        dead = np.concatenate([np.zeros_like(dead[:, :1]), dead], axis=1)
-        sums.append((_at(rev, sets.first) - _at(rev, sets.after),
-                     _at(dead, sets.here) - _at(dead, sets.first)))
-    (risk0, dead0), (risk1, dead1), (risk2, dead2) = sums
     loglik = (eta * ev).sum(axis=-1)
     score = (sets.x * ev[..., None]).sum(axis=1)
-    info = np.zeros(beta.shape + beta.shape[-1:])
-    d = sets.d
-    for k in range(int(d.max(initial=0))):
-        active = k < d
-        a = active.astype(np.float64)
-        f = np.where(active, k / np.where(d > 0, d, 1.0), 0.0) if efron else np.zeros_like(d)
-        s0 = np.where(active, risk0 - f * dead0, 1.0)
-        mean = (risk1 - f[..., None] * dead1) / s0[..., None]
-        s2 = (risk2 - f[..., None, None] * dead2) / s0[..., None, None]
-        loglik = loglik - (np.log(s0) * a).sum(axis=-1)
-        score = score - (mean * a[..., None]).sum(axis=1)
-        info = info + ((s2 - mean[..., :, None] * mean[..., None, :])
-                       * a[..., None, None]).sum(axis=1)
+    # the k-th of d tied deaths sees the risk set less k/d of the deaths (Efron), all k
+    # at once along a last axis: (B, T, K)
+    d = sets.d[..., None]
+    k = np.arange(int(sets.d.max(initial=0)))
+    active = k < d
+    a = active.astype(np.float64)
+    f = np.where(active, k / np.where(d > 0, d, 1.0), 0.0) if efron else np.zeros(active.shape)
+    s0 = np.where(active, risk0[..., None] - f * dead0[..., None], 1.0)
+    mean = (risk1[:, :, None, :] - f[..., None] * dead1[:, :, None, :]) / s0[..., None]
+    s2 = (risk2[:, :, None] - f[..., None, None] * dead2[:, :, None]) / s0[..., None, None]
+    loglik = loglik - (np.log(s0) * a).sum(axis=(1, 2))
+    score = score - (mean * a[..., None]).sum(axis=(1, 2))
+    info = ((s2 - mean[..., :, None] * mean[..., None, :]) * a[..., None, None]).sum(axis=(1, 2))
     return loglik, score, info
 
 
@@ -164,7 +154,7 @@ def cox_fit_batch(time, event, x, included, strata=None, ties: str = "efron") ->
     efron = ties == "efron"
     b = x.shape[0]
     with np.errstate(invalid="ignore", divide="ignore"):
-        scale = (sets.x ** 2).sum(axis=(1, 2)) / sets.weight.sum(axis=-1)
+        scale = (sets.x ** 2).sum(axis=(1, 2)) / np.asarray(included).sum(axis=-1)
     beta = np.zeros((b, x.shape[-1]))
     loglik, score, info = _evaluate(beta, sets, efron)
     null = loglik
