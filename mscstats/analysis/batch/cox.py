@@ -4,9 +4,10 @@
 replicate at once.
 
 cox_batch (kernels.py) fits one 0/1 covariate from risk-set counts; this one takes
-x (B, n, p): the risk sets are suffix sums of r = exp(x beta), r x and r x x' over
-each replicate's subjects sorted by stratum and time, so an iteration costs a few
-array operations whatever B. Replicates are followed each on its own path and
+x (B, n, p): at each replicate's distinct event times the sums of r = exp(x beta),
+r x and r x x' over the risk set and over the deaths are products with 0/1 masks of
+the subjects sorted by stratum and time, and Efron's k-th of d tied deaths is one more
+axis, so an iteration costs a few array operations whatever B. Replicates are followed each on its own path and
 frozen when done.
 
 ``reliable`` is False where the scalar fit could do something this one does not
