@@ -9,6 +9,7 @@ kernels hand to the runner, or answer as it does."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from mscstats.derive.grid import grid_params, unsupported
@@ -55,3 +56,23 @@ def test_the_survival_methods_run_on_the_grid():
     for key, ids in CASES.items():
         sap = restrict_sap(template(key), ids)
         assert not [r for r in unsupported(sap) if "method" in r], key
+
+
+@pytest.mark.parametrize("key", CASES)
+def test_the_kernels_answer_most_replicates_themselves(key):
+    """At the design's n the batch answers (a row-for-row comparison where every
+    replicate went to the runner would prove nothing)."""
+    from mscstats.derive.grid import GridDerivation
+    from mscstats.simulation.grid_engine import _BATCH
+    from mscstats.simulation.synth import get_design
+    sap = available(key)
+    n = get_design(key).n
+    grid = make_grid(key, n, 25, _chunk_seed(3, n, 0), None, grid_params(sap))
+    derivation = GridDerivation(grid, sap.data)
+    for analysis in sap.analyses:
+        endpoint = sap.endpoint(analysis.endpoint)
+        out = _BATCH[analysis.method](analysis, endpoint, derivation.endpoint(endpoint), grid,
+                                      grid.population(sap.analysis_population(analysis)), sap)
+        assert out.needs_runner.mean() <= 0.1, analysis.id
+        answered = ~out.needs_runner
+        assert np.isfinite(out.p[answered]).all() and np.isfinite(out.estimate[answered]).all()
