@@ -2,10 +2,11 @@
 gives on the same grid-derived replicates (analyse_grid(runner_only=True)): the
 same hypotheses, not-estimable reasons and p-values and estimates to 1e-10, except
 where a fit is iterative (Fine-Gray to 1e-8; Cox to 1e-10: where the kernel's
-last Newton step is decided by rounding, the adapter fits that replicate with the
-scalar core). Small trials (n = 2..6)
-leave arms empty, trials without events and both RMST SEs 0: the replicates the
-kernels hand to the runner, or answer as it does."""
+stopping is decided by rounding, the adapter fits that replicate with the scalar
+core). n = 2..150 under the design's, no and extreme effects: small trials and
+extreme effects leave arms empty or without events, separate the arms and make
+both RMST SEs 0, the replicates the kernels hand to the runner or answer as it
+does."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from mscstats.derive.grid import grid_params, unsupported
 from mscstats.plan import template
 from mscstats.simulation.engine import _chunk_seed, restrict_sap
 from mscstats.simulation.grid_engine import analyse_grid
+from mscstats.simulation.designs import Effect
 from mscstats.simulation.synth import NULL_EFFECT, make_grid
 
 CASES = {"single-arm-bm-msc": ["ttci_km"],
@@ -41,9 +43,14 @@ def available(key):
     return restrict_sap(sap, kept) if kept else None
 
 
+# the design's effects, none, and extreme ones (every treated subject recovers at once,
+# none dies: arms without events, separation, infinite ratios)
+EXTREME = Effect(recovery_rate=1e3, progression_or=1e-3, mortality_or=1e-3, cytokine_ratio=1e-3)
+
+
 @pytest.mark.parametrize("key", CASES)
-@pytest.mark.parametrize("n", [2, 3, 4, 6, 40])
-@pytest.mark.parametrize("effect", [None, NULL_EFFECT])
+@pytest.mark.parametrize("n", [2, 3, 4, 6, 10, 20, 60, 150])
+@pytest.mark.parametrize("effect", [None, NULL_EFFECT, EXTREME], ids=["design", "null", "extreme"])
 def test_grid_kernels_give_the_runners_rows(key, n, effect):
     sap = available(key)
     if sap is None:
