@@ -115,19 +115,26 @@ def _evaluate(beta, sets: _Sets, efron: bool):
     ev = sets.event
     loglik = (eta * ev).sum(axis=-1)
     score = (sets.x * ev[..., None]).sum(axis=1)
-    # the k-th of d tied deaths sees the risk set less k/d of the deaths (Efron), all k
-    # at once along a last axis: (B, T, K)
+    # the k-th of d tied deaths sees the risk set less k/d of the deaths (Efron): with
+    # s0_k = risk0 - f_k dead0 and f_k = k/d, every sum over k is a sum of scalars
+    # over k times risk or death sums, so the K axis never meets the p x p one
     d = sets.d[..., None]
     k = np.arange(int(sets.d.max(initial=0)))
-    active = k < d
-    a = active.astype(np.float64)
+    active = k < d                                             # (B, T, K)
     f = np.where(active, k / np.where(d > 0, d, 1.0), 0.0) if efron else np.zeros(active.shape)
     s0 = np.where(active, risk0[..., None] - f * dead0[..., None], 1.0)
-    mean = (risk1[:, :, None, :] - f[..., None] * dead1[:, :, None, :]) / s0[..., None]
-    s2 = (risk2[:, :, None] - f[..., None, None] * dead2[:, :, None]) / s0[..., None, None]
-    loglik = loglik - (np.log(s0) * a).sum(axis=(1, 2))
-    score = score - (mean * a[..., None]).sum(axis=(1, 2))
-    info = ((s2 - mean[..., :, None] * mean[..., None, :]) * a[..., None, None]).sum(axis=(1, 2))
+    inv = np.where(active, 1.0 / s0, 0.0)
+    w0, w1 = inv.sum(-1), (f * inv).sum(-1)                    # sum 1/s0, f/s0
+    q0, q1, q2 = (inv * inv).sum(-1), (f * inv * inv).sum(-1), (f * f * inv * inv).sum(-1)
+    loglik = loglik - (np.log(s0) * active).sum(axis=(1, 2))
+    score = score - (risk1 * w0[..., None] - dead1 * w1[..., None]).sum(axis=1)
+    outer = risk1[..., :, None] * risk1[..., None, :]
+    cross = risk1[..., :, None] * dead1[..., None, :]
+    cross = cross + np.swapaxes(cross, -1, -2)
+    deads = dead1[..., :, None] * dead1[..., None, :]
+    info = (risk2 * w0[..., None, None] - dead2 * w1[..., None, None]
+            - outer * q0[..., None, None] + cross * q1[..., None, None]
+            - deads * q2[..., None, None]).sum(axis=1)
     return loglik, score, info
 
 
