@@ -6,7 +6,9 @@
 
 Cases:
   permutation  10,000-permutation log-rank at n = 60: engine vs a lifelines loop
-  survival     KM, log-rank and Cox on one trial: mscstats vs lifelines
+  survival     KM, log-rank and Cox on one trial: mscstats vs lifelines; then the batch
+               kernels (KM, RMST, Aalen-Johansen, Cox with a covariate, Fine-Gray) over
+               1,000 replicates vs a loop of the scalar cores and a lifelines loop
   simulate     N simulated trials of the refractory-hypoxia primary analyses (the
                engine, every core) vs a plain loop of the mscstats pipeline and a
                statsmodels + lifelines loop, one trial at a time
@@ -104,6 +106,8 @@ def case_survival(quick: bool) -> None:
     print(f"\nsurvival: KM per arm, log-rank and Cox (Efron) on one trial, n = {bp.N}")
     line("KM + log-rank + Cox", bp.median_seconds(ours, 20), bp.median_seconds(theirs, 5),
          "lifelines")
+    import bench_survival
+    bench_survival.run(quick, line)
 
 
 def case_simulate(quick: bool, sims: int | None) -> None:

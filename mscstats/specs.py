@@ -126,6 +126,8 @@ OPTIONS: Mapping[str, Any] = MappingProxyType({
 _COMMON = ("population", "title", "missing", "imputations", "mi_reference")
 _CONTINUOUS = ("change", "value", "free_days")
 _GRID = "simulation.grid_engine:"
+_SURVIVAL = "simulation.grid_survival:"
+_COMPETING = "simulation.grid_competing:"
 
 METHODS: Mapping[str, MethodRow] = MappingProxyType({m.name: m for m in (
     MethodRow("welch", _CONTINUOUS, _COMMON, "analysis.compare:run_welch",
@@ -155,7 +157,8 @@ METHODS: Mapping[str, MethodRow] = MappingProxyType({m.name: m for m in (
     MethodRow("km", ("time_to_event",), _COMMON + ("landmarks", "conf_type"),
               "analysis.survival:run_km",
               "Kaplan-Meier estimator per arm; median with the Brookmeyer-Crowley interval and "
-              "survival at landmark days.", "survival::survfit", "km", arms="any"),
+              "survival at landmark days.", "survival::survfit", "km", arms="any",
+              batch_kernel=_SURVIVAL + "_km"),
     MethodRow("logrank", ("time_to_event",),
               _COMMON + ("strata", "covariates", "landmarks", "conf_type", "rho", "gamma"),
               "analysis.survival:run_logrank",
@@ -166,18 +169,22 @@ METHODS: Mapping[str, MethodRow] = MappingProxyType({m.name: m for m in (
     MethodRow("cox", ("time_to_event",), _COMMON + ("covariates", "strata", "ties"),
               "analysis.survival:run_cox",
               "Cox proportional hazards model (Efron ties); hazard ratio with Wald interval; "
-              "Wald, score and likelihood-ratio tests.", "survival::coxph", "cox"),
+              "Wald, score and likelihood-ratio tests.", "survival::coxph", "cox",
+              batch_kernel=_SURVIVAL + "_cox"),
     MethodRow("rmst", ("time_to_event",), _COMMON + ("tau",), "analysis.survival:run_rmst",
               "Restricted mean survival time to tau from the Kaplan-Meier curve; difference "
-              "between arms.", "survival::survfit rmean", "rmst", required=("tau",), arms="any"),
+              "between arms.", "survival::survfit rmean", "rmst", required=("tau",), arms="any",
+              batch_kernel=_SURVIVAL + "_rmst"),
     MethodRow("cuminc", ("time_to_event",), _COMMON + ("landmarks", "strata"),
               "analysis.competing:run_cuminc",
               "Aalen-Johansen cumulative incidence per arm with death as a competing event; "
-              "Gray's test.", "cmprsk::cuminc", "cuminc", arms="any"),
+              "Gray's test.", "cmprsk::cuminc", "cuminc", arms="any",
+              batch_kernel=_COMPETING + "_cuminc"),
     MethodRow("finegray", ("time_to_event",), _COMMON + ("covariates",),
               "analysis.competing:run_finegray",
               "Fine-Gray subdistribution hazards model; subdistribution hazard ratio with "
-              "Wald interval.", "cmprsk::crr", "finegray"),
+              "Wald interval.", "cmprsk::crr", "finegray",
+              batch_kernel=_COMPETING + "_finegray"),
     MethodRow("binary", ("binary",), _COMMON + ("test",), "analysis.compare:run_binary",
               "Risk difference (Newcombe hybrid score interval), risk ratio and odds ratio with "
               "Fisher's exact test; a single arm: proportion with the Clopper-Pearson interval.",

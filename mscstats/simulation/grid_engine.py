@@ -47,8 +47,9 @@ def analyse_grid(grid: DailyGrid, sap: Sap, runner_only: bool = False,
             outcome.needs_runner[:] = True
         else:
             outcome = kernel(analysis, endpoint, values, grid, included, sap)
-        # one arm: the runner says why a comparison method cannot run
-        if len(sap.study.arms) < 2 and analysis.method not in _ONE_ARM:
+        # one arm: the runner says why a comparison method cannot run (kernels of the
+        # methods for any number of arms answer a single arm themselves)
+        if len(sap.study.arms) < 2 and METHODS[analysis.method].arms != "any":
             outcome.needs_runner[:] = True
         if outcome.needs_runner.any():
             inputs = _ReplicateInputs(analysis, endpoint, values, grid, included, sap)
@@ -169,8 +170,6 @@ def _logrank(analysis: Analysis, endpoint: Endpoint, values: GridEndpoint, grid:
     return out
 
 
-# the methods whose kernels answer a single-arm SAP themselves
-_ONE_ARM = ("binary", "paired")
 
 
 # the methods whose specs row names a batch kernel of this module

@@ -215,14 +215,16 @@ def test_small_trials_exercise_the_runner_and_the_family_rule():
     (sap,) = grid_saps("refractory-hypoxia")
     rows = run_chunk("refractory-hypoxia", sap, 2, 0, 25, 3, None)
     frame = pd.DataFrame(rows, columns=["analysis", "arm", "estimand", "p", "estimate", "reason"])
-    # every replicate has a row for every analysis: with one subject an arm, many
-    # replicates cannot run the primary ANCOVA, which is then a not-estimable row (a
-    # tipping point has no hypothesis: a row only where it is not estimable)
+    # every replicate has a row for every analysis with hypotheses: with one subject an
+    # arm, many replicates cannot run the primary ANCOVA, which is then a not-estimable
+    # row; an analysis without hypotheses (a tipping point; cuminc: Gray's test is not
+    # an arm's) has a row only where it is not estimable
     counts = frame["analysis"].value_counts()
-    tipping = [a.id for a in sap.analyses if a.method == "tipping_point"]
-    assert (counts.drop(tipping, errors="ignore") == 25).all()
-    assert (counts.reindex(tipping, fill_value=0) < 25).all()
-    assert frame.loc[frame["analysis"].isin(tipping), "reason"].notna().all()
+    without = [a.id for a in sap.analyses if a.method in ("cuminc", "km", "tipping_point")]
+    assert (counts.drop(without, errors="ignore") == 25).all()
+    assert (counts.reindex(without, fill_value=0) < 25).all()
+    assert frame.loc[frame["analysis"].isin(without), "arm"].isna().all()
+    assert frame.loc[frame["analysis"].isin(without), "reason"].notna().all()
     primary = frame[frame["analysis"] == "primary"].reset_index(drop=True)
     unestimable = primary["arm"].isna() | primary["p"].isna()
     assert unestimable.any() and primary.loc[unestimable, "reason"].notna().all()

@@ -294,7 +294,9 @@ def cox_batch(time, event, treated, strata=None, included=None) -> CoxArm:
             step = np.where(done, 0.0, score / info)
         for _ in range(30):                                  # halve while the likelihood falls
             new = evaluate(beta + step)
-            falls = ~done & ~(np.isfinite(new[0]) & (new[0] >= loglik))
+            # a converged step is accepted even a hair lower (cox.cox_fit, coxph)
+            rises = (new[0] >= loglik) | (np.abs(new[0] - loglik) <= _COX_EPS * np.abs(new[0]))
+            falls = ~done & ~(np.isfinite(new[0]) & rises)
             if not falls.any():
                 break
             step = np.where(falls, step / 2, step)

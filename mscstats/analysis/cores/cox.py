@@ -166,7 +166,12 @@ def cox_fit(time, event, x, names: Sequence[str], strata=None, ties: str = "efro
             # then not finite and the step is halved, as coxph's C code does silently
             with np.errstate(over="ignore", invalid="ignore"):
                 new = _evaluate(candidate, prepared, efron)
-            if np.isfinite(new[0]) and new[0] >= loglik and np.all(np.isfinite(new[2])):
+            # as coxph's coxfit6, convergence is tested before the likelihoods are
+            # compared: a step that changes the log likelihood by at most eps (relative)
+            # is the last one even where rounding makes it a hair lower (comparing first
+            # left the end of the fit to the last bits of the sums)
+            if np.isfinite(new[0]) and np.all(np.isfinite(new[2])) and (
+                    new[0] >= loglik or abs(new[0] - loglik) <= _EPS * abs(new[0])):
                 break
             step = step / 2
         else:
