@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..derive.grid import DailyGrid, GridDerivation, GridEndpoint
+from ..derive.grid_visits import GridRepeated, endpoint_values, visit_rows
 from ..plan import Analysis, Endpoint, Sap
 from ..specs import KINDS, METHODS
 from .grid_common import (_arm_dummies, _by_replicate, _chi2_1_p, _outcome, _Outcome,
@@ -34,7 +35,7 @@ def analyse_grid(grid: DailyGrid, sap: Sap, runner_only: bool = False) -> list[t
     outcomes = {}
     for analysis in sap.analyses:
         endpoint = sap.endpoint(analysis.endpoint)
-        values = derivation.endpoint(endpoint)
+        values = endpoint_values(derivation, endpoint)
         included = grid.population(sap.analysis_population(analysis))
         outcome = _BATCH[analysis.method](analysis, endpoint, values, grid, included, sap)
         # one arm: the runner says why a comparison method cannot run
@@ -204,6 +205,8 @@ def _run_replicate(out: _Outcome, r: int, analysis: Analysis, endpoint: Endpoint
         "DAY": np.nan, "AVAL": values.aval[rows], "BASE": values.base[rows],
         "CHG": values.chg[rows], "CNSR": values.cnsr[rows], "EVNTCD": values.evntcd[rows],
         **{c: grid.adsl[c][rows] for c in ("AGE", "SEX", "BMI", "STRATUM")}})
+    if isinstance(values, GridRepeated):
+        data = visit_rows(data, values.visits, rows)
     inp = AnalysisInput(id=analysis.id, endpoint=endpoint.id, endpoint_kind=endpoint.kind,
                         method=analysis.method, data=data, arms=tuple(sap.study.arms),
                         options=dict(analysis.options), alpha=sap.study.alpha,
