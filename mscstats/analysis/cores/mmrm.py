@@ -377,18 +377,27 @@ def _optimize(patterns, structure, n_obs, theta0):
     res = optimize.minimize(fun, theta0, jac=True, method="BFGS",
                             options={"gtol": 1e-7, "maxiter": 2000})
     theta = res.x
+    polished = False
     for _ in range(20):                       # Newton polish: BFGS stops short of 1e-6 accuracy
         value, grad = fun(theta)
         if not np.isfinite(value):
             break                             # infeasible (see _objective): not converged
         if np.max(np.abs(grad)) < 1e-9 * max(1.0, abs(value)):
-            return theta
+            if polished:
+                return theta
+            # one Newton step more: the rule leaves estimates ~1e-7 from the optimum,
+            # the step (quadratic convergence) puts them at it, where the batch kernel
+            # (analysis/batch/mmrm.py) finds it too
+            polished = True
         try:
             step = np.linalg.solve(_hessian(lambda t: fun(t)[1], theta), grad)
         except np.linalg.LinAlgError:
             break                             # flat direction: keep the BFGS optimum
-        for _ in range(30):                   # halve until the criterion does not rise
-            if fun(theta - step)[0] <= value:
+        # halve until the criterion does not rise (the polishing step: beyond rounding,
+        # as the criterion is flat to rounding at the optimum)
+        slack = 1e-12 * abs(value) if polished else 0.0
+        for _ in range(30):
+            if fun(theta - step)[0] <= value + slack:
                 break
             step = step / 2
         else:
