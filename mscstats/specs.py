@@ -150,7 +150,8 @@ METHODS: Mapping[str, MethodRow] = MappingProxyType({m.name: m for m in (
               "Mixed model for repeated measures (change ~ arm x day + baseline x day, REML, "
               "Satterthwaite df; the first of the SAP's covariances that converges); adjusted "
               "mean difference at the target day.",
-              "nlme::gls(corSymm, varIdent)", "mmrm", hypothetical=True, strata_as_factors=True),
+              "nlme::gls(corSymm, varIdent)", "mmrm", hypothetical=True, strata_as_factors=True,
+              batch_kernel="simulation.grid_mmrm:_mmrm"),
     MethodRow("km", ("time_to_event",), _COMMON + ("landmarks", "conf_type"),
               "analysis.survival:run_km",
               "Kaplan-Meier estimator per arm; median with the Brookmeyer-Crowley interval and "

@@ -255,9 +255,10 @@ def test_adjust_rows_equals_adjust_row_by_row(method):
 def test_auto_engine_is_grid_only_where_the_sap_allows():
     rh = template("refractory-hypoxia")
     assert choose_engine(restrict_sap(rh, ["primary", "ttci_logrank"])) == "grid"
-    assert choose_engine(rh) == "exact"                 # MMRM, Fine-Gray, Fisher...
+    assert choose_engine(rh) == "exact"                 # Fine-Gray, RMST, MI...
     assert choose_engine(restrict_sap(rh, ["primary"]), "exact") == "exact"
-    with pytest.raises(SapError, match="pf_mmrm: method mmrm"):
+    assert choose_engine(restrict_sap(rh, ["primary", "ttci_logrank", "pf_mmrm"])) == "grid"
+    with pytest.raises(SapError, match="the grid engine cannot run analysis"):
         choose_engine(rh, "grid")
     assert choose_engine(template("single-arm-bm-msc")) == "exact"
     assert choose_engine(restrict_sap(template("prevent-progression"), ["primary"])) == "grid"

@@ -62,20 +62,25 @@ class _Data:
 
 
 def _statistics(y, x, observed) -> _Data:
+    """One batched product per pattern (no (n, T, T, p, p) intermediate)."""
     b, n, t = observed.shape
     p = x.shape[3]
     y = np.where(observed, y, 0.0)
-    x = np.where(observed[..., None], x, 0.0)
+    x = np.where(observed[..., None], x, 0.0).reshape(b, n, t * p)
     pattern = (observed * (1 << np.arange(t))).sum(axis=2)
     codes = np.unique(pattern[pattern > 0])
-    member = (pattern[..., None] == codes).astype(float)            # (B, n, P)
-    by_pattern = np.swapaxes(member, 1, 2)                           # (B, P, n)
-    xx = (x[:, :, :, None, :, None] * x[:, :, None, :, None, :]).reshape(b, n, -1)
-    xy = (x[:, :, :, None, :] * y[:, :, None, :, None]).reshape(b, n, -1)
-    yy = (y[:, :, :, None] * y[:, :, None, :]).reshape(b, n, -1)
-    return _Data(codes, member.sum(axis=1), (by_pattern @ xx).reshape(b, len(codes), t, t, p, p),
-                 (by_pattern @ xy).reshape(b, len(codes), t, t, p),
-                 (by_pattern @ yy).reshape(b, len(codes), t, t), observed.sum(axis=(1, 2)))
+    m = np.empty((b, len(codes), t, t, p, p))
+    xy = np.empty((b, len(codes), t, t, p))
+    yy = np.empty((b, len(codes), t, t))
+    count = np.empty((b, len(codes)))
+    for j, code in enumerate(codes):
+        member = (pattern == code).astype(float)[..., None]        # (B, n, 1)
+        xt = np.swapaxes(x * member, 1, 2)                         # (B, T p, n)
+        m[:, j] = (xt @ x).reshape(b, t, p, t, p).transpose(0, 1, 3, 2, 4)
+        xy[:, j] = (xt @ y).reshape(b, t, p, t).transpose(0, 1, 3, 2)
+        yy[:, j] = np.swapaxes(y * member, 1, 2) @ y
+        count[:, j] = member[..., 0].sum(axis=1)
+    return _Data(codes, count, m, xy, yy, observed.sum(axis=(1, 2)))
 
 
 def mmrm_batch(y: np.ndarray, x: np.ndarray, observed: np.ndarray,
@@ -86,7 +91,7 @@ def mmrm_batch(y: np.ndarray, x: np.ndarray, observed: np.ndarray,
     data = _statistics(np.asarray(y, float), np.asarray(x, float), observed)
     t = observed.shape[2]
     rows, cols = np.tril_indices(t)
-    theta = _start(data, rows == cols)
+    theta = _start(data, (rows, cols))
     theta, converged = _newton(data, theta, (rows, cols))
     hess = _hessian(data, theta, (rows, cols))
     with np.errstate(invalid="ignore"):
@@ -140,60 +145,85 @@ def _inverses(data: _Data, sigma):
 
 def _gls(data: _Data, w, ok):
     """beta, its covariance C, and per pattern sum_i r_i r_i' and sum_i X_i C X_i'."""
-    p = data.m.shape[-1]
-    xtwx = np.einsum("bPkl,bPklpq->bpq", w, data.m)
+    b, p = len(w), data.m.shape[-1]
+    flat_w = w.reshape(b, 1, -1)                                      # (B, 1, P T T)
+    xtwx = (flat_w @ data.m.reshape(b, flat_w.shape[2], p * p)).reshape(b, p, p)
     sign, logdet_x = np.linalg.slogdet(xtwx)
     ok = ok & (sign > 0)
     cov_beta = np.linalg.inv(np.where(ok[:, None, None], xtwx, np.eye(p)))
-    beta = (cov_beta @ np.einsum("bPkl,bPklp->bp", w, data.xy)[..., None])[..., 0]
-    fitted = np.einsum("bPklp,bp->bPkl", data.xy, beta)
+    xtwy = (flat_w @ data.xy.reshape(b, flat_w.shape[2], p))[:, 0]
+    beta = (cov_beta @ xtwy[..., None])[..., 0]
+    fitted = (data.xy.reshape(b, -1, p) @ beta[..., None]).reshape(w.shape)
     rr = data.yy - fitted - np.swapaxes(fitted, 2, 3) + _quadratic(data.m, beta)
-    xcx = np.einsum("bPklpq,bqp->bPkl", data.m, cov_beta)
+    xcx = (data.m.reshape(b, -1, p * p) @ cov_beta.reshape(b, p * p, 1)).reshape(w.shape)
     return beta, cov_beta, logdet_x, ok, rr, xcx
 
 
 def _quadratic(m, u):
     """u' m[k, l] u per pattern: (B, P, T, T)."""
-    return np.einsum("bPklp,bp->bPkl", np.einsum("bPklpq,bq->bPklp", m, u), u)
+    b, p = len(u), u.shape[1]
+    mu = (m.reshape(b, -1, p) @ u[..., None]).reshape(b, -1, p)
+    return (mu @ u[..., None]).reshape(m.shape[:4])
 
 
 def _reml(data: _Data, theta, tril, gradient: bool = True):
     """-2 REML (B,) and its gradient (B, K); inf where the covariance is infeasible."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return _reml_at(data, theta, tril, gradient)
+
+
+def _reml_at(data: _Data, theta, tril, gradient):
     p = data.m.shape[-1]
-    with np.errstate(over="ignore", invalid="ignore"):
-        sigma, jac = _sigma(theta, tril)
+    sigma, jac = _sigma(theta, tril)
     w, logdet, ok = _inverses(data, sigma)
     beta, cov_beta, logdet_x, ok, rr, xcx = _gls(data, w, ok)
-    quad = np.einsum("bPkl,bPkl->b", w, rr)
+    b, t = len(w), w.shape[2]
+    quad = (w * rr).sum(axis=(1, 2, 3))
     value = logdet + logdet_x + quad + (data.n_obs - p) * _LOG_2PI
     value = np.where(ok & np.isfinite(value), value, np.inf)
     if not gradient:
         return value, None
     # d(-2 REML)/dSigma = sum_i W_i - W_i X_i C X_i' W_i - W_i r_i r_i' W_i
-    big = np.einsum("bP,bPkl->bkl", data.count, w) - np.einsum("bPkl,bPlm,bPmn->bkn", w,
-                                                                 xcx + rr, w)
-    with np.errstate(invalid="ignore"):
-        grad = np.einsum("bjkl,bkl->bj", jac, big)
+    big = (data.count[:, :, None, None] * w - w @ (xcx + rr) @ w).sum(axis=1)
+    grad = (jac.reshape(b, -1, t * t) @ big.reshape(b, t * t, 1))[..., 0]
     grad = np.where(np.isfinite(value)[:, None] & np.isfinite(grad), grad, 0.0)
     return value, grad
 
 
 # ------------------------------------------------------------------ optimization
 
-def _start(data: _Data, diagonal: np.ndarray) -> np.ndarray:
-    """The core's start: least squares, then half the log of each visit's mean square."""
+def _start(data: _Data, tril) -> np.ndarray:
+    """The moments of the least-squares residuals (each covariance over the subjects
+    seen on both visits) as log-Cholesky parameters; the core starts from their
+    diagonal, but a nearer start saves Newton steps and leads to the same optimum.
+    The diagonal where the moments are not positive definite."""
+    rows, cols = tril
     t = data.yy.shape[2]
     eye = np.eye(t)
     xtx = np.einsum("kk,bPkkpq->bpq", eye, data.m)
     xty = np.einsum("kk,bPkkp->bp", eye, data.xy)
+    singular = ~(np.linalg.slogdet(xtx)[0] > 0)           # aliased columns: not fitted here
+    xtx[singular] = np.eye(xtx.shape[1])
     beta = np.linalg.solve(xtx, xty[..., None])[..., 0]
-    fitted = np.einsum("bPklp,bp->bPkl", data.xy, beta)
+    fitted = (data.xy.reshape(len(beta), -1, len(beta[0])) @ beta[..., None]).reshape(
+        data.yy.shape)
     rr = data.yy - fitted - np.swapaxes(fitted, 2, 3) + _quadratic(data.m, beta)
-    seen = np.array([(data.codes >> k) & 1 for k in range(t)]).T          # (P, T)
+    seen = np.array([(data.codes >> k) & 1 for k in range(t)], dtype=float).T   # (P, T)
+    pairs = np.einsum("bP,Pk,Pl->bkl", data.count, seen, seen)
     with np.errstate(divide="ignore", invalid="ignore"):
-        variance = np.einsum("bPkk->bk", rr) / (data.count @ seen)
-        theta = np.zeros((len(beta), len(diagonal)))
-        theta[:, diagonal] = 0.5 * np.log(variance)
+        moments = rr.sum(axis=1) / pairs
+        variances = np.einsum("bkk->bk", moments)
+    # a visit without values or variation, or aliased columns: the core decides
+    bad = singular | ~np.all(np.isfinite(variances) & (variances > 0), axis=1)
+    moments[bad] = eye
+    good = np.all(np.isfinite(moments), axis=(1, 2))
+    good[good] = np.all(np.linalg.eigvalsh(moments[good]) > 0, axis=1)
+    chol = np.linalg.cholesky(np.where(good[:, None, None], moments,
+                                       np.einsum("bk,kl->bkl", np.where(bad[:, None], 1.0,
+                                                                        variances), eye)))
+    theta = chol[:, rows, cols]
+    theta[:, rows == cols] = np.log(theta[:, rows == cols])
+    theta[bad] = np.nan
     return theta
 
 
@@ -204,12 +234,27 @@ def _converged(value, grad):
 
 def _newton(data: _Data, theta, tril):
     """Newton steps with halving until the core's rule (max |gradient| < 1e-9 max(1,
-    |-2 REML|)) holds, then one step more, as the core; (theta, converged)."""
+    |-2 REML|)) holds, then its polishing steps (while a step halves the gradient, at
+    most POLISH_STEPS); (theta, converged) per replicate."""
+    from ..cores.mmrm import POLISH_STEPS
     theta = theta.copy()
     value, grad = _reml(data, theta, tril)
-    met = _converged(value, grad)             # the rule held once: one more step
+    polish = np.full(len(theta), np.nan)      # largest |gradient| at the last polishing step
+    polished = np.zeros(len(theta), dtype=int)
     done = np.zeros(len(theta), dtype=bool)
     stuck = ~np.isfinite(value) | ~np.all(np.isfinite(theta), axis=1)
+
+    def check(rows):
+        largest = np.max(np.abs(grad[rows]), axis=1)
+        rule = _converged(value[rows], grad[rows])
+        enough = ~np.isnan(polish[rows]) & ((largest > 0.5 * polish[rows]) |
+                                             (polished[rows] >= POLISH_STEPS))
+        done[rows[rule & enough]] = True
+        going = rows[rule & ~enough]
+        polish[going] = largest[rule & ~enough]
+        polished[going] += 1
+
+    check(np.flatnonzero(~stuck))
     for _ in range(_MAX_NEWTON):
         active = np.flatnonzero(~done & ~stuck)
         if not len(active):
@@ -226,21 +271,18 @@ def _newton(data: _Data, theta, tril):
                 break
             candidate = theta[active[trial]] - step[trial]
             new, _ = _reml(sub.take(trial), candidate, tril, gradient=False)
-            # at the optimum the criterion is flat to rounding: there the polishing step
-            # may not lower it, only not raise it beyond rounding
-            slack = np.where(met[active[trial]], 1e-12 * np.abs(value[active[trial]]), 0.0)
-            better = new <= value[active[trial]] + slack
+            # not beyond rounding, as the core: near the optimum it is flat to rounding
+            better = new <= value[active[trial]] * (1 + 1e-12 * np.sign(value[active[trial]]))
             theta[active[trial[better]]] = candidate[better]
             accepted[trial[better]] = True
             step[trial[~better]] /= 2
         # no step helps: converged if the rule held, else the scalar fit decides
-        done[active[~accepted & met[active]]] = True
-        stuck[active[~accepted & ~met[active]]] = True
+        rule_held = ~np.isnan(polish[active])
+        done[active[~accepted & rule_held]] = True
+        stuck[active[~accepted & ~rule_held]] = True
         moved = active[accepted]
         value[moved], grad[moved] = _reml(data.take(moved), theta[moved], tril)
-        now = _converged(value[moved], grad[moved])
-        done[moved] = now & met[moved]
-        met[moved] |= now
+        check(moved)
     return theta, done
 
 
@@ -285,8 +327,8 @@ def _contrasts(data: _Data, theta, tril, hess, contrasts, converged) -> MmrmBatc
         for c, weights in enumerate(contrasts):
             u = cov_beta @ weights                                  # (b, p)
             var = u @ weights
-            h = np.einsum("bPkl,bPlm,bPmn->bkn", w, _quadratic(sub.m, u), w)
-            g = np.einsum("bjkl,bkl->bj", jac, h)
+            h = (w @ _quadratic(sub.m, u) @ w).sum(axis=1)
+            g = (jac.reshape(len(rows), len(tril[0]), -1) @ h.reshape(len(rows), -1, 1))[..., 0]
             estimate[rows, c] = beta @ weights
             se[rows, c] = np.sqrt(var)
             df[rows, c] = 2.0 * var ** 2 / np.einsum("bj,bjk,bk->b", g, inv_information, g)

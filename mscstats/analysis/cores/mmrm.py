@@ -35,6 +35,7 @@ from .common import NotEstimable
 __all__ = ["MmrmFit", "fit_mmrm", "fit_first", "COVARIANCES", "Contrast"]
 
 _LOG_2PI = float(np.log(2 * np.pi))
+POLISH_STEPS = 4      # Newton steps at most after the convergence rule holds (_optimize)
 
 
 # ------------------------------------------------------------------ covariance structures
@@ -377,25 +378,26 @@ def _optimize(patterns, structure, n_obs, theta0):
     res = optimize.minimize(fun, theta0, jac=True, method="BFGS",
                             options={"gtol": 1e-7, "maxiter": 2000})
     theta = res.x
-    polished = False
-    for _ in range(20):                       # Newton polish: BFGS stops short of 1e-6 accuracy
+    polish, polished = None, 0        # largest |gradient| at the last polishing step; steps
+    for _ in range(20 + POLISH_STEPS):        # Newton: BFGS stops short of 1e-6 accuracy
         value, grad = fun(theta)
         if not np.isfinite(value):
             break                             # infeasible (see _objective): not converged
-        if np.max(np.abs(grad)) < 1e-9 * max(1.0, abs(value)):
-            if polished:
+        largest = np.max(np.abs(grad))
+        if largest < 1e-9 * max(1.0, abs(value)):
+            # the rule holds: polish while a step halves the gradient (a few at most), so
+            # that the estimates are at the optimum, not ~1e-7 from it, and the batch
+            # kernel (analysis/batch/mmrm.py, the same rule) finds the same numbers
+            if polish is not None and (largest > 0.5 * polish or polished >= POLISH_STEPS):
                 return theta
-            # one Newton step more: the rule leaves estimates ~1e-7 from the optimum,
-            # the step (quadratic convergence) puts them at it, where the batch kernel
-            # (analysis/batch/mmrm.py) finds it too
-            polished = True
+            polish, polished = largest, polished + 1
         try:
             step = np.linalg.solve(_hessian(lambda t: fun(t)[1], theta), grad)
         except np.linalg.LinAlgError:
             break                             # flat direction: keep the BFGS optimum
-        # halve until the criterion does not rise (the polishing step: beyond rounding,
-        # as the criterion is flat to rounding at the optimum)
-        slack = 1e-12 * abs(value) if polished else 0.0
+        # halve until the criterion does not rise beyond rounding (near the optimum it
+        # is flat to rounding: a step that only rounding makes look worse is taken)
+        slack = 1e-12 * abs(value)
         for _ in range(30):
             if fun(theta - step)[0] <= value + slack:
                 break
