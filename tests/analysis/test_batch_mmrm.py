@@ -126,11 +126,22 @@ def test_adapter_equals_the_runner_on_grid_replicates(n, effect):
 
 @pytest.mark.parametrize("n", [2, 3, 4, 6, 12])
 def test_small_trials_go_to_the_runner_and_give_its_rows(n):
-    sap = restrict_sap(template("refractory-hypoxia"), ["pf_mmrm"])
-    grid = make_grid("refractory-hypoxia", n, 15, _chunk_seed(8, n, 0), None, grid_params(sap))
-    slow = analyse_grid(grid, sap, runner_only=True)
-    assert_same_rows(analyse_grid(grid, sap), slow)
-    assert any(r[5] is not None for r in slow)            # not estimable, with the reason
+    """The template tries unstructured, toeplitz, ar1, cs: where the kernel's unstructured
+    fit is not given (small trials), the runner's list still finds a structure, and
+    with unstructured alone the runner's reasons are the rows'."""
+    template_sap = restrict_sap(template("refractory-hypoxia"), ["pf_mmrm"])
+    (analysis,) = template_sap.analyses
+    alone = replace(template_sap, analyses=(replace(analysis, options={
+        **analysis.options, "covariance": "unstructured"}),))
+    grid = make_grid("refractory-hypoxia", n, 15, _chunk_seed(8, n, 0), None,
+                     grid_params(template_sap))
+    listed = analyse_grid(grid, template_sap, runner_only=True)
+    assert_same_rows(analyse_grid(grid, template_sap), listed)
+    single = analyse_grid(grid, alone, runner_only=True)
+    assert_same_rows(analyse_grid(grid, alone), single)
+    assert any(r[5] is not None for r in single)           # not estimable, with the reason
+    if n >= 6:                                             # another structure converges
+        assert sum(r[3] is not None for r in listed) > sum(r[3] is not None for r in single)
 
 
 def three_arm_sap(**options):

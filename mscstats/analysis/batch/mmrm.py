@@ -11,9 +11,10 @@ subjects as for 6.
 
 The REML criterion and its gradient are analytic; Newton steps on a finite-difference
 Hessian of the gradient (the core's polish, the same step sizes) with step halving,
-from the core's start, run for every replicate together until the core's convergence
-rule holds; the Hessian at the optimum gives the Satterthwaite df of each contrast as
-the core computes it. A replicate that does not converge, or whose information is not
+from the moments of the least-squares residuals, run for every replicate together
+until the core's convergence rule holds and then polish as the core does; the
+Hessian at the optimum gives the Satterthwaite df of each contrast as the core
+computes it. A replicate that does not converge, or whose information is not
 positive definite, is reported as not converged: its caller sends it to the scalar
 fit (which then tries the SAP's other covariances or says why it cannot).
 """
