@@ -95,9 +95,9 @@ def mmrm_batch(y: np.ndarray, x: np.ndarray, observed: np.ndarray,
     theta = _start(data, (rows, cols))
     theta, converged = _newton(data, theta, (rows, cols))
     hess = _hessian(data, theta, (rows, cols))
-    with np.errstate(invalid="ignore"):
-        positive = np.all(np.linalg.eigvalsh(np.where(converged[:, None, None], hess,
-                                                      np.eye(len(rows)))) > 0, axis=1)
+    converged &= np.all(np.isfinite(hess), axis=(1, 2))
+    positive = np.all(np.linalg.eigvalsh(np.where(converged[:, None, None], hess,
+                                                  np.eye(len(rows)))) > 0, axis=1)
     converged &= positive
     return _contrasts(data, theta, (rows, cols), hess, np.asarray(contrasts, float), converged)
 
