@@ -174,3 +174,14 @@ def test_what_the_adapter_does_not_fit_goes_to_the_runner(options, monkeypatch):
     grid = make_grid("three-arm-paxlovid", 60, 4, _chunk_seed(4, 60, 1), None, grid_params(sap))
     monkeypatch.setattr(kernel, "mmrm_batch", lambda *a: pytest.fail("the kernel ran"))
     assert assert_same_rows(analyse_grid(grid, sap), analyse_grid(grid, sap, runner_only=True))
+
+
+def test_a_chunk_where_a_newton_step_helps_no_replicate_equals_the_exact_engine():
+    """Found by `simulate --analyses pf_mmrm --n-sims 1000 --engine grid`: in chunk 25
+    an iteration accepted no step for any replicate still iterating (the kernel then
+    evaluated an empty batch and stopped the run)."""
+    from mscstats.simulation.engine import run_chunk
+    sap = restrict_sap(template("refractory-hypoxia"), ["pf_mmrm"])
+    args = ("refractory-hypoxia", sap, 60, 25, 25, sap.study.seed, None)
+    assert assert_same_rows(run_chunk(*args, engine="grid"), run_chunk(*args, engine="exact")) \
+        >= 40

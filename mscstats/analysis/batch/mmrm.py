@@ -282,8 +282,9 @@ def _newton(data: _Data, theta, tril):
         done[active[~accepted & rule_held]] = True
         stuck[active[~accepted & ~rule_held]] = True
         moved = active[accepted]
-        value[moved], grad[moved] = _reml(data.take(moved), theta[moved], tril)
-        check(moved)
+        if len(moved):
+            value[moved], grad[moved] = _reml(data.take(moved), theta[moved], tril)
+            check(moved)
     return theta, done
 
 
