@@ -134,13 +134,14 @@ def _inverses(data: _Data, sigma):
     safe = np.where(ok[:, None, None], sigma, np.eye(t))
     for j, code in enumerate(data.codes):
         visits = np.flatnonzero((code >> np.arange(t)) & 1)
-        sub = safe[:, visits[:, None], visits[None, :]]
-        sign, det = np.linalg.slogdet(sub)
-        good = (sign > 0) & np.all(np.linalg.eigvalsh(sub) > 0, axis=1)
+        # one eigendecomposition gives the check, the inverse and the log determinant
+        values, vectors = np.linalg.eigh(safe[:, visits[:, None], visits[None, :]])
+        good = values[:, 0] > 0
         ok &= good | (data.count[:, j] == 0)
-        inv = np.linalg.inv(np.where(good[:, None, None], sub, np.eye(len(visits))))
-        w[:, j, visits[:, None], visits[None, :]] = inv
-        logdet += data.count[:, j] * np.where(good, det, 0.0)
+        values = np.where(good[:, None], values, 1.0)
+        w[:, j, visits[:, None], visits[None, :]] = (vectors / values[:, None, :]) @ \
+            np.swapaxes(vectors, 1, 2)
+        logdet += data.count[:, j] * np.where(good, np.log(values).sum(axis=1), 0.0)
     return w, logdet, ok
 
 
