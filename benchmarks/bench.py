@@ -31,6 +31,8 @@ Cases:
   ranks        10,000 replicates of n = 60: Wilcoxon + Hodges-Lehmann, paired t +
                signed rank, risk difference + Fisher, proportional odds, batch
                kernels vs a loop of the scalar cores, and scipy / statsmodels
+  mmrm         200 grid replicates of the refractory-hypoxia pf_mmrm (n = 60): the batch
+               REML kernel vs a loop of the scalar core on the same arrays and the runner
 
 Times are wall-clock (perf_counter) on this machine; alternatives that would take
 minutes are measured on a subset and extrapolated, and say so.
@@ -377,6 +379,59 @@ def _mi_over_replicates(quick: bool) -> None:
             times[runner_only] = (time.process_time() - start) * 10_000 / (chunks * 25)
         same = "rows identical" if rows[True] == rows[False] else "rows differ in rounding"
         line(f"{key} {', '.join(ids)}", times[False], times[True], "runner", f"({same})")
+
+
+def case_mmrm(quick: bool) -> None:
+    """200 grid replicates of the refractory-hypoxia pf_mmrm (n = 60): the batch kernel
+    (with its adapter's design and checks) vs the scalar core on the same arrays, one
+    fit at a time, and the runner (analysis input, design, fit, LS means) on a subset."""
+    import numpy as np
+
+    from mscstats.analysis.batch.mmrm import mmrm_batch
+    from mscstats.analysis.cores.mmrm import fit_mmrm
+    from mscstats.derive.grid import GridDerivation, grid_params
+    from mscstats.derive.grid_visits import endpoint_values
+    from mscstats.plan import template
+    from mscstats.simulation import grid_mmrm
+    from mscstats.simulation.engine import restrict_sap
+    from mscstats.simulation.grid_engine import analyse_grid
+    from mscstats.simulation.synth import make_grid
+    fits, n = 200, 60
+    sap = restrict_sap(template(KEY), ["pf_mmrm"])
+    (analysis,) = sap.analyses
+    endpoint = sap.endpoint(analysis.endpoint)
+    grid = make_grid(KEY, n, fits, 20261201, None, grid_params(sap))
+    values = endpoint_values(GridDerivation(grid, sap.data), endpoint)
+    included = grid.population(sap.analysis_population(analysis))
+    grid_mmrm._mmrm(analysis, endpoint, values, grid, included, sap)      # warm up imports
+    start = time.perf_counter()
+    out = grid_mmrm._mmrm(analysis, endpoint, values, grid, included, sap)
+    t_kernel = time.perf_counter() - start
+    y, x, observed, target = grid_mmrm._model(grid, values.visits, values, included, [],
+                                              endpoint, 2)
+    weights = grid_mmrm._contrasts(2, len(endpoint.days), target, x.shape[-1])
+    loop = 40 if quick else fits
+    start = time.perf_counter()
+    estimates = []
+    for r in range(loop):
+        subject, visit = np.nonzero(observed[r])
+        core = fit_mmrm(y[r][observed[r]], x[r][observed[r]], subject, visit, y.shape[2])
+        estimates.append(core.contrast(weights[0]).estimate)
+    t_core = (time.perf_counter() - start) * fits / loop
+    kernel = mmrm_batch(y[:loop], x[:loop], observed[:loop], weights)
+    worst = float(np.nanmax(np.abs(kernel.estimate[:, 0] - estimates) / kernel.se[:, 0]))
+    subset = make_grid(KEY, n, 10, 20261201, None, grid_params(sap))
+    start = time.perf_counter()
+    analyse_grid(subset, sap, runner_only=True)
+    t_runner = (time.perf_counter() - start) * fits / 10
+    print(f"\nmmrm: {fits} grid replicates of the {KEY} pf_mmrm (n = {n}, days "
+          f"{list(endpoint.days)}, unstructured), {int(out.needs_runner.sum())} left to the runner")
+    line("batch kernel vs scalar core loop", t_kernel, t_core, "core loop",
+         "" if loop == fits else f"(loop extrapolated from {loop})")
+    line("batch kernel vs runner loop", t_kernel, t_runner, "runner loop",
+         "(extrapolated from 10)")
+    print(f"  largest |kernel - core| estimate / SE over {loop} fits: {worst:.1e}")
+    print(f"  target {fits} fits < 1 s: {'met' if t_kernel < 1 else 'NOT met'}")
 
 
 def _mi_statsmodels_loop(inp, m: int):

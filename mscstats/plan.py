@@ -636,11 +636,27 @@ class _Checker:
             return tuple(self.ranged(key, v, f"{path}[{i}]") for i, v in enumerate(value))
         if check == "deltas":
             return self.deltas(value, path)
+        if check == "covariances":
+            return self.covariances(value, path)
         if check == "range":
             return self.ranged(key, value, path)
         if isinstance(check, tuple):
             return self.choice(value, path, check)
         return self.text(value, path)  # title
+
+    def covariances(self, value: Any, path: str) -> str | tuple[str, ...]:
+        """An MMRM covariance, or a list of them tried in order until one converges."""
+        if isinstance(value, str):
+            return self.choice(value, path, schema.COVARIANCES)
+        if not isinstance(value, list) or not value:
+            raise self.fail(path, "must be a covariance structure or a list of them.",
+                            'e.g. covariance = ["unstructured", "toeplitz", "ar1", "cs"] '
+                            f"(structures: {', '.join(schema.COVARIANCES)}).")
+        names = tuple(self.choice(v, f"{path}[{i}]", schema.COVARIANCES)
+                      for i, v in enumerate(value))
+        if len(set(names)) != len(names):
+            raise self.fail(path, "names a covariance twice.", "list each structure once.")
+        return names
 
     def deltas(self, value: Any, path: str) -> tuple[float, ...]:
         if not isinstance(value, list) or not value or len(value) > MAX_DELTAS or any(

@@ -200,6 +200,8 @@ class AnalysisResult(_Presentable):
     warnings: tuple[str, ...] = ()
     status: str = ESTIMABLE
     reason: str | None = None
+    # mmrm only: the covariance structure fitted (the first of the SAP's list that converges)
+    covariance: str | None = None
 
     @classmethod
     def not_estimable(cls, id: str, endpoint: str, method: str, reason: str,
@@ -220,6 +222,8 @@ class AnalysisResult(_Presentable):
             del out["grid"], out["tipping_point"]
         if self.estimable:         # estimable analyses keep their JSON as it always was
             del out["status"], out["reason"]
+        if self.covariance is None:
+            del out["covariance"]
         return out
 
     def comparison(self, arm: str) -> Comparison:

@@ -190,7 +190,9 @@ BELOW_LLOQ_FACTOR = MappingProxyType({"half": 0.5, "lloq": 1.0, "zero": 0.0})
 BELOW_LLOQ_RULES = tuple(BELOW_LLOQ_FACTOR)
 CONF_TYPES = ("log-log", "log", "plain")
 BINARY_TESTS = ("fisher", "chi_square")
-COVARIANCES = ("unstructured", "cs", "ar1")
+# MMRM covariance structures (analysis/cores/mmrm.py): toeplitz and ar1h have one
+# variance per visit (SAS TOEPH, ARH(1)); ar1 and cs one variance in all
+COVARIANCES = ("unstructured", "toeplitz", "ar1h", "ar1", "cs")
 TIES = ("efron", "breslow")
 PERMUTATION_STATISTICS = ("mean_difference", "logrank", "wilcoxon", "risk_difference",
                           "ancova", "cox_score")

@@ -111,12 +111,12 @@ RANGES: Mapping[str, Range] = MappingProxyType({
 })
 
 # How plan.py checks each analysis option: "range" (its RANGES row), "days" (a list of
-# RANGES days), "columns" (adsl columns), "deltas" (tipping-point shifts), "text", or the
-# tuple of values it may take.
+# RANGES days), "columns" (adsl columns), "deltas" (tipping-point shifts), "covariances"
+# (one of schema.COVARIANCES or a list of them), "text", or the tuple of values it may take.
 OPTIONS: Mapping[str, Any] = MappingProxyType({
     "population": schema.POPULATIONS, "title": "text", "missing": schema.MISSING_DATA,
     "imputations": "range", "mi_reference": schema.MI_REFERENCES,
-    "covariates": "columns", "strata": "columns", "covariance": schema.COVARIANCES,
+    "covariates": "columns", "strata": "columns", "covariance": "covariances",
     "landmarks": "days", "conf_type": schema.CONF_TYPES, "rho": "range", "gamma": "range",
     "ties": schema.TIES, "tau": "range", "test": schema.BINARY_TESTS,
     "statistic": schema.PERMUTATION_STATISTICS, "n_permutations": "range", "deltas": "deltas",
@@ -152,8 +152,10 @@ METHODS: Mapping[str, MethodRow] = MappingProxyType({m.name: m for m in (
     MethodRow("mmrm", ("change", "value"), _COMMON + ("covariates", "strata", "covariance"),
               "analysis.models:run_mmrm",
               "Mixed model for repeated measures (change ~ arm x day + baseline x day, REML, "
-              "Satterthwaite df); adjusted mean difference at the target day.",
-              "nlme::gls(corSymm, varIdent)", "mmrm", hypothetical=True, strata_as_factors=True),
+              "Satterthwaite df; the first of the SAP's covariances that converges); adjusted "
+              "mean difference at the target day.",
+              "nlme::gls(corSymm, varIdent)", "mmrm", hypothetical=True, strata_as_factors=True,
+              batch_kernel="simulation.grid_mmrm:_mmrm"),
     MethodRow("km", ("time_to_event",), _COMMON + ("landmarks", "conf_type"),
               "analysis.survival:run_km",
               "Kaplan-Meier estimator per arm; median with the Brookmeyer-Crowley interval and "

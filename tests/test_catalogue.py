@@ -335,6 +335,10 @@ def endpoint_rows_with(text: str):
 PF_D7 = 'id = "pf_d7"\nkind = "change"'
 
 
+PF_REPEATED = ('[[endpoint]]\nid = "pf_rep"\nkind = "change"\nparam = "PF"\nday = 7\n'
+               'days = [3, 7]\nwindow = 1\n\n')
+
+
 def estimand_of(analysis_id: str, sensitivity: str = "[]") -> str:
     return (f'\n[[estimand]]\nid = "main"\nanalysis = "{analysis_id}"\n'
             f"sensitivity = {sensitivity}\n")
@@ -760,6 +764,19 @@ CASES = [
                   'days = [3, 5, 7]\nwindow = 1\n\n'), "analyze", 1,
          ("sap.toml: endpoint[pf_rep].window: the windows of days 3 and 5 overlap",
           "Fix: use window <= 0 or days further apart.")),
+    Case("sap-mmrm-unknown-covariance-in-list",
+         analyses(analysis("x", "pf_rep", "mmrm", covariance=["unstructured", "toeplits"]),
+                  PF_REPEATED), "analyze", 1,
+         ("sap.toml: analysis[x].covariance[1]: 'toeplits' is not allowed.",
+          "did you mean 'toeplitz'", "Fix: ", "unstructured, toeplitz, ar1h, ar1, cs")),
+    Case("sap-mmrm-covariance-not-a-name-or-list",
+         analyses(analysis("x", "pf_rep", "mmrm", covariance=[]), PF_REPEATED), "analyze", 1,
+         ("sap.toml: analysis[x].covariance: must be a covariance structure or a list of them.",
+          'Fix: e.g. covariance = ["unstructured", "toeplitz", "ar1", "cs"]')),
+    Case("sap-mmrm-covariance-list",
+         analyses(analysis("x", "pf_rep", "mmrm", covariance=["unstructured", "toeplitz", "cs"]),
+                  PF_REPEATED), "analyze", 0, ("wrote 1 analyses",),
+         check=lambda out: _analysis(out, "x")["covariance"] in ("unstructured", "toeplitz", "cs")),
     Case("estimand-unknown-analysis",
          lambda t: (t / "sap.toml").write_text((t / "sap.toml").read_text() + estimand_of("nope")),
          "analyze", 1, ("sap.toml: estimand[main].analysis: names 'nope', which no [[analysis]] "

@@ -29,7 +29,7 @@ def test_method_row_is_complete(name):
 def test_every_option_of_a_method_has_its_check(name):
     for option in specs.METHODS[name].options:
         check = specs.OPTIONS[option]
-        assert check in ("range", "days", "columns", "deltas", "text") or \
+        assert check in ("range", "days", "columns", "deltas", "covariances", "text") or \
             (isinstance(check, tuple) and check), option
         if check in ("range", "days"):
             assert option in specs.RANGES, option

@@ -8,8 +8,9 @@
   na.omit) and a note counts them. Columns that are linear combinations of
   earlier ones are dropped, as lm does (a note names them).
 * ``mmrm``: CHG ~ arm x day + BASE x day (+ covariates + strata) over every
-  visit day of the endpoint, REML with an unstructured (default), "cs" or
-  "ar1" covariance (mmrm.py); the arm effect at the target day with its SE and
+  visit day of the endpoint, REML with an unstructured (default),
+  "toeplitz", "ar1h", "ar1" or "cs" covariance (mmrm.py), or the first of a
+  list of them that converges; the arm effect at the target day with its SE and
   Satterthwaite df; per-arm LS means by day as emmeans computes them (numeric
   covariates at their mean over the analysed rows, categorical ones averaged
   with equal weights over their levels).
@@ -21,7 +22,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -33,7 +34,7 @@ from . import design
 from .cores.common import NotEstimable, t_interval, z_quantile
 from .compare import (analysis_rows, arm_values, continuous_by_arm, empty_comparison, make_result,
                       n_missing, ratio_scale, require_arms)
-from .cores.mmrm import fit_mmrm
+from .cores.mmrm import fit_first
 from .cores.ordinal import brant, proportional_odds
 
 __all__ = ["LinearFit", "least_squares", "run_ancova", "run_mmrm", "run_ordinal_po"]
@@ -192,10 +193,7 @@ def _grid_row(names, covariate_blocks, arm, day) -> np.ndarray:
 
 def run_mmrm(inp) -> AnalysisResult:
     """Arm effect at the target day from a REML MMRM over every visit day of the endpoint."""
-    covariance = inp.options.get("covariance", "unstructured")
-    if covariance not in ("unstructured", "cs", "ar1"):
-        raise AnalysisError(inp.id, f"unknown covariance {covariance!r}",
-                            "use covariance = \"unstructured\", \"cs\" or \"ar1\"")
+    covariances = _covariances(inp)
     if inp.target_day is None or "DAY" not in inp.data.columns:
         raise AnalysisError(inp.id, "mmrm needs a repeated endpoint (days = [...]) and its target day",
                             "give the endpoint days = [...] and day = <target>")
@@ -214,11 +212,17 @@ def run_mmrm(inp) -> AnalysisResult:
     if dropped:
         notes.append(f"terms dropped as linear combinations of others: {list(dropped)}")
     try:
-        fit = fit_mmrm(frame[response].to_numpy(dtype=float), x, frame["USUBJID"].to_numpy(),
-                       frame["DAY"].map({d: i for i, d in enumerate(days)}).to_numpy(),
-                       len(days), covariance)
+        fit, failed = fit_first(frame[response].to_numpy(dtype=float), x,
+                                frame["USUBJID"].to_numpy(),
+                                frame["DAY"].map({d: i for i, d in enumerate(days)}).to_numpy(),
+                                len(days), covariances)
     except NotEstimable as why:
         raise NotEstimable(f"the MMRM cannot be fitted: {why}") from None
+    covariance = fit.covariance
+    notes += [f"covariance {name} not used: {why}" for name, why in failed]
+    if len(covariances) > 1:
+        notes.append(f"covariance {covariance}: the first of {', '.join(covariances)} "
+                     "(in the SAP's order) whose REML fit converges")
     by_arm = _mmrm_by_arm(inp, rows, fit, all_names, names, covariate_blocks, days)
     comparisons = [_mmrm_comparison(inp, fit, names, arm, days, notes) for arm in inp.arms[1:]]
     notes += [f"MMRM, REML, {covariance} covariance over days {days}; Satterthwaite df",
@@ -226,7 +230,19 @@ def run_mmrm(inp) -> AnalysisResult:
                                                                    for c in covariates] + strata)]
     if inp.transform == "log":
         notes.append("values are logs: estimates are adjusted ratios of geometric means")
-    return make_result(inp, by_arm, (), comparisons, notes)
+    return replace(make_result(inp, by_arm, (), comparisons, notes), covariance=covariance)
+
+
+def _covariances(inp) -> tuple[str, ...]:
+    """The covariance structures to try, in order (a SAP names one or a list)."""
+    from ..schema import COVARIANCES
+    named = inp.options.get("covariance", "unstructured")
+    named = (named,) if isinstance(named, str) else tuple(named)
+    unknown = [c for c in named if c not in COVARIANCES]
+    if unknown or not named:
+        raise AnalysisError(inp.id, f"unknown covariance {unknown[0] if unknown else named!r}",
+                            f"use covariance = one of {', '.join(COVARIANCES)} or a list of them")
+    return named
 
 
 def _contrast_vector(names, arm, day, first_day):

@@ -149,7 +149,7 @@ def test_log_transform_reports_ratio():
 
 def test_mmrm_errors_are_clear():
     with pytest.raises(AnalysisError, match="covariance"):
-        run(mmrm_input(covariance="toeplitz"))
+        run(mmrm_input(covariance="banded"))
     with pytest.raises(AnalysisError, match="target day"):
         run(mmrm_input(target_day=None))
     with pytest.raises(NotEstimable, match=r"\['UC-MSC'\] have no subject"):

@@ -2,13 +2,16 @@
 
 The model is a GLS regression whose residuals are correlated within a subject
 across the visit days, with an unstructured covariance (one variance per day
-and one covariance per pair of days), compound symmetry ("cs") or a
-first-order autoregressive structure on the visit order ("ar1"). A subject
-with missing visits contributes the visits it has. This is the model of
-``nlme::gls(y ~ ..., correlation = corSymm(form = ~ visit | id), weights =
-varIdent(form = ~ 1 | visit), method = "REML")`` (``corCompSymm`` and
-``corAR1`` for the other two), reparameterized: the covariance is Sigma = L L'
-with a log-Cholesky L, so every parameter value is a valid covariance.
+and one covariance per pair of days), a heterogeneous Toeplitz ("toeplitz": one
+variance per day, one correlation per lag), a heterogeneous ("ar1h") or
+homogeneous ("ar1") first-order autoregressive structure on the visit order, or
+compound symmetry ("cs"). A subject with missing visits contributes the visits
+it has. This is the model of ``nlme::gls(y ~ ..., correlation = corSymm(form =
+~ visit | id), weights = varIdent(form = ~ 1 | visit), method = "REML")``
+(``corARMA(p = T - 1)`` and ``corAR1`` with varIdent for toeplitz and ar1h,
+``corAR1`` and ``corCompSymm`` without it for ar1 and cs), reparameterized so
+that every parameter value is a valid covariance (the unstructured Sigma = L L'
+with a log-Cholesky L).
 
 The REML criterion and its gradient are analytic; the optimum is polished by
 Newton steps on a finite-difference Hessian of the analytic gradient, which
@@ -29,9 +32,10 @@ from scipy import optimize
 
 from .common import NotEstimable
 
-__all__ = ["MmrmFit", "fit_mmrm", "COVARIANCES", "Contrast"]
+__all__ = ["MmrmFit", "fit_mmrm", "fit_first", "COVARIANCES", "Contrast"]
 
 _LOG_2PI = float(np.log(2 * np.pi))
+POLISH_STEPS = 4      # Newton steps at most after the convergence rule holds (_optimize)
 
 
 # ------------------------------------------------------------------ covariance structures
@@ -116,7 +120,74 @@ class _AR1:
         return np.array([0.5 * np.log(np.mean(variances)), 0.0])
 
 
-COVARIANCES = {"unstructured": _Unstructured, "cs": _CompoundSymmetry, "ar1": _AR1}
+class _Heterogeneous:
+    """Sigma = D R D: one standard deviation per visit (D = diag(exp(theta[:t]))) and a
+    correlation matrix R of the remaining parameters. dSigma/dtheta by complex step
+    (Sigma is analytic in theta: exact to rounding, no step to choose)."""
+
+    def __init__(self, t: int):
+        self.t = t
+        self.lag = np.abs(np.subtract.outer(np.arange(t), np.arange(t)))
+
+    def sigma(self, theta):
+        sd = np.exp(theta[:self.t])
+        return sd[:, None] * self.correlation(theta[self.t:]) * sd[None, :]
+
+    def jacobian(self, theta):
+        theta = np.asarray(theta, dtype=float)
+        h = 1e-30
+        jac = np.empty((self.n_params, self.t, self.t))
+        for k in range(self.n_params):
+            shifted = theta.astype(complex)
+            shifted[k] += 1j * h
+            jac[k] = self.sigma(shifted).imag / h
+        return jac
+
+    def start(self, variances):
+        return np.concatenate([0.5 * np.log(variances), np.zeros(self.n_params - self.t)])
+
+
+class _ToeplitzH(_Heterogeneous):
+    """Heterogeneous Toeplitz (SAS TOEPH): R_ab = rho_|a-b| over the visit order. The
+    t - 1 correlations are reached through their partial autocorrelations tanh(z_k)
+    (Durbin-Levinson), so every parameter value is a positive definite R. It is nlme's
+    corARMA(p = t - 1) with varIdent: an AR(t - 1) has any such R on t positions."""
+
+    def __init__(self, t: int):
+        super().__init__(t)
+        self.n_params = 2 * t - 1
+
+    def correlation(self, z):
+        rho = _autocorrelations(np.tanh(z))
+        return np.array([[rho[k] for k in row] for row in self.lag])
+
+
+class _AR1H(_Heterogeneous):
+    """Heterogeneous AR(1) (SAS ARH(1)): R_ab = rho^|a-b| over the visit order,
+    rho = tanh(z); nlme's corAR1 with varIdent."""
+
+    def __init__(self, t: int):
+        super().__init__(t)
+        self.n_params = t + 1
+
+    def correlation(self, z):
+        return np.tanh(z[0]) ** self.lag
+
+
+def _autocorrelations(pacf) -> list:
+    """rho_0..rho_m of a stationary process with partial autocorrelations pacf (m of
+    them) by the Durbin-Levinson recursion; arithmetic only, so complex-step safe."""
+    rho, phi = [1.0], []
+    for k, p in enumerate(pacf):
+        fitted = sum(phi[j] * rho[k - j] for j in range(k))
+        explained = sum(phi[j] * rho[j + 1] for j in range(k))
+        rho.append(fitted + p * (1.0 - explained))
+        phi = [phi[j] - p * phi[k - 1 - j] for j in range(k)] + [p]
+    return rho
+
+
+COVARIANCES = {"unstructured": _Unstructured, "toeplitz": _ToeplitzH, "ar1": _AR1,
+               "ar1h": _AR1H, "cs": _CompoundSymmetry}
 
 
 # ------------------------------------------------------------------ data by visit pattern
@@ -257,6 +328,23 @@ def fit_mmrm(y, x, subject, visit, n_visits: int, covariance: str = "unstructure
                    structure.jacobian(theta), inv_information, g.inv_sigma)
 
 
+def fit_first(y, x, subject, visit, n_visits: int,
+              covariances: tuple[str, ...]) -> tuple[MmrmFit, tuple[tuple[str, str], ...]]:
+    """The fit of the first covariance in ``covariances`` that converges (as SAPs
+    prespecify: unstructured, then simpler ones), and (name, why) of those before it
+    that did not. None converging: NotEstimable naming every one tried and why."""
+    failed = []
+    for name in covariances:
+        try:
+            return fit_mmrm(y, x, subject, visit, n_visits, name), tuple(failed)
+        except (NotEstimable, np.linalg.LinAlgError) as why:
+            failed.append((name, str(why)))
+    if len(failed) == 1:
+        raise NotEstimable(failed[0][1])
+    raise NotEstimable("no covariance tried converges: " +
+                       "; ".join(f"{name}: {why}" for name, why in failed))
+
+
 def _start(y, x, visit, n_visits, structure):
     beta = np.linalg.lstsq(x, y, rcond=None)[0]
     r = y - x @ beta
@@ -290,18 +378,28 @@ def _optimize(patterns, structure, n_obs, theta0):
     res = optimize.minimize(fun, theta0, jac=True, method="BFGS",
                             options={"gtol": 1e-7, "maxiter": 2000})
     theta = res.x
-    for _ in range(20):                       # Newton polish: BFGS stops short of 1e-6 accuracy
+    polish, polished = None, 0        # largest |gradient| at the last polishing step; steps
+    for _ in range(20 + POLISH_STEPS):        # Newton: BFGS stops short of 1e-6 accuracy
         value, grad = fun(theta)
         if not np.isfinite(value):
             break                             # infeasible (see _objective): not converged
-        if np.max(np.abs(grad)) < 1e-9 * max(1.0, abs(value)):
-            return theta
+        largest = np.max(np.abs(grad))
+        if largest < 1e-9 * max(1.0, abs(value)):
+            # the rule holds: polish while a step halves the gradient (a few at most), so
+            # that the estimates are at the optimum, not ~1e-7 from it, and the batch
+            # kernel (analysis/batch/mmrm.py, the same rule) finds the same numbers
+            if polish is not None and (largest > 0.5 * polish or polished >= POLISH_STEPS):
+                return theta
+            polish, polished = largest, polished + 1
         try:
             step = np.linalg.solve(_hessian(lambda t: fun(t)[1], theta), grad)
         except np.linalg.LinAlgError:
             break                             # flat direction: keep the BFGS optimum
-        for _ in range(30):                   # halve until the criterion does not rise
-            if fun(theta - step)[0] <= value:
+        # halve until the criterion does not rise beyond rounding (near the optimum it
+        # is flat to rounding: a step that only rounding makes look worse is taken)
+        slack = 1e-12 * abs(value)
+        for _ in range(30):
+            if fun(theta - step)[0] <= value + slack:
                 break
             step = step / 2
         else:
