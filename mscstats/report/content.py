@@ -7,10 +7,11 @@ without reportlab.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
 import io
 from dataclasses import dataclass
-from typing import Callable, Union
+from typing import Callable, Mapping, Sequence, Union
 
 from ..summaries import descriptive, safety
 from . import figures, tables
@@ -23,7 +24,7 @@ from ..specs import METHODS
 from .tables import Table
 
 __all__ = ["Figure", "Text", "Section", "ReportContent", "report_content", "render_png",
-           "METHOD_TEXT", "FIGURE_DPI"]
+           "number_items", "METHOD_TEXT", "FIGURE_DPI"]
 
 FIGURE_DPI = 130
 # Shown in the manifest besides those pipeline.analyze records.
@@ -35,9 +36,11 @@ METHOD_TEXT = {m: row.sentence for m, row in METHODS.items()}
 @dataclass(frozen=True)
 class Figure:
     caption: str
-    png: bytes
+    png: bytes                     # raster, for formats that cannot take vector figures
     width_inches: float            # size at FIGURE_DPI, for layout
     height_inches: float
+    number: str = ""               # "Figure 2", set by number_items
+    svg: bytes = b""               # the same drawing as SVG (the PDF draws it as vectors)
 
 
 @dataclass(frozen=True)
@@ -60,20 +63,27 @@ class ReportContent:
     title: str
     facts: tuple[tuple[str, str], ...]      # title page: (label, value)
     sections: tuple[Section, ...]
+    header: tuple[str, ...] = ()            # running header: left text, right text
 
 
-def render_png(ax) -> Figure:
-    """PNG bytes of the axes' figure: fixed dpi, no metadata, so equal inputs give
-    equal bytes (and a byte-identical PDF)."""
-    fig = ax.figure
+def _saved(ax, fmt: str) -> bytes:
+    """The axes' figure saved without metadata (no date, no software), so equal inputs
+    give equal bytes; SVG ids are fixed by the rc svg.hashsalt report_content sets."""
     buffer = io.BytesIO()
+    metadata = {"Software": None} if fmt == "png" else {"Date": None, "Creator": None}
     # a tight box as well as the constrained layout: the risk table's rows hang
     # below the axes, and layout engines do not always make all the room they need
-    fig.savefig(buffer, format="png", dpi=FIGURE_DPI, metadata={"Software": None},
-                bbox_inches="tight", pad_inches=0.05)
-    png = buffer.getvalue()
+    ax.figure.savefig(buffer, format=fmt, dpi=FIGURE_DPI, metadata=metadata,
+                      bbox_inches="tight", pad_inches=0.05)
+    return buffer.getvalue()
+
+
+def render_png(ax, svg: bool = False) -> Figure:
+    """PNG bytes of the axes' figure at a fixed dpi (and, with svg, the SVG too)."""
+    png = _saved(ax, "png")
     width, height = _png_size(png)
-    return Figure("", png, width / FIGURE_DPI, height / FIGURE_DPI)
+    return Figure("", png, width / FIGURE_DPI, height / FIGURE_DPI,
+                  svg=_saved(ax, "svg") if svg else b"")
 
 
 def _png_size(png: bytes) -> tuple[int, int]:
@@ -81,8 +91,43 @@ def _png_size(png: bytes) -> tuple[int, int]:
 
 
 def _figure(caption: str, ax) -> Figure:
-    f = render_png(ax)
-    return Figure(caption, f.png, f.width_inches, f.height_inches)
+    return dataclasses.replace(render_png(ax, svg=True), caption=caption)
+
+
+# --------------------------------------------------------------------------
+# Numbering: one pass over the finished sections
+# --------------------------------------------------------------------------
+
+LISTING_PREFIX = "Listing: "
+
+
+def number_items(sections: Sequence[Section],
+                 populations: Mapping[str, str]) -> tuple[Section, ...]:
+    """Tables, listings and figures numbered in reading order ("Table 3", "Listing 1",
+    "Figure 2"); a table's title names the population of its section (populations:
+    section title -> "ITT population") where it does not already."""
+    counts = {"Table": 0, "Listing": 0, "Figure": 0}
+
+    def numbered(item: Item, population: str) -> Item:
+        if isinstance(item, Text):
+            return item
+        if isinstance(item, Figure):
+            kind, changes = "Figure", {}
+        elif item.title.startswith(LISTING_PREFIX):
+            title = item.title[len(LISTING_PREFIX):]
+            kind, changes = "Listing", {"title": title[:1].upper() + title[1:]}
+        else:
+            kind, changes = "Table", {}
+        if kind == "Figure":
+            if population and "population" not in item.caption:
+                changes["caption"] = f"{item.caption.rstrip('.')} ({population})."
+        elif population and "population" not in item.title:
+            changes["title"] = f"{changes.get('title', item.title)} ({population})"
+        counts[kind] += 1
+        return dataclasses.replace(item, number=f"{kind} {counts[kind]}", **changes)
+
+    return tuple(Section(s.title, tuple(numbered(i, populations.get(s.title, ""))
+                                        for i in s.items)) for s in sections)
 
 
 # --------------------------------------------------------------------------
@@ -335,5 +380,25 @@ def report_content(trial: Trial, sap: Sap, results: TrialResults,
     facts = (("Study", sap.study.id), ("Arms", ", ".join(sap.study.arms)),
              ("Statistical analysis plan", f"{sap.source} (SHA-256 {sap.sha256[:16]}...)"),
              ("Data", f"{trial.name} (SHA-256 {trial.data_sha256[:16]}...)"),
+             ("Data cut-off", sap.study.data_cutoff or "not given in the SAP"),
              ("Subjects", str(len(trial.adsl))), ("mscstats", results.mscstats_version))
-    return ReportContent(sap.study.title or sap.study.id, facts, tuple(sections))
+    return ReportContent(sap.study.title or sap.study.id, facts,
+                         number_items(sections, _populations(sap)),
+                         _running_header(sap, trial, results.mscstats_version))
+
+
+def _running_header(sap: Sap, trial: Trial, version: str) -> tuple[str, str]:
+    """Study, SAP, data cut-off (or, without one, the data's SHA-256), mscstats version."""
+    data = (f"data cut-off {sap.study.data_cutoff}" if sap.study.data_cutoff
+            else f"data SHA-256 {trial.data_sha256[:16]}")
+    return (f"{sap.study.id} | SAP SHA-256 {sap.sha256[:12]} | {data}", f"mscstats {version}")
+
+
+def _populations(sap: Sap) -> dict[str, str]:
+    """The population each section's tables are of, as their titles name it."""
+    analysed = list(dict.fromkeys(sap.analysis_population(a) for a in sap.analyses)) \
+        or [sap.study.population]
+    of_analyses = f"{', '.join(analysed)} population" + ("s" if len(analysed) > 1 else "")
+    return {"Subjects": "all subjects in adsl", "Endpoints": of_analyses,
+            "Estimands and missing data": of_analyses, "Figures": of_analyses,
+            "Safety": "safety population"}

@@ -45,6 +45,7 @@ class Table:
     rows: tuple[tuple[str, ...], ...]
     footnotes: tuple[str, ...] = ()
     groups: tuple[int, ...] = ()
+    number: str = ""               # "Table 3" / "Listing 1", set by content.number_items
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame(list(self.rows), columns=list(self.columns))

@@ -196,7 +196,9 @@ def test_cli_demo_default_design(tmp_path):
 
 def test_forest_panels_never_mix_units(reports):
     text = reports["refractory-hypoxia"][2]
-    captions = re.findall(r"Forest plot of the comparisons \(([^)]*)\)", text)
+    # each caption twice: in the list of figures and under the figure
+    captions = list(dict.fromkeys(re.findall(r"Forest plot of the comparisons \(([^)]*)\)",
+                                             text)))
     assert captions == ["mean differences, mmHg", "win probabilities", "ratios",
                         "differences in restricted mean time, days", "risk differences",
                         "Hodges-Lehmann shifts, days"]
