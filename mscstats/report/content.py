@@ -7,6 +7,7 @@ without reportlab.
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import importlib.metadata
 import io
@@ -27,6 +28,8 @@ __all__ = ["Figure", "Text", "Section", "ReportContent", "report_content", "rend
            "number_items", "METHOD_TEXT", "FIGURE_DPI"]
 
 FIGURE_DPI = 130
+# Helvetica and fonts with its metrics, then matplotlib's own (always there)
+FIGURE_FONTS = ("Liberation Sans", "Nimbus Sans", "Arial", "Helvetica", "DejaVu Sans")
 # Shown in the manifest besides those pipeline.analyze records.
 REPORT_PACKAGES = ("matplotlib", "reportlab")
 # One sentence per method for the methods section (specs.METHODS rows, as the reference).
@@ -90,8 +93,26 @@ def _png_size(png: bytes) -> tuple[int, int]:
     return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
 
 
+# The formats report_content renders its figures in: the PDF needs the SVG only (a
+# PNG beside it cost a second), RTF and DOCX the PNG. Set for one report_content call.
+_FIGURE_FORMATS: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
+    "figure_formats", default=("png", "svg"))
+
+
 def _figure(caption: str, ax) -> Figure:
-    return dataclasses.replace(render_png(ax, svg=True), caption=caption)
+    formats = _FIGURE_FORMATS.get()
+    if "png" in formats:
+        return dataclasses.replace(render_png(ax, svg="svg" in formats), caption=caption)
+    svg = _saved(ax, "svg")
+    width, height = _svg_size(svg)
+    return Figure(caption, b"", width, height, svg=svg)
+
+
+def _svg_size(svg: bytes) -> tuple[float, float]:
+    """Width and height in inches from the SVG's root (matplotlib writes them in pt)."""
+    import re
+    found = re.search(rb'width="([0-9.]+)pt" height="([0-9.]+)pt"', svg[:2000])
+    return float(found[1]) / 72, float(found[2]) / 72
 
 
 # --------------------------------------------------------------------------
@@ -168,15 +189,19 @@ def _curve_figures(sap: Sap, results: TrialResults) -> list[Figure]:
             if curves:
                 drawn.setdefault((kind, a.endpoint, curves), []).append(a.id)
     labels = _labels(sap)
+    by_id = {a.id: a for a in results.analyses}
     out = []
     for (kind, endpoint, curves), ids in drawn.items():
         what = f"{labels.get(endpoint, endpoint)} ({', '.join(ids)})."
+        lines = [line for i in ids for line in tables.comparison_lines(by_id[i])]
         if kind == "survival":
             out.append(_figure("Kaplan-Meier curves with 95% CI, censoring marks and number "
-                               f"at risk: {what}", figures.plot_survival(curves)))
+                               f"at risk, with the comparisons of the analyses: {what}",
+                               figures.plot_survival(curves, annotation=lines)))
         else:
-            out.append(_figure(f"Cumulative incidence with 95% CI and number at risk: {what}",
-                               figures.plot_cumulative_incidence(curves)))
+            out.append(_figure("Cumulative incidence with 95% CI and number at risk, with the "
+                               f"comparisons of the analyses: {what}",
+                               figures.plot_cumulative_incidence(curves, annotation=lines)))
     return out
 
 
@@ -189,7 +214,7 @@ def _course_figures(trial: Trial, sap: Sap, daily, subjects) -> list[Figure]:
             ax = figures.plot_over_days(summary, descriptive.param_label(code),
                                         individual=descriptive.trajectories(daily, subjects, code))
             out.append(_figure(f"{descriptive.param_label(code)} by study day and arm: mean "
-                               "and 95% CI; thin lines are individual subjects.", ax))
+                               "and 95% CI; thin lines are individual subjects." + SURVIVORS, ax))
     for code in ("IL6", "TNFA"):
         if len(daily.param(code)):
             summary = descriptive.daily_summary(daily, subjects, code, arms, log=True)
@@ -198,8 +223,8 @@ def _course_figures(trial: Trial, sap: Sap, daily, subjects) -> list[Figure]:
                                        individual=descriptive.trajectories(daily, subjects, code))
             out.append(_figure(f"{descriptive.param_label(code)} by study day and arm (log "
                                "scale): geometric mean and 95% CI; dashed line: LLOQ "
-                               f"(values below it set by the SAP rule '{sap.data.below_lloq}').",
-                               ax))
+                               f"(values below it set by the SAP rule '{sap.data.below_lloq}')."
+                               + SURVIVORS, ax))
     if len(daily.param("WHOCPS")):
         distribution = descriptive.who_by_day(daily, subjects, arms)
         out.append(_figure("WHO clinical progression scale by arm and study day (0 best, 10 "
@@ -215,6 +240,12 @@ def _endpoint_unit(sap: Sap, endpoint_id: str) -> str:
         return "days"
     param = schema.find_param(endpoint.param or "")
     return param.unit if param is not None else ""
+
+
+# the daily curves average the values recorded on each day: the dead (and the
+# discharged) have none, so a late mean is of the survivors still in hospital
+SURVIVORS = (" Each day's mean is of the subjects with a value that day: survivors still "
+             "under observation only (the dead and the discharged have none).")
 
 
 _ESTIMAND_PLURAL = {"hodges_lehmann_shift": "Hodges-Lehmann shifts",
@@ -312,8 +343,9 @@ def _methods_section(sap: Sap) -> Section:
         f"two-sided alpha {sap.study.alpha:g}; seed {sap.study.seed} for every random "
         f"step. Daily rule for several records a day: '{sap.data.daily}'; cytokine results "
         f"below the LLOQ: '{sap.data.below_lloq}'.")]
-    items.append(Table("Endpoints", ("Endpoint", "Kind", "Definition"),
-                       tuple((e.id, e.kind, e.label) for e in sap.endpoints)))
+    items.append(Table("Endpoints", ("Endpoint", "Label", "Kind", "Definition"),
+                       tuple((e.id, e.label, e.kind, endpoint_definition(e))
+                             for e in sap.endpoints)))
     methods = list(dict.fromkeys(a.method for a in sap.analyses))
     rows = tuple((m, ", ".join(a.id for a in sap.analyses if a.method == m),
                   METHOD_TEXT[m], METHODS[m].reference) for m in methods)
@@ -330,6 +362,59 @@ def _methods_section(sap: Sap) -> Section:
         items.append(Text(f"Multiplicity: {sap.multiplicity.method} adjustment of the primary "
                           f"p-values of {', '.join(sap.multiplicity.family)}."))
     return Section("Methods", tuple(items))
+
+
+_DEATH_RULE = {"censor_at_horizon": "death before the event: censored at the horizon",
+               "competing": "death before the event: a competing event",
+               "event": "death counts as the event",
+               "censor": "death before the event: censored on the day of death"}
+_MISSING_RULE = {"exclude": "lost before the horizon without the event: missing",
+                 "failure": "lost before the horizon without the event: a failure",
+                 "success": "lost before the horizon without the event: a success"}
+
+
+def endpoint_definition(e) -> str:
+    """The endpoint's rule as a sentence, from the plan's Endpoint fields: what is
+    measured (parameter, day, window) or which event by which horizon, and how death,
+    discharge and loss are handled."""
+    parts = []
+    if e.kind in ("change", "value", "ordinal"):
+        what = {"change": "change from baseline in", "value": "value of",
+                "ordinal": "category of"}[e.kind]
+        days = f"days {', '.join(map(str, e.days))}" if e.days else f"day {e.day}"
+        parts.append(f"{what} {e.param}{' (log scale)' if e.transform == 'log' else ''} on "
+                     f"{days} (window +/- {e.window} day{'s' if e.window != 1 else ''})")
+        parts += [f"{event}: {strategy.replace('_', ' ')}" for event, strategy in e.intercurrent]
+    elif e.kind == "free_days":
+        parts.append(f"days alive and free of the state by day {e.horizon}")
+    else:
+        rule = _event_rule(e.event) if e.event is not None else "the event"
+        parts.append(("first day of " if e.kind == "time_to_event" else "") + rule +
+                     f" by day {e.horizon}")
+        if e.kind == "time_to_event":
+            parts.append(_DEATH_RULE.get(e.death, e.death))
+        else:
+            parts.append(_MISSING_RULE.get(e.missing, e.missing))
+    return "; ".join(parts) + "."
+
+
+def _event_rule(rule) -> str:
+    joined = (" or " if rule.mode == "any" else " and ").join(
+        f"({_event_rule(item)})" if hasattr(item, "mode") else _condition(item)
+        for item in rule.items)
+    return joined
+
+
+def _condition(c) -> str:
+    if c.state:
+        return {"discharged": "discharge", "dead": "death",
+                "ventilated": "mechanical ventilation"}.get(c.state, c.state)
+    if c.ae:
+        return f"an adverse event ({c.ae})"
+    target = f"change in {c.param} {c.op} {c.chg:g}" if c.chg is not None \
+        else f"{c.param} {c.op} {c.value:g}" if isinstance(c.value, (int, float)) \
+        else f"{c.param} {c.op} {c.value}"
+    return target + (f" on {c.on}" if c.on else "")
 
 
 def _manifest_section(results: TrialResults) -> Section:
@@ -351,15 +436,31 @@ def _manifest_section(results: TrialResults) -> Section:
 
 
 def report_content(trial: Trial, sap: Sap, results: TrialResults,
-                   progress: Callable[[str], None] | None = None) -> ReportContent:
-    """Everything the PDF shows, in order."""
+                   progress: Callable[[str], None] | None = None,
+                   figure_formats: tuple[str, ...] = ("png", "svg")) -> ReportContent:
+    """Everything the report shows, in order; figures rendered in figure_formats
+    ("png" and/or "svg")."""
+    token = _FIGURE_FORMATS.set(tuple(figure_formats))
+    try:
+        return _report_content(trial, sap, results, progress)
+    finally:
+        _FIGURE_FORMATS.reset(token)
+
+
+def _report_content(trial: Trial, sap: Sap, results: TrialResults,
+                    progress: Callable[[str], None] | None) -> ReportContent:
     import matplotlib
     step = progress or (lambda _: None)
     daily = daily_values(trial, sap.data.daily, sap.data.fio2_from_flow)
     subjects = trial.population(sap.study.population)
     # text.usetex off whatever the user's matplotlibrc says: text from the data is
     # drawn literally (figures.py escapes `$`; LaTeX would choke on _, % and &)
+    # SVG text stays text (svg.fonttype none: searchable in the PDF and quick for svglib
+    # to draw, where glyph paths took seconds), measured in a font with Helvetica's
+    # metrics where one is installed, drawn in the PDF in Helvetica (pdf.py)
     with matplotlib.rc_context({"svg.hashsalt": "mscstats", "font.size": 9,
+                                "svg.fonttype": "none", "font.family": "sans-serif",
+                                "font.sans-serif": list(FIGURE_FONTS),
                                 "axes.spines.top": False, "axes.spines.right": False,
                                 "text.usetex": False}):
         step("tables: subjects and endpoints")
@@ -396,9 +497,13 @@ def _running_header(sap: Sap, trial: Trial, version: str) -> tuple[str, str]:
 
 def _populations(sap: Sap) -> dict[str, str]:
     """The population each section's tables are of, as their titles name it."""
-    analysed = list(dict.fromkeys(sap.analysis_population(a) for a in sap.analyses)) \
-        or [sap.study.population]
-    of_analyses = f"{', '.join(analysed)} population" + ("s" if len(analysed) > 1 else "")
+    main = sap.study.population
+    others: dict[str, list[str]] = {}
+    for a in sap.analyses:
+        if sap.analysis_population(a) != main:
+            others.setdefault(sap.analysis_population(a), []).append(a.id)
+    of_analyses = f"{main} population" + "".join(f"; {population} for {', '.join(ids)}"
+                                                 for population, ids in others.items())
     return {"Subjects": "all subjects in adsl", "Endpoints": of_analyses,
             "Estimands and missing data": of_analyses, "Figures": of_analyses,
             "Safety": "safety population"}

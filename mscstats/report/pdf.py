@@ -15,7 +15,7 @@ from xml.sax.saxutils import escape
 
 from ..plan import Sap, read_sap
 from ..trial.quality import Trial
-from .content import Figure, ReportContent, Section, Text, report_content
+from .content import FIGURE_FONTS, Figure, ReportContent, Section, Text, report_content
 from ..results import TrialResults
 from .tables import Table
 
@@ -147,6 +147,7 @@ def _figure_flowables(figure: Figure, styles, width: float, height: float) -> li
     from reportlab.platypus import Image, KeepTogether
     if figure.svg:
         from svglib.svglib import svg2rlg
+        _figure_fonts()
         image = svg2rlg(io.BytesIO(figure.svg))
         w, h = image.width, image.height
     else:
@@ -161,6 +162,18 @@ def _figure_flowables(figure: Figure, styles, width: float, height: float) -> li
     image.hAlign = "CENTER"
     return [KeepTogether([image, _para(_numbered(figure.number, figure.caption),
                                        styles["caption"])])]
+
+
+def _figure_fonts() -> None:
+    """The figures' fonts drawn as the PDF's Helvetica: svglib would otherwise look each
+    up on this machine (fontconfig) and embed whatever it finds."""
+    from svglib.fonts import register_font
+    for family in (*FIGURE_FONTS, "sans-serif"):
+        for weight, style, name in (("normal", "normal", "Helvetica"),
+                                    ("bold", "normal", "Helvetica-Bold"),
+                                    ("normal", "italic", "Helvetica-Oblique"),
+                                    ("bold", "italic", "Helvetica-BoldOblique")):
+            register_font(family, weight=weight, style=style, rlgFontName=name)
 
 
 def _numbered(number: str, title: str) -> str:
@@ -271,7 +284,7 @@ def build_pdf(content: ReportContent) -> bytes:
 def render_pdf(trial: Trial, sap: Sap, results: TrialResults,
                progress: Callable[[str], None] | None = None) -> bytes:
     """The report of results already computed."""
-    content = report_content(trial, sap, results, progress)
+    content = report_content(trial, sap, results, progress, figure_formats=("svg",))
     if progress is not None:
         progress("writing the PDF")
     return build_pdf(content)

@@ -25,7 +25,7 @@ from ..summaries.descriptive import BaselineVariable
 from ..results import AnalysisResult, Comparison, TrialResults
 
 __all__ = ["Table", "fmt_number", "decimals_for", "fmt_estimate", "fmt_ci", "fmt_p",
-           "fmt_count", "is_ratio", "baseline_table", "flow_table", "endpoint_table",
+           "fmt_count", "ci_label", "is_ratio", "comparison_lines", "baseline_table", "flow_table", "endpoint_table",
            "tests_table", "arm_summary_table", "ae_category_table", "ae_term_table",
            "listing_table", "quality_tables", "tipping_table", "RATIO_ESTIMANDS",
            "estimand_table", "missingness_table", "warnings_table"]
@@ -92,6 +92,11 @@ def fmt_p(p: Any) -> str:
     if not _finite(p):
         return NA
     return "<0.001" if float(p) < 0.001 else f"{float(p):.3f}"
+
+
+def ci_label(level: Any) -> str:
+    """'95% CI' for a level of 0.95 (the default when a result gives none)."""
+    return f"{100 * (level or 0.95):.0f}% CI"
 
 
 def fmt_count(n: int, total: int) -> str:
@@ -234,6 +239,33 @@ def arm_summary_table(results: TrialResults) -> Table:
                          "" if missing is None else str(missing), _arm_summary(stats)))
     return Table("Summaries by arm", ("Analysis", "Arm", "n", "Missing", "Summary"),
                  tuple(rows), ("n: subjects analysed; Missing: subjects without a value.",))
+
+
+_SHORT_ESTIMAND = {"hazard_ratio": "HR", "subdistribution_hazard_ratio": "sHR",
+                   "rmst_difference": "RMST difference", "rmst_ratio": "RMST ratio"}
+_TEST_NAME = {"logrank": "log-rank", "gray": "Gray's test", "wald": "Wald"}
+
+
+def _p_text(p: Any) -> str:
+    shown = fmt_p(p)
+    return f"p {shown}" if shown.startswith("<") else f"p = {shown}"
+
+
+def comparison_lines(result: AnalysisResult) -> tuple[str, ...]:
+    """One line per comparison of an analysis, for a figure of its curves:
+    'ttci_logrank: UC-MSC vs control HR 1.28 (0.685, 2.39), log-rank p = 0.429';
+    an analysis without comparisons (cuminc) gives its tests' p-values."""
+    test = _TEST_NAME.get(result.tests[0].name, "") if result.tests else ""
+    out = []
+    for c in result.comparisons:
+        versus = f"{c.arm} vs {c.reference}" if c.reference else c.arm
+        out.append(f"{analysis_name(result)}: {versus} "
+                   f"{_SHORT_ESTIMAND.get(c.estimand, _label(c.estimand))} "
+                   f"{estimate_with_ci(c)}, {test + ' ' if test else ''}{_p_text(c.p_value)}")
+    if not result.comparisons:
+        out += [f"{analysis_name(result)}: {_TEST_NAME.get(t.name, _label(t.name))} "
+                f"{_p_text(t.p_value)}" for t in result.tests]
+    return tuple(out)
 
 
 def notes_of(result: AnalysisResult) -> tuple[str, ...]:
