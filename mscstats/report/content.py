@@ -164,8 +164,21 @@ def _subjects_section(trial: Trial, sap: Sap, daily) -> Section:
     population = sap.study.population
     subjects = trial.population(population)
     variables = descriptive.baseline_characteristics(trial, daily, arms, subjects)
-    return Section("Subjects", (tables.flow_table(descriptive.subject_flow(trial, arms)),
+    flow = descriptive.subject_flow(trial, arms)
+    diagram = _figure("Subject flow (CONSORT-style): subjects at each stage, by arm.",
+                      figures.plot_flow(flow_stages(flow), arms))
+    return Section("Subjects", (tables.flow_table(flow), diagram,
                                 tables.baseline_table(variables, arms, population)))
+
+
+def flow_stages(flow) -> list[tuple[str, dict[str, int]]]:
+    """THE adapter from the flow summary to the flow diagram: (stage, {arm: n, "Total":
+    n}) in order. Reads descriptive.subject_flow's frame (stage column, one column per
+    arm, Total) until the flow summary is in results.json; only this function changes
+    then."""
+    columns = [c for c in flow.columns if c != "stage"]
+    return [(str(row["stage"]), {c: int(row[c]) for c in columns})
+            for _, row in flow.iterrows()]
 
 
 def _endpoint_section(sap: Sap, results: TrialResults) -> Section:

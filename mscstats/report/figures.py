@@ -9,7 +9,7 @@ backend switching, the same on Agg in CI and inline in Jupyter.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -18,7 +18,7 @@ from ..summaries.descriptive import number_at_risk
 from ..results import AnalysisResult, Comparison, Curve
 from .tables import ci_label, decimals_for, estimate_with_ci, fmt_estimate, fmt_number, is_ratio
 
-__all__ = ["new_axes", "plot_survival", "plot_cumulative_incidence", "plot_over_days",
+__all__ = ["new_axes", "plot_flow", "plot_survival", "plot_cumulative_incidence", "plot_over_days",
            "plot_cytokine", "plot_who_distribution", "plot_forest", "plot_ae_incidence",
            "plot_tipping_point",
            "RISK_TABLE_GID", "DAY_LABEL"]
@@ -159,6 +159,52 @@ def plot_cumulative_incidence(curves: Sequence[Curve], ax=None, risk_table: bool
     """Aalen-Johansen cumulative incidence curves (kind "cumulative_incidence")."""
     return _draw_curves([c for c in curves if c.kind == "cumulative_incidence"], ax, 0.0,
                         ylabel, risk_table, annotation)
+
+
+# --------------------------------------------------------------------------
+# Subject flow (CONSORT-style)
+# --------------------------------------------------------------------------
+
+FLOW_GID = "flow_box"
+
+
+def plot_flow(stages: Sequence[tuple[str, Mapping[str, int]]], arms: Sequence[str], ax=None):
+    """A CONSORT-style diagram of the subject flow as given: stages[0] (e.g.
+    randomized) as one box of its Total over the arms, then one column per arm with a
+    box for each stage, arrows top to bottom. stages: (label, {arm: n, "Total": n}).
+    The counts are drawn as given; nothing is added or subtracted here."""
+    from matplotlib.patches import FancyBboxPatch
+    rows, columns = len(stages), len(arms)
+    ax = ax if ax is not None else new_axes(max(3.2, 2.1 * columns), 0.6 + 0.62 * rows)
+    ax.set_xlim(0, columns)
+    ax.set_ylim(-0.05, rows + 0.05)
+    ax.set_axis_off()
+    width, height = min(0.86, 2.4 / max(columns, 1)), 0.56
+
+    def box(x: float, y: float, text: str, box_width: float) -> None:
+        ax.add_patch(FancyBboxPatch((x - box_width / 2, y - height / 2), box_width, height,
+                                    boxstyle="square,pad=0", facecolor="white",
+                                    edgecolor="black", linewidth=0.8, gid=FLOW_GID))
+        ax.text(x, y, text, ha="center", va="center", fontsize="small", gid=FLOW_GID)
+
+    def arrow(x0: float, y0: float, x1: float, y1: float) -> None:
+        ax.annotate("", xy=(x1, y1 + height / 2), xytext=(x0, y0 - height / 2),
+                    arrowprops={"arrowstyle": "->", "color": "black", "linewidth": 0.8})
+
+    first, counts = stages[0]
+    top = rows - 0.5
+    box(columns / 2, top, f"{_literal(first)}\nN = {counts.get('Total', '')}",
+        min(columns - 0.1, max(width, 1.6)))
+    for i, arm in enumerate(arms):
+        x = i + 0.5
+        previous = (columns / 2, top)
+        for j, (label, by_arm) in enumerate(stages[1:], start=1):
+            y = top - j
+            head = f"{_arm(arm)}\n" if j == 1 else ""
+            box(x, y, f"{head}{_literal(label)}\nn = {by_arm.get(arm, '')}", width)
+            arrow(previous[0], previous[1], x, y)
+            previous = (x, y)
+    return ax
 
 
 # --------------------------------------------------------------------------

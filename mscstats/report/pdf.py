@@ -24,6 +24,7 @@ __all__ = ["build_pdf", "render_pdf", "make_report"]
 MARGIN_MM = 16
 BODY_FONT = 8.5
 CELL_FONT = 7
+TABLE_START = 72      # points: a table starts on a new page when less is left
 FIGURE_HEIGHT = 0.6   # a figure takes at most this share of the frame's height
 NOWRAP = 28           # cells up to this many characters are not wrapped
 CELL_LIMIT = 200      # characters of a cell; longer text from the data is shortened
@@ -43,7 +44,7 @@ def _styles():
         "heading": ParagraphStyle("heading", parent=base["Heading3"], fontSize=10, leading=12,
                                   spaceBefore=6, keepWithNext=1),
         "table_title": ParagraphStyle("table_title", parent=base["Heading3"], fontSize=9.5,
-                                      leading=11.5, spaceBefore=6, keepWithNext=1),
+                                      leading=11.5, spaceBefore=6),
         "contents": ParagraphStyle("contents", parent=base["BodyText"], fontSize=BODY_FONT,
                                    leading=BODY_FONT + 2.5, leftIndent=12),
         "body": ParagraphStyle("body", parent=base["BodyText"], fontSize=BODY_FONT,
@@ -132,7 +133,12 @@ def _table_flowables(table: Table, styles, width: float) -> list:
     footnotes = list(table.footnotes)
     if any(len(str(c)) > CELL_LIMIT for row in (table.columns, *table.rows) for c in row):
         footnotes.append(SHORTENED_NOTE)
-    out = [_para(_numbered(table.number, table.title), styles["table_title"]), grid]
+    # the title stays with the first rows, but the table may start on this page and
+    # continue on the next (keeping title and table together pushed whole tables to
+    # the next page and left near-empty pages behind)
+    from reportlab.platypus import CondPageBreak
+    out = [CondPageBreak(TABLE_START), _para(_numbered(table.number, table.title),
+                                             styles["table_title"]), grid]
     out += [_para(note, styles["caption"]) for note in footnotes]
     if not footnotes:
         from reportlab.platypus import Spacer

@@ -347,9 +347,11 @@ def quality_tables(quality: Mapping[str, Any]) -> list[Table]:
     for title, key, fields in specs:
         entries = quality.get(key, [])
         if entries:
-            rows = tuple(tuple("" if e.get(f) is None else str(e.get(f)) for f in fields)
+            rows = tuple(tuple(_listed(str(e["rows"]).split(",")) if f == "rows" and e.get(f)
+                               else "" if e.get(f) is None else str(e.get(f)) for f in fields)
                          for e in entries)
-            out.append(Table(title, tuple(f.capitalize() for f in fields), rows))
+            out.append(Table(title, tuple(f.capitalize() for f in fields), rows,
+                             _listed_note(e.get("rows") for e in entries)))
     notes = tuple((str(n),) for n in quality.get("notes", ()))
     if notes:
         out.append(Table("Notes on reading the data", ("Note",), notes))
@@ -363,11 +365,29 @@ def quality_tables(quality: Mapping[str, Any]) -> list[Table]:
     if derivation:
         rows = tuple((str(e.get("endpoint") or ""), str(e.get("message", "")),
                       "" if e.get("n") is None else str(e["n"]),
-                      ", ".join(str(s) for s in e.get("subjects", ())))
+                      _listed([str(s) for s in e.get("subjects", ())]))
                      for e in derivation)
         out.append(Table("Endpoint derivation log", ("Endpoint", "Message", "n", "Subjects"),
-                         rows))
+                         rows, _listed_note(e.get("subjects", ()) for e in derivation)))
     return out
+
+
+LISTED = 20               # entries of a row or subject list shown in the appendix
+
+
+def _listed(entries: Sequence[str]) -> str:
+    """The first LISTED entries, comma-separated (so the cell wraps between them), then
+    '... and N more'; results.json keeps the whole list."""
+    entries = [e.strip() for e in entries if e.strip()]
+    shown = ", ".join(entries[:LISTED])
+    return shown + (f" ... and {len(entries) - LISTED} more" if len(entries) > LISTED else "")
+
+
+def _listed_note(lists) -> tuple[str, ...]:
+    long = any(len(str(x).split(",") if isinstance(x, str) else list(x or ())) > LISTED
+               for x in lists)
+    return ((f"Lists of rows or subjects show their first {LISTED} entries (ranges such as "
+             "1-10 count as one); results.json holds them in full.",) if long else ())
 
 
 # --------------------------------------------------------------------------
