@@ -296,3 +296,38 @@ def test_figures_are_vectors_and_the_pdf_has_no_clock_time(reports):
     assert all(len(page.images) == 0 for page in PdfReader(io.BytesIO(pdf)).pages)
     info = PdfReader(io.BytesIO(pdf)).metadata
     assert info["/CreationDate"] == info["/ModDate"] == "D:20000101000000+00'00'"
+
+
+def test_every_estimate_in_the_pdf_equals_results_json(tmp_path):
+    """Through the command line, as a user runs it: every comparison's estimate (CI),
+    p and adjusted p, and every test statistic, read back from results.json, appear in
+    the PDF text exactly as tables.py formats them."""
+    import json
+    from importlib.resources import files
+    from mscstats.results import Comparison
+    key = "refractory-hypoxia"
+    sap = files("mscstats.sap_templates") / f"{key}.toml"
+    for command, out in (("analyze", "results.json"), ("report", "report.pdf")):
+        result = CliRunner().invoke(main, [command, str(SYNTHETIC / key), "--sap", str(sap),
+                                           "-o", str(tmp_path / out)])
+        assert result.exit_code == 0, result.output
+    stored = json.loads((tmp_path / "results.json").read_text("utf-8"))
+    text = _text((tmp_path / "report.pdf").read_bytes())
+    checked = 0
+    for analysis in stored["analyses"]:
+        for c in analysis["comparisons"]:
+            comparison = Comparison(**{**c, "estimate": _number(c["estimate"]),
+                                       "ci": tuple(_number(v) for v in c["ci"])})
+            assert tables.estimate_with_ci(comparison) in text, (analysis["id"], c)
+            assert tables.fmt_p(c["p_value"]) in text
+            if c.get("p_adjusted") is not None:
+                assert tables.fmt_p(c["p_adjusted"]) in text
+            checked += 1
+        for t in analysis["tests"]:
+            assert f"{tables.fmt_estimate(_number(t['statistic']))} " in text, (analysis["id"], t)
+    assert checked >= 20
+
+
+def _number(value):
+    """results.json writes infinities as the strings "Infinity" and "-Infinity"."""
+    return float(value) if isinstance(value, str) else value
