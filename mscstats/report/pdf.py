@@ -25,6 +25,8 @@ MARGIN_MM = 16
 BODY_FONT = 8.5
 CELL_FONT = 7
 TABLE_START = 72      # points: a table starts on a new page when less is left
+SHRINK = 0.75         # a figure may shrink to this share of its size to fit the page
+CAPTION_GAP = 4       # points between a figure and its caption
 FIGURE_HEIGHT = 0.6   # a figure takes at most this share of the frame's height
 NOWRAP = 28           # cells up to this many characters are not wrapped
 CELL_LIMIT = 200      # characters of a cell; longer text from the data is shortened
@@ -150,24 +152,60 @@ def _figure_flowables(figure: Figure, styles, width: float, height: float) -> li
     """The figure as vectors (its SVG through svglib) where it has one, else its PNG;
     at most the frame's width and FIGURE_HEIGHT of its height, the caption kept with it."""
     from reportlab.lib.units import inch
-    from reportlab.platypus import Image, KeepTogether
+    caption = _para(_numbered(figure.number, figure.caption), styles["caption"])
     if figure.svg:
         from svglib.svglib import svg2rlg
         _figure_fonts()
-        image = svg2rlg(io.BytesIO(figure.svg))
-        w, h = image.width, image.height
-    else:
-        w, h = figure.width_inches * inch, figure.height_inches * inch
-        image = Image(io.BytesIO(figure.png), width=w, height=h)
+        drawing = svg2rlg(io.BytesIO(figure.svg))
+        scale = min(1.0, width / drawing.width, FIGURE_HEIGHT * height / drawing.height)
+        return [_figure_flowable()(drawing, caption, scale)]
+    from reportlab.platypus import Image, KeepTogether
+    w, h = figure.width_inches * inch, figure.height_inches * inch
     scale = min(1.0, width / w, FIGURE_HEIGHT * height / h)
-    if figure.svg:
-        image.scale(scale, scale)
-    image.width, image.height = w * scale, h * scale
-    if not figure.svg:
-        image.drawWidth, image.drawHeight = image.width, image.height
+    image = Image(io.BytesIO(figure.png), width=w * scale, height=h * scale)
     image.hAlign = "CENTER"
-    return [KeepTogether([image, _para(_numbered(figure.number, figure.caption),
-                                       styles["caption"])])]
+    return [KeepTogether([image, caption])]
+
+
+def _figure_flowable():
+    """A vector figure with its caption below, centred; where the rest of the page
+    holds at least SHRINK of its height it is shrunk to fit there rather than moved to
+    the next page (moved, it left half-empty pages behind)."""
+    from reportlab.graphics import renderPDF
+    from reportlab.platypus import Flowable
+
+    class FigureFlowable(Flowable):
+        def __init__(self, drawing, caption, scale: float):
+            super().__init__()
+            self.drawing, self.caption, self.scale = drawing, caption, scale
+            self.spaceAfter = caption.style.spaceAfter
+            self._shown = scale
+            self._caption_height = 0.0
+
+        def wrap(self, available_width, available_height):
+            _, self._caption_height = self.caption.wrap(available_width, available_height)
+            natural = self.drawing.height * self.scale
+            room = available_height - self._caption_height - CAPTION_GAP
+            self._shown = self.scale * (room / natural if room < natural and
+                                        room >= SHRINK * natural else 1.0)
+            self.width = available_width
+            self.height = self.drawing.height * self._shown + self._caption_height + CAPTION_GAP
+            return self.width, self.height
+
+        def split(self, available_width, available_height):
+            return []          # a figure is never split: it moves to the next page whole
+
+        def draw(self):
+            shown = self._shown
+            left = (self.width - self.drawing.width * shown) / 2
+            self.canv.saveState()
+            self.canv.translate(left, self._caption_height + CAPTION_GAP)
+            self.canv.scale(shown, shown)
+            renderPDF.draw(self.drawing, self.canv, 0, 0)
+            self.canv.restoreState()
+            self.caption.drawOn(self.canv, 0, 0)
+
+    return FigureFlowable
 
 
 def _figure_fonts() -> None:
