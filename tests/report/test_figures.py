@@ -201,3 +201,15 @@ def test_survival_figure_shows_the_comparison_lines_it_is_given():
     lines = ["x: T vs C HR 1.28 (0.68, 2.39), log-rank p = 0.429"]
     ax = figures.plot_survival([survival_curve("C"), survival_curve("T")], annotation=lines)
     assert [t.get_text() for t in ax.texts if t.get_gid() == "comparison"] == lines
+
+
+def test_flow_diagram_boxes_show_the_counts_as_given():
+    stages = [("Randomized", {"C": 30, "T": 29, "Total": 59}),
+              ("Dosed (>= 1 dose)", {"C": 30, "T": 28, "Total": 58}),
+              ("ITT population", {"C": 30, "T": 29, "Total": 59})]
+    ax = figures.plot_flow(stages, ["C", "T"])
+    boxes = [t.get_text() for t in ax.texts if t.get_gid() == figures.FLOW_GID]
+    assert boxes == ["Randomized\nN = 59", "C\nDosed (>= 1 dose)\nn = 30", "ITT population\nn = 30",
+                     "T\nDosed (>= 1 dose)\nn = 28", "ITT population\nn = 29"]
+    arrows = [t for t in ax.texts if t.get_gid() != figures.FLOW_GID]
+    assert len(arrows) == 4          # randomized -> each arm, then down each column

@@ -331,3 +331,16 @@ def test_every_estimate_in_the_pdf_equals_results_json(tmp_path):
 def _number(value):
     """results.json writes infinities as the strings "Infinity" and "-Infinity"."""
     return float(value) if isinstance(value, str) else value
+
+
+def test_endpoint_definition_states_the_rule_not_the_label():
+    from mscstats.plan import read_sap
+    from mscstats.report.content import endpoint_definition
+    from conftest import TESTS
+    sap = read_sap(TESTS / "data" / "toy" / "sap.toml")
+    defined = {e.id: endpoint_definition(e) for e in sap.endpoints}
+    assert defined["pf_d7"] == "change from baseline in PF on day 7 (window +/- 1 day)."
+    assert defined["mort28"] == ("death by day 28; lost before the horizon without the "
+                                 "event: missing.")
+    for e in sap.endpoints:
+        assert e.label == "" or e.label not in defined[e.id]
