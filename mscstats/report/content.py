@@ -399,7 +399,8 @@ def endpoint_definition(e) -> str:
                      f"{days} (window +/- {e.window} day{'s' if e.window != 1 else ''})")
         parts += [f"{event}: {strategy.replace('_', ' ')}" for event, strategy in e.intercurrent]
     elif e.kind == "free_days":
-        parts.append(f"days alive and free of the state by day {e.horizon}")
+        parts.append(f"days alive and free of mechanical ventilation (IMV or ECMO) in days "
+                     f"1-{e.horizon}; 0 when dead by day {e.horizon}")
     else:
         rule = _event_rule(e.event) if e.event is not None else "the event"
         parts.append(("first day of " if e.kind == "time_to_event" else "") + rule +

@@ -107,7 +107,7 @@ def _draw_curves(curves: Sequence[Curve], ax, start: float, ylabel: str, risk_ta
     if annotation:     # above the axes: inside, it would cross the curves
         ax.text(0.0, 1.02, "\n".join(_literal(a, 2 * FIGURE_TEXT_LIMIT) for a in annotation),
                 transform=ax.transAxes, ha="left", va="bottom", fontsize="small",
-                gid="comparison")
+                gid="comparison", in_layout=False)   # long arm names: the saved box grows
     if risk_table:
         _risk_table(ax, curves, ticks)
     return ax
@@ -323,8 +323,8 @@ def plot_forest(pairs: Sequence[tuple[AnalysisResult, Comparison]], ax=None,
         ax.plot([estimate], [row], "s", color=ARM_COLOURS[0], markersize=5)
         if np.isfinite(lower) and not np.isfinite(upper):
             open_ended.append((row, lower))
-        versus = f"{c.arm} vs {c.reference}" if c.reference else c.arm
-        labels.append(f"{_literal(analysis.id)}: {_literal(versus)}\n"
+        versus = f"{_arm(c.arm)} vs {_arm(c.reference)}" if c.reference else _arm(c.arm)
+        labels.append(f"{_literal(analysis.id)}: {versus}\n"
                       f"{c.estimand.replace('_', ' ')}")
     ax.axvline(1.0 if ratio else 0.5 if wins else 0.0, color="grey", linestyle="--",
                linewidth=0.8)
@@ -375,11 +375,13 @@ def _estimate_column(ax, rows, comparisons: Sequence[Comparison]) -> None:
     from matplotlib.transforms import blended_transform_factory
     beside = blended_transform_factory(ax.transAxes, ax.transData)
     for row, c in zip(rows, comparisons):
+        # out of the layout: the saved (tight) box widens for the column instead, so
+        # long row labels and the column never squeeze the axes to nothing
         ax.text(1.03, row, estimate_with_ci(c), transform=beside, ha="left", va="center",
-                fontsize="x-small", gid="estimate")
+                fontsize="x-small", gid="estimate", in_layout=False)
     level = comparisons[0].ci_level if comparisons else None
-    ax.text(1.03, 1.0, f"Estimate ({ci_label(level)})", transform=ax.transAxes, ha="left", va="bottom", fontsize="x-small",
-            fontweight="bold")
+    ax.text(1.03, 1.0, f"Estimate ({ci_label(level)})", transform=ax.transAxes, ha="left",
+            va="bottom", fontsize="x-small", fontweight="bold", in_layout=False)
 
 
 def _plotted(value, ratio: bool) -> float:
