@@ -31,7 +31,7 @@ FIGURE_DPI = 130
 # Helvetica and fonts with its metrics, then matplotlib's own (always there)
 FIGURE_FONTS = ("Liberation Sans", "Nimbus Sans", "Arial", "Helvetica", "DejaVu Sans")
 # Shown in the manifest besides those pipeline.analyze records.
-REPORT_PACKAGES = ("matplotlib", "reportlab")
+REPORT_PACKAGES = ("matplotlib", "reportlab", "svglib")
 # One sentence per method for the methods section (specs.METHODS rows, as the reference).
 METHOD_TEXT = {m: row.sentence for m, row in METHODS.items()}
 
