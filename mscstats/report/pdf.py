@@ -27,6 +27,7 @@ CELL_FONT = 7
 TABLE_START = 72      # points: a table starts on a new page when less is left
 SHRINK = 0.75         # a figure may shrink to this share of its size to fit the page
 CAPTION_GAP = 4       # points between a figure and its caption
+FIGURE_GAP = 8        # points above a figure (the caption above it keeps its distance)
 FIGURE_HEIGHT = 0.6   # a figure takes at most this share of the frame's height
 NOWRAP = 28           # cells up to this many characters are not wrapped
 CELL_LIMIT = 200      # characters of a cell; longer text from the data is shortened
@@ -185,11 +186,12 @@ def _figure_flowable():
         def wrap(self, available_width, available_height):
             _, self._caption_height = self.caption.wrap(available_width, available_height)
             natural = self.drawing.height * self.scale
-            room = available_height - self._caption_height - CAPTION_GAP
+            room = available_height - self._caption_height - CAPTION_GAP - FIGURE_GAP
             self._shown = self.scale * (room / natural if room < natural and
                                         room >= SHRINK * natural else 1.0)
             self.width = available_width
-            self.height = self.drawing.height * self._shown + self._caption_height + CAPTION_GAP
+            self.height = (self.drawing.height * self._shown + self._caption_height
+                           + CAPTION_GAP + FIGURE_GAP)
             return self.width, self.height
 
         def split(self, available_width, available_height):
