@@ -493,7 +493,8 @@ def _report_content(trial: Trial, sap: Sap, results: TrialResults,
                      results.data_quality))),
                  _manifest_section(results)]
     facts = (("Study", sap.study.id), ("Arms", ", ".join(sap.study.arms)),
-             ("Statistical analysis plan", f"{sap.source} (SHA-256 {sap.sha256[:16]}...)"),
+             ("Statistical analysis plan", f"{sap.source} (SHA-256 {sap.sha256[:16]}...)"
+              + (f", {sap_name(sap)}" if sap.study.sap_version or sap.study.sap_status else "")),
              ("Data", f"{trial.name} (SHA-256 {trial.data_sha256[:16]}...)"),
              ("Data cut-off", sap.study.data_cutoff or "not given in the SAP"),
              ("Subjects", str(len(trial.adsl))), ("mscstats", results.mscstats_version))
@@ -506,7 +507,16 @@ def _running_header(sap: Sap, trial: Trial, version: str) -> tuple[str, str]:
     """Study, SAP, data cut-off (or, without one, the data's SHA-256), mscstats version."""
     data = (f"data cut-off {sap.study.data_cutoff}" if sap.study.data_cutoff
             else f"data SHA-256 {trial.data_sha256[:16]}")
-    return (f"{sap.study.id} | SAP SHA-256 {sap.sha256[:12]} | {data}", f"mscstats {version}")
+    return (f"{sap.study.id} | {sap_name(sap)} | {data}", f"mscstats {version}")
+
+
+def sap_name(sap: Sap) -> str:
+    """'SAP v2.1 (draft)' as the SAP declares itself, else 'SAP SHA-256 <12 hex>'."""
+    if not (sap.study.sap_version or sap.study.sap_status):
+        return f"SAP SHA-256 {sap.sha256[:12]}"
+    version = f" v{sap.study.sap_version}" if sap.study.sap_version else ""
+    status = f" ({sap.study.sap_status})" if sap.study.sap_status else ""
+    return f"SAP{version}{status}"
 
 
 def _populations(sap: Sap) -> dict[str, str]:

@@ -265,12 +265,12 @@ def test_number_items_numbers_in_reading_order_and_names_the_population():
 def test_data_cutoff_is_on_the_title_page_and_in_the_header(tmp_path):
     import dataclasses
     sap = template(SMALL)
-    sap = dataclasses.replace(sap, study=dataclasses.replace(sap.study,
-                                                             data_cutoff="2021-03-15"))
+    sap = dataclasses.replace(sap, study=dataclasses.replace(
+        sap.study, data_cutoff="2021-03-15", sap_version="2.1", sap_status="draft"))
     trial = load(SYNTHETIC / SMALL, sap)
     pages = _page_texts(render_pdf(trial, sap, analyze(trial, sap)))
     assert "Data cut-off: 2021-03-15" in pages[0]
-    assert all("data cut-off 2021-03-15" in page for page in pages)
+    assert all("| SAP v2.1 (draft) | data cut-off 2021-03-15" in page for page in pages)
     assert not any("data SHA-256" in page for page in pages)
 
 
