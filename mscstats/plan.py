@@ -35,7 +35,9 @@ __all__ = ["Condition", "EventRule", "Study", "DataRules", "Endpoint", "Analysis
 AE_KINDS = ("any", "serious", "related", "grade3", "infusion")
 
 # Every key the SAP accepts, by section (docs/sap.md documents each; a test checks).
-STUDY_KEYS = ("id", "title", "arms", "population", "alpha", "seed")
+STUDY_KEYS = ("id", "title", "arms", "population", "alpha", "seed", "data_cutoff",
+              "sap_version", "sap_status")
+SAP_STATUSES = ("draft", "final")
 DATA_KEYS = ("daily", "below_lloq", "fio2_from_flow", "arm", "params", "decimal")
 ENDPOINT_KEYS = ("id", "kind", "label", "param", "day", "days", "window", "transform",
                  "horizon", "event", "death", "missing", "intercurrent")
@@ -99,6 +101,9 @@ class Study:
     population: str = "ITT"
     alpha: float = 0.05
     seed: int = 1
+    data_cutoff: str = ""          # ISO date of the data cut-off; "" when the SAP has none
+    sap_version: str = ""          # the SAP document's version, as the sponsor numbers it
+    sap_status: str = ""           # "draft" | "final"; "" when the SAP does not say
 
 
 @dataclass(frozen=True)
@@ -426,7 +431,26 @@ class _Checker:
                      population=self.choice(t.get("population", "ITT"), "study.population",
                                             schema.POPULATIONS),
                      alpha=alpha,
-                     seed=self.ranged("seed", t.get("seed", 1), "study.seed"))
+                     seed=self.ranged("seed", t.get("seed", 1), "study.seed"),
+                     data_cutoff=self.iso_date(t.get("data_cutoff"), "study.data_cutoff"),
+                     sap_version=self.words(t.get("sap_version", ""), "study.sap_version"),
+                     sap_status=self.choice(t.get("sap_status", ""), "study.sap_status",
+                                            SAP_STATUSES) if "sap_status" in t else "")
+
+    def iso_date(self, value: Any, path: str) -> str:
+        """A TOML date (2021-03-15) or the same in quotes, as its ISO text; "" when absent."""
+        import datetime
+        if value is None:
+            return ""
+        if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
+            return value.isoformat()
+        if isinstance(value, str) and len(value) == 10:
+            try:
+                return datetime.date.fromisoformat(value).isoformat()
+            except ValueError:
+                pass
+        raise self.fail(path, f"{value!r} is not a date.",
+                        "write the cut-off as an ISO date without a time, e.g. 2021-03-15.")
 
     def data_rules(self, t: Mapping) -> DataRules:
         self.keys(t, "data", DATA_KEYS)

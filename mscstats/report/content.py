@@ -7,10 +7,12 @@ without reportlab.
 
 from __future__ import annotations
 
+import contextvars
+import dataclasses
 import importlib.metadata
 import io
 from dataclasses import dataclass
-from typing import Callable, Union
+from typing import Callable, Mapping, Sequence, Union
 
 from . import figures, tables
 from .. import schema
@@ -22,11 +24,13 @@ from ..specs import METHODS
 from .tables import Table
 
 __all__ = ["Figure", "Text", "Section", "ReportContent", "report_content", "render_png",
-           "METHOD_TEXT", "FIGURE_DPI"]
+           "number_items", "METHOD_TEXT", "FIGURE_DPI"]
 
 FIGURE_DPI = 130
+# Helvetica and fonts with its metrics, then matplotlib's own (always there)
+FIGURE_FONTS = ("Liberation Sans", "Nimbus Sans", "Arial", "Helvetica", "DejaVu Sans")
 # Shown in the manifest besides those pipeline.analyze records.
-REPORT_PACKAGES = ("matplotlib", "reportlab")
+REPORT_PACKAGES = ("matplotlib", "reportlab", "svglib")
 # One sentence per method for the methods section (specs.METHODS rows, as the reference).
 METHOD_TEXT = {m: row.sentence for m, row in METHODS.items()}
 
@@ -34,9 +38,11 @@ METHOD_TEXT = {m: row.sentence for m, row in METHODS.items()}
 @dataclass(frozen=True)
 class Figure:
     caption: str
-    png: bytes
+    png: bytes                     # raster, for formats that cannot take vector figures
     width_inches: float            # size at FIGURE_DPI, for layout
     height_inches: float
+    number: str = ""               # "Figure 2", set by number_items
+    svg: bytes = b""               # the same drawing as SVG (the PDF draws it as vectors)
 
 
 @dataclass(frozen=True)
@@ -59,29 +65,89 @@ class ReportContent:
     title: str
     facts: tuple[tuple[str, str], ...]      # title page: (label, value)
     sections: tuple[Section, ...]
+    header: tuple[str, ...] = ()            # running header: left text, right text
 
 
-def render_png(ax) -> Figure:
-    """PNG bytes of the axes' figure: fixed dpi, no metadata, so equal inputs give
-    equal bytes (and a byte-identical PDF)."""
-    fig = ax.figure
+def _saved(ax, fmt: str) -> bytes:
+    """The axes' figure saved without metadata (no date, no software), so equal inputs
+    give equal bytes; SVG ids are fixed by the rc svg.hashsalt report_content sets."""
     buffer = io.BytesIO()
+    metadata = {"Software": None} if fmt == "png" else {"Date": None, "Creator": None}
     # a tight box as well as the constrained layout: the risk table's rows hang
     # below the axes, and layout engines do not always make all the room they need
-    fig.savefig(buffer, format="png", dpi=FIGURE_DPI, metadata={"Software": None},
-                bbox_inches="tight", pad_inches=0.05)
-    png = buffer.getvalue()
+    ax.figure.savefig(buffer, format=fmt, dpi=FIGURE_DPI, metadata=metadata,
+                      bbox_inches="tight", pad_inches=0.05)
+    return buffer.getvalue()
+
+
+def render_png(ax, svg: bool = False) -> Figure:
+    """PNG bytes of the axes' figure at a fixed dpi (and, with svg, the SVG too)."""
+    png = _saved(ax, "png")
     width, height = _png_size(png)
-    return Figure("", png, width / FIGURE_DPI, height / FIGURE_DPI)
+    return Figure("", png, width / FIGURE_DPI, height / FIGURE_DPI,
+                  svg=_saved(ax, "svg") if svg else b"")
 
 
 def _png_size(png: bytes) -> tuple[int, int]:
     return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
 
 
+# The formats report_content renders its figures in: the PDF needs the SVG only (a
+# PNG beside it cost a second), RTF and DOCX the PNG. Set for one report_content call.
+_FIGURE_FORMATS: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
+    "figure_formats", default=("png", "svg"))
+
+
 def _figure(caption: str, ax) -> Figure:
-    f = render_png(ax)
-    return Figure(caption, f.png, f.width_inches, f.height_inches)
+    formats = _FIGURE_FORMATS.get()
+    if "png" in formats:
+        return dataclasses.replace(render_png(ax, svg="svg" in formats), caption=caption)
+    svg = _saved(ax, "svg")
+    width, height = _svg_size(svg)
+    return Figure(caption, b"", width, height, svg=svg)
+
+
+def _svg_size(svg: bytes) -> tuple[float, float]:
+    """Width and height in inches from the SVG's root (matplotlib writes them in pt)."""
+    import re
+    found = re.search(rb'width="([0-9.]+)pt" height="([0-9.]+)pt"', svg[:2000])
+    return float(found[1]) / 72, float(found[2]) / 72
+
+
+# --------------------------------------------------------------------------
+# Numbering: one pass over the finished sections
+# --------------------------------------------------------------------------
+
+LISTING_PREFIX = "Listing: "
+
+
+def number_items(sections: Sequence[Section],
+                 populations: Mapping[str, str]) -> tuple[Section, ...]:
+    """Tables, listings and figures numbered in reading order ("Table 3", "Listing 1",
+    "Figure 2"); a table's title names the population of its section (populations:
+    section title -> "ITT population") where it does not already."""
+    counts = {"Table": 0, "Listing": 0, "Figure": 0}
+
+    def numbered(item: Item, population: str) -> Item:
+        if isinstance(item, Text):
+            return item
+        if isinstance(item, Figure):
+            kind, changes = "Figure", {}
+        elif item.title.startswith(LISTING_PREFIX):
+            title = item.title[len(LISTING_PREFIX):]
+            kind, changes = "Listing", {"title": title[:1].upper() + title[1:]}
+        else:
+            kind, changes = "Table", {}
+        if kind == "Figure":
+            if population and "population" not in item.caption:
+                changes["caption"] = f"{item.caption.rstrip('.')} ({population})."
+        elif population and "population" not in item.title:
+            changes["title"] = f"{changes.get('title', item.title)} ({population})"
+        counts[kind] += 1
+        return dataclasses.replace(item, number=f"{kind} {counts[kind]}", **changes)
+
+    return tuple(Section(s.title, tuple(numbered(i, populations.get(s.title, ""))
+                                        for i in s.items)) for s in sections)
 
 
 # --------------------------------------------------------------------------
@@ -93,13 +159,25 @@ def _labels(sap: Sap) -> dict[str, str]:
 
 
 def _subjects_section(results: TrialResults) -> Section:
-    """The flow and baseline summaries of results.json, laid out."""
-    items = []
+    """The flow and baseline summaries of results.json, laid out (the flow also as a
+    CONSORT-style diagram)."""
+    items: list[Item] = []
     if results.flow is not None:
         items.append(tables.flow_table(results.flow))
+        items.append(_figure("Subject flow (CONSORT-style): subjects at each stage, by arm.",
+                             figures.plot_flow(flow_stages(results.flow), results.flow.arms)))
     if results.baseline is not None:
         items.append(tables.baseline_table(results.baseline))
     return Section("Subjects", tuple(items))
+
+
+def flow_stages(flow) -> list[tuple[str, dict[str, object]]]:
+    """The flow summary (results.flow) as the diagram's boxes: (stage label, {arm: n,
+    "Total": n}) in order; a stage not applicable to an arm (treated, for an arm
+    without study drug) says so."""
+    shown = lambda n: tables.NOT_APPLICABLE if n is None else n
+    return [(s.label, {**{arm: shown(n) for arm, n in s.by_arm.items()},
+                       "Total": shown(s.total)}) for s in flow.stages]
 
 
 def _endpoint_section(sap: Sap, results: TrialResults) -> Section:
@@ -123,20 +201,26 @@ def _curve_figures(sap: Sap, results: TrialResults) -> list[Figure]:
             if curves:
                 drawn.setdefault((kind, a.endpoint, curves), []).append(a.id)
     labels = _labels(sap)
+    by_id = {a.id: a for a in results.analyses}
     out = []
     for (kind, endpoint, curves), ids in drawn.items():
         what = f"{labels.get(endpoint, endpoint)} ({', '.join(ids)})."
+        lines = [line for i in ids for line in tables.comparison_lines(by_id[i])]
         if kind == "survival":
             out.append(_figure("Kaplan-Meier curves with 95% CI, censoring marks and number "
-                               f"at risk: {what}", figures.plot_survival(curves)))
+                               f"at risk, with the comparisons of the analyses: {what}",
+                               figures.plot_survival(curves, annotation=lines)))
         else:
-            out.append(_figure(f"Cumulative incidence with 95% CI and number at risk: {what}",
-                               figures.plot_cumulative_incidence(curves)))
+            out.append(_figure("Cumulative incidence with 95% CI and number at risk, with the "
+                               f"comparisons of the analyses: {what}",
+                               figures.plot_cumulative_incidence(curves, annotation=lines)))
     return out
 
 
-_SURVIVORS = ("Means over the subjects with a value that day: subjects who died or were "
-              "discharged earlier are not in them.")
+# the daily curves average the values recorded on each day: the dead (and the
+# discharged) have none, so a late mean is of the survivors still in hospital
+_SURVIVORS = ("Each day's mean is of the subjects with a value that day: survivors still "
+              "under observation only (the dead and the discharged have none).")
 
 
 def _course_figures(sap: Sap, results: TrialResults) -> list[Figure]:
@@ -268,8 +352,9 @@ def _methods_section(sap: Sap) -> Section:
         f"two-sided alpha {sap.study.alpha:g}; seed {sap.study.seed} for every random "
         f"step. Daily rule for several records a day: '{sap.data.daily}'; cytokine results "
         f"below the LLOQ: '{sap.data.below_lloq}'.")]
-    items.append(Table("Endpoints", ("Endpoint", "Kind", "Definition"),
-                       tuple((e.id, e.kind, e.label) for e in sap.endpoints)))
+    items.append(Table("Endpoints", ("Endpoint", "Label", "Kind", "Definition"),
+                       tuple((e.id, e.label, e.kind, endpoint_definition(e))
+                             for e in sap.endpoints)))
     methods = list(dict.fromkeys(a.method for a in sap.analyses))
     rows = tuple((m, ", ".join(a.id for a in sap.analyses if a.method == m),
                   METHOD_TEXT[m], METHODS[m].reference) for m in methods)
@@ -286,6 +371,60 @@ def _methods_section(sap: Sap) -> Section:
         items.append(Text(f"Multiplicity: {sap.multiplicity.method} adjustment of the primary "
                           f"p-values of {', '.join(sap.multiplicity.family)}."))
     return Section("Methods", tuple(items))
+
+
+_DEATH_RULE = {"censor_at_horizon": "death before the event: censored at the horizon",
+               "competing": "death before the event: a competing event",
+               "event": "death counts as the event",
+               "censor": "death before the event: censored on the day of death"}
+_MISSING_RULE = {"exclude": "lost before the horizon without the event: missing",
+                 "failure": "lost before the horizon without the event: a failure",
+                 "success": "lost before the horizon without the event: a success"}
+
+
+def endpoint_definition(e) -> str:
+    """The endpoint's rule as a sentence, from the plan's Endpoint fields: what is
+    measured (parameter, day, window) or which event by which horizon, and how death,
+    discharge and loss are handled."""
+    parts = []
+    if e.kind in ("change", "value", "ordinal"):
+        what = {"change": "change from baseline in", "value": "value of",
+                "ordinal": "category of"}[e.kind]
+        days = f"days {', '.join(map(str, e.days))}" if e.days else f"day {e.day}"
+        parts.append(f"{what} {e.param}{' (log scale)' if e.transform == 'log' else ''} on "
+                     f"{days} (window +/- {e.window} day{'s' if e.window != 1 else ''})")
+        parts += [f"{event}: {strategy.replace('_', ' ')}" for event, strategy in e.intercurrent]
+    elif e.kind == "free_days":
+        parts.append(f"days alive and free of mechanical ventilation (IMV or ECMO) in days "
+                     f"1-{e.horizon}; 0 when dead by day {e.horizon}")
+    else:
+        rule = _event_rule(e.event) if e.event is not None else "the event"
+        parts.append(("first day of " if e.kind == "time_to_event" else "") + rule +
+                     f" by day {e.horizon}")
+        if e.kind == "time_to_event":
+            parts.append(_DEATH_RULE.get(e.death, e.death))
+        else:
+            parts.append(_MISSING_RULE.get(e.missing, e.missing))
+    return "; ".join(parts) + "."
+
+
+def _event_rule(rule) -> str:
+    joined = (" or " if rule.mode == "any" else " and ").join(
+        f"({_event_rule(item)})" if hasattr(item, "mode") else _condition(item)
+        for item in rule.items)
+    return joined
+
+
+def _condition(c) -> str:
+    if c.state:
+        return {"discharged": "discharge", "dead": "death",
+                "ventilated": "mechanical ventilation"}.get(c.state, c.state)
+    if c.ae:
+        return f"an adverse event ({c.ae})"
+    target = f"change in {c.param} {c.op} {c.chg:g}" if c.chg is not None \
+        else f"{c.param} {c.op} {c.value:g}" if isinstance(c.value, (int, float)) \
+        else f"{c.param} {c.op} {c.value}"
+    return target + (f" on {c.on}" if c.on else "")
 
 
 def _manifest_section(results: TrialResults) -> Section:
@@ -307,13 +446,29 @@ def _manifest_section(results: TrialResults) -> Section:
 
 
 def report_content(trial: Trial, sap: Sap, results: TrialResults,
-                   progress: Callable[[str], None] | None = None) -> ReportContent:
-    """Everything the PDF shows, in order."""
+                   progress: Callable[[str], None] | None = None,
+                   figure_formats: tuple[str, ...] = ("png", "svg")) -> ReportContent:
+    """Everything the report shows, in order; figures rendered in figure_formats
+    ("png" and/or "svg")."""
+    token = _FIGURE_FORMATS.set(tuple(figure_formats))
+    try:
+        return _report_content(trial, sap, results, progress)
+    finally:
+        _FIGURE_FORMATS.reset(token)
+
+
+def _report_content(trial: Trial, sap: Sap, results: TrialResults,
+                    progress: Callable[[str], None] | None) -> ReportContent:
     import matplotlib
     step = progress or (lambda _: None)
     # text.usetex off whatever the user's matplotlibrc says: text from the data is
     # drawn literally (figures.py escapes `$`; LaTeX would choke on _, % and &)
+    # SVG text stays text (svg.fonttype none: searchable in the PDF and quick for svglib
+    # to draw, where glyph paths took seconds), measured in a font with Helvetica's
+    # metrics where one is installed, drawn in the PDF in Helvetica (pdf.py)
     with matplotlib.rc_context({"svg.hashsalt": "mscstats", "font.size": 9,
+                                "svg.fonttype": "none", "font.family": "sans-serif",
+                                "font.sans-serif": list(FIGURE_FONTS),
                                 "axes.spines.top": False, "axes.spines.right": False,
                                 "text.usetex": False}):
         step("tables: subjects and endpoints")
@@ -332,7 +487,41 @@ def report_content(trial: Trial, sap: Sap, results: TrialResults,
                      results.data_quality))),
                  _manifest_section(results)]
     facts = (("Study", sap.study.id), ("Arms", ", ".join(sap.study.arms)),
-             ("Statistical analysis plan", f"{sap.source} (SHA-256 {sap.sha256[:16]}...)"),
+             ("Statistical analysis plan", f"{sap.source} (SHA-256 {sap.sha256[:16]}...)"
+              + (f", {sap_name(sap)}" if sap.study.sap_version or sap.study.sap_status else "")),
              ("Data", f"{trial.name} (SHA-256 {trial.data_sha256[:16]}...)"),
+             ("Data cut-off", sap.study.data_cutoff or "not given in the SAP"),
              ("Subjects", str(len(trial.adsl))), ("mscstats", results.mscstats_version))
-    return ReportContent(sap.study.title or sap.study.id, facts, tuple(sections))
+    return ReportContent(sap.study.title or sap.study.id, facts,
+                         number_items(sections, _populations(sap)),
+                         _running_header(sap, trial, results.mscstats_version))
+
+
+def _running_header(sap: Sap, trial: Trial, version: str) -> tuple[str, str]:
+    """Study, SAP, data cut-off (or, without one, the data's SHA-256), mscstats version."""
+    data = (f"data cut-off {sap.study.data_cutoff}" if sap.study.data_cutoff
+            else f"data SHA-256 {trial.data_sha256[:16]}")
+    return (f"{sap.study.id} | {sap_name(sap)} | {data}", f"mscstats {version}")
+
+
+def sap_name(sap: Sap) -> str:
+    """'SAP v2.1 (draft)' as the SAP declares itself, else 'SAP SHA-256 <12 hex>'."""
+    if not (sap.study.sap_version or sap.study.sap_status):
+        return f"SAP SHA-256 {sap.sha256[:12]}"
+    version = f" v{sap.study.sap_version}" if sap.study.sap_version else ""
+    status = f" ({sap.study.sap_status})" if sap.study.sap_status else ""
+    return f"SAP{version}{status}"
+
+
+def _populations(sap: Sap) -> dict[str, str]:
+    """The population each section's tables are of, as their titles name it."""
+    main = sap.study.population
+    others: dict[str, list[str]] = {}
+    for a in sap.analyses:
+        if sap.analysis_population(a) != main:
+            others.setdefault(sap.analysis_population(a), []).append(a.id)
+    of_analyses = f"{main} population" + "".join(f"; {population} for {', '.join(ids)}"
+                                                 for population, ids in others.items())
+    return {"Subjects": "all subjects in adsl", "Endpoints": of_analyses,
+            "Estimands and missing data": of_analyses, "Figures": of_analyses,
+            "Safety": "safety population"}

@@ -9,16 +9,16 @@ backend switching, the same on Agg in CI and inline in Jupyter.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from ..summaries.descriptive import number_at_risk
 from ..results import AnalysisResult, Comparison, Curve
-from .tables import is_ratio
+from .tables import ci_label, decimals_for, estimate_with_ci, fmt_estimate, fmt_number, is_ratio
 
-__all__ = ["new_axes", "plot_survival", "plot_cumulative_incidence", "plot_over_days",
+__all__ = ["new_axes", "plot_flow", "plot_survival", "plot_cumulative_incidence", "plot_over_days",
            "plot_cytokine", "plot_who_distribution", "plot_forest", "plot_ae_incidence",
            "plot_tipping_point",
            "RISK_TABLE_GID", "DAY_LABEL"]
@@ -84,7 +84,8 @@ def _day_ticks(ax, last: float) -> list[float]:
 # Survival and cumulative incidence
 # --------------------------------------------------------------------------
 
-def _draw_curves(curves: Sequence[Curve], ax, start: float, ylabel: str, risk_table: bool):
+def _draw_curves(curves: Sequence[Curve], ax, start: float, ylabel: str, risk_table: bool,
+                 annotation: Sequence[str] = ()):
     ax = ax if ax is not None else new_axes(6.4, 4.0 + 0.25 * len(curves))
     last = max((max(c.time) for c in curves if c.time), default=28.0)
     for i, curve in enumerate(curves):
@@ -94,7 +95,7 @@ def _draw_curves(curves: Sequence[Curve], ax, start: float, ylabel: str, risk_ta
         ax.step(x, y, where="post", color=colour, label=_arm(curve.arm))
         lower = np.array([start, *(np.nan if v is None else v for v in curve.lower)], float)
         upper = np.array([start, *(np.nan if v is None else v for v in curve.upper)], float)
-        ax.fill_between(x, lower, upper, step="post", color=colour, alpha=0.15, linewidth=0)
+        _step_band(ax, x, lower, upper, colour)
         censored = np.asarray(curve.n_censor) > 0
         ax.plot(x[1:][censored], y[1:][censored], "|", color=colour, markersize=8,
                 label="_censored")
@@ -103,9 +104,22 @@ def _draw_curves(curves: Sequence[Curve], ax, start: float, ylabel: str, risk_ta
     ax.set_ylabel(ylabel)
     ticks = _day_ticks(ax, last)
     ax.legend(loc="best", frameon=False)
+    if annotation:     # above the axes: inside, it would cross the curves
+        ax.text(0.0, 1.02, "\n".join(_literal(a, 2 * FIGURE_TEXT_LIMIT) for a in annotation),
+                transform=ax.transAxes, ha="left", va="bottom", fontsize="small",
+                gid="comparison", in_layout=False)   # long arm names: the saved box grows
     if risk_table:
         _risk_table(ax, curves, ticks)
     return ax
+
+
+def _step_band(ax, x, lower, upper, colour) -> None:
+    """The CI band as steps drawn vertex by vertex: each bound holds from its time to
+    the next, so the last step is shaded too (fill_between's step mode drops the step
+    before a missing bound, as a curve's last point often has)."""
+    xs = np.repeat(x, 2)[1:]
+    ax.fill_between(xs, np.repeat(lower, 2)[:-1], np.repeat(upper, 2)[:-1], color=colour,
+                    alpha=0.15, linewidth=0)
 
 
 def _risk_table(ax, curves: Sequence[Curve], ticks: Sequence[float]) -> None:
@@ -130,18 +144,67 @@ def _risk_table(ax, curves: Sequence[Curve], ticks: Sequence[float]) -> None:
 
 
 def plot_survival(curves: Sequence[Curve], ax=None, risk_table: bool = True,
-                  ylabel: str = "Probability without the event"):
+                  ylabel: str = "Probability without the event",
+                  annotation: Sequence[str] = ()):
     """Kaplan-Meier curves (kind "survival") with pointwise CI bands, censoring
-    marks (|) and a number-at-risk table aligned under the day ticks."""
+    marks (|) and a number-at-risk table aligned under the day ticks; annotation:
+    lines of text (the comparisons, formatted by tables.py) in the lower left."""
     return _draw_curves([c for c in curves if c.kind == "survival"], ax, 1.0, ylabel,
-                        risk_table)
+                        risk_table, annotation)
 
 
 def plot_cumulative_incidence(curves: Sequence[Curve], ax=None, risk_table: bool = True,
-                              ylabel: str = "Cumulative incidence"):
+                              ylabel: str = "Cumulative incidence",
+                              annotation: Sequence[str] = ()):
     """Aalen-Johansen cumulative incidence curves (kind "cumulative_incidence")."""
     return _draw_curves([c for c in curves if c.kind == "cumulative_incidence"], ax, 0.0,
-                        ylabel, risk_table)
+                        ylabel, risk_table, annotation)
+
+
+# --------------------------------------------------------------------------
+# Subject flow (CONSORT-style)
+# --------------------------------------------------------------------------
+
+FLOW_GID = "flow_box"
+
+
+def plot_flow(stages: Sequence[tuple[str, Mapping[str, int]]], arms: Sequence[str], ax=None):
+    """A CONSORT-style diagram of the subject flow as given: stages[0] (e.g.
+    randomized) as one box of its Total over the arms, then one column per arm with a
+    box for each stage, arrows top to bottom. stages: (label, {arm: n, "Total": n}).
+    The counts are drawn as given; nothing is added or subtracted here."""
+    from matplotlib.patches import FancyBboxPatch
+    rows, columns = len(stages), len(arms)
+    ax = ax if ax is not None else new_axes(max(3.2, 2.1 * columns), 0.6 + 0.62 * rows)
+    ax.set_xlim(0, columns)
+    ax.set_ylim(-0.05, rows + 0.05)
+    ax.set_axis_off()
+    width, height = min(0.86, 2.4 / max(columns, 1)), 0.56
+
+    def box(x: float, y: float, text: str, box_width: float) -> None:
+        ax.add_patch(FancyBboxPatch((x - box_width / 2, y - height / 2), box_width, height,
+                                    boxstyle="square,pad=0", facecolor="white",
+                                    edgecolor="black", linewidth=0.8, gid=FLOW_GID))
+        ax.text(x, y, text, ha="center", va="center", fontsize="small", gid=FLOW_GID)
+
+    def arrow(x0: float, y0: float, x1: float, y1: float) -> None:
+        ax.annotate("", xy=(x1, y1 + height / 2), xytext=(x0, y0 - height / 2),
+                    arrowprops={"arrowstyle": "->", "color": "black", "linewidth": 0.8})
+
+    first, counts = stages[0]
+    top = rows - 0.5
+    box(columns / 2, top, f"{_literal(first)}\nN = {counts.get('Total', '')}",
+        min(columns - 0.1, max(width, 1.6)))
+    for i, arm in enumerate(arms):
+        x = i + 0.5
+        previous = (columns / 2, top)
+        for j, (label, by_arm) in enumerate(stages[1:], start=1):
+            y = top - j
+            head = f"{_arm(arm)}\n" if j == 1 else ""
+            box(x, y, f"{head}{_literal(label)}\nn = {by_arm.get(arm, '')}", width)
+            arrow(previous[0], previous[1], x, y)
+            previous = (x, y)
+    return ax
 
 
 # --------------------------------------------------------------------------
@@ -195,7 +258,7 @@ def plot_cytokine(summary: pd.DataFrame, ylabel: str, lloq: float | None = None,
     ax.set_yscale("log")
     _plain_log_axis(ax.yaxis)
     if lloq is not None:
-        ax.axhline(lloq, color="grey", linestyle="--", linewidth=0.8, label=f"LLOQ ({lloq:g})")
+        ax.axhline(lloq, color="grey", linestyle="--", linewidth=0.8, label=f"LLOQ ({fmt_estimate(lloq)})")
         ax.legend(loc="best", frameon=False, fontsize="small")
     return ax
 
@@ -244,30 +307,28 @@ def _share(bars: pd.DataFrame, key, category: int) -> float:
 
 def plot_forest(pairs: Sequence[tuple[AnalysisResult, Comparison]], ax=None,
                 xlabel: str | None = None):
-    """Estimate and CI of each comparison, one row each, top to bottom in SAP order;
-    a log axis and the no-effect line at 1 for ratios, at 0.5 for win probabilities,
-    at 0 for differences."""
+    """Estimate and CI of each comparison, one row each, top to bottom in SAP order,
+    the estimate (CI) as the tables print it beside each row; a log axis and the
+    no-effect line at 1 for ratios, at 0.5 for win probabilities, at 0 for differences."""
     ax = ax if ax is not None else new_axes(6.4, 1.0 + 0.35 * len(pairs))
     ratio = bool(pairs) and all(is_ratio(c.estimand) for _, c in pairs)
     wins = bool(pairs) and all(c.estimand == "win_probability" for _, c in pairs)
     y = np.arange(len(pairs))[::-1]
+    collapsed = _collapsed(pairs)
     labels, open_ended = [], []
     for row, (analysis, c) in zip(y, pairs):
-        lower, upper, estimate = (_plotted(v, ratio) for v in (*c.ci, c.estimate))
+        values = (*c.ci, c.estimate) if collapsed is None else (collapsed,) * 3
+        lower, upper, estimate = (_plotted(v, ratio) for v in values)
         ax.plot([lower, upper], [row, row], color="black", linewidth=1.2)
         ax.plot([estimate], [row], "s", color=ARM_COLOURS[0], markersize=5)
         if np.isfinite(lower) and not np.isfinite(upper):
             open_ended.append((row, lower))
-        versus = f"{c.arm} vs {c.reference}" if c.reference else c.arm
-        labels.append(f"{_literal(analysis.id)}: {_literal(versus)}\n"
+        versus = f"{_arm(c.arm)} vs {_arm(c.reference)}" if c.reference else _arm(c.arm)
+        labels.append(f"{_literal(analysis.id)}: {versus}\n"
                       f"{c.estimand.replace('_', ' ')}")
     ax.axvline(1.0 if ratio else 0.5 if wins else 0.0, color="grey", linestyle="--",
                linewidth=0.8)
-    if ratio:
-        ax.set_xscale("log")
-        _plain_log_axis(ax.xaxis)
-    else:
-        ax.ticklabel_format(axis="x", style="plain", useOffset=False)
+    _forest_axis(ax, ratio, collapsed)
     right = ax.get_xlim()[1]
     for row, lower in open_ended:  # an infinite upper bound runs off the axis
         ax.annotate("", xy=(right, row), xytext=(lower, row),
@@ -275,10 +336,52 @@ def plot_forest(pairs: Sequence[tuple[AnalysisResult, Comparison]], ax=None,
     ax.set_yticks(y)
     ax.set_yticklabels(labels, fontsize="x-small")
     ax.set_ylim(-0.7, len(pairs) - 0.3)
+    _estimate_column(ax, y, [c for _, c in pairs])
     ax.set_xlabel(xlabel or ("Ratio, treated / reference (log scale)" if ratio
                              else "Win probability of treated over reference" if wins
                              else "Difference, treated - reference"))
     return ax
+
+
+def _collapsed(pairs) -> float | None:
+    """The one value every estimate and bound shows in the tables (all 0.000, say), or
+    None. Such a panel is drawn at that value, as the tables print it, on a symmetric
+    axis: drawn raw, the axis would zoom to -0.00005 and put the point off the value."""
+    shown = set()
+    for _, c in pairs:
+        decimals = decimals_for(c.estimate)
+        shown |= {fmt_number(v, decimals) for v in (*c.ci, c.estimate)}
+    if len(shown) != 1:
+        return None
+    value = float(next(iter(shown))) if next(iter(shown)) != "NA" else None
+    return value if value is not None and np.isfinite(value) else None
+
+
+def _forest_axis(ax, ratio: bool, collapsed: float | None) -> None:
+    from matplotlib.ticker import MaxNLocator
+    if ratio:
+        ax.set_xscale("log")
+        _plain_log_axis(ax.xaxis)
+        return
+    if collapsed is not None:
+        half = max(1.0, abs(collapsed))
+        ax.set_xlim(collapsed - half, collapsed + half)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6))
+    ax.ticklabel_format(axis="x", style="plain", useOffset=False)
+
+
+def _estimate_column(ax, rows, comparisons: Sequence[Comparison]) -> None:
+    """Estimate (CI) of each row right of the axes, as tables.estimate_with_ci prints it."""
+    from matplotlib.transforms import blended_transform_factory
+    beside = blended_transform_factory(ax.transAxes, ax.transData)
+    for row, c in zip(rows, comparisons):
+        # out of the layout: the saved (tight) box widens for the column instead, so
+        # long row labels and the column never squeeze the axes to nothing
+        ax.text(1.03, row, estimate_with_ci(c), transform=beside, ha="left", va="center",
+                fontsize="x-small", gid="estimate", in_layout=False)
+    level = comparisons[0].ci_level if comparisons else None
+    ax.text(1.03, 1.0, f"Estimate ({ci_label(level)})", transform=ax.transAxes, ha="left",
+            va="bottom", fontsize="x-small", fontweight="bold", in_layout=False)
 
 
 def _plotted(value, ratio: bool) -> float:
@@ -382,7 +485,7 @@ def _tipping_shifts(grid, tipping, arms, ax):
     ax.axhline(0.0, color="grey", linestyle="--", linewidth=0.8)
     if tipping is not None:
         ax.axvline(tipping, color=ARM_COLOURS[1], linewidth=1.2, gid="tipping_point",
-                   label=f"tipping point, delta = {tipping:g}")
+                   label=f"tipping point, delta = {fmt_estimate(tipping)}")
     ax.set_xlabel(f"Shift delta of the {arms[1]} arm's imputed values")
     ax.set_ylabel(f"Difference, {arms[1]} - {arms[0]}")
     ax.legend(fontsize="small", frameon=False)

@@ -15,7 +15,7 @@ from xml.sax.saxutils import escape
 
 from ..plan import Sap, read_sap
 from ..trial.quality import Trial
-from .content import Figure, ReportContent, Section, Text, report_content
+from .content import FIGURE_FONTS, Figure, ReportContent, Section, Text, report_content
 from ..results import TrialResults
 from .tables import Table
 
@@ -24,6 +24,11 @@ __all__ = ["build_pdf", "render_pdf", "make_report"]
 MARGIN_MM = 16
 BODY_FONT = 8.5
 CELL_FONT = 7
+TABLE_START = 72      # points: a table starts on a new page when less is left
+SHRINK = 0.75         # a figure may shrink to this share of its size to fit the page
+CAPTION_GAP = 4       # points between a figure and its caption
+FIGURE_GAP = 8        # points above a figure (the caption above it keeps its distance)
+FIGURE_HEIGHT = 0.6   # a figure takes at most this share of the frame's height
 NOWRAP = 28           # cells up to this many characters are not wrapped
 CELL_LIMIT = 200      # characters of a cell; longer text from the data is shortened
 LONG_WORD = 30        # a word longer than this is split across lines, not given a column
@@ -37,9 +42,14 @@ def _styles():
     base = getSampleStyleSheet()
     return {
         "title": ParagraphStyle("title", parent=base["Title"], fontSize=18, leading=22),
-        "section": ParagraphStyle("section", parent=base["Heading1"], fontSize=14, leading=17),
+        "section": ParagraphStyle("section", parent=base["Heading1"], fontSize=14, leading=17,
+                                  keepWithNext=1),
         "heading": ParagraphStyle("heading", parent=base["Heading3"], fontSize=10, leading=12,
-                                  spaceBefore=6),
+                                  spaceBefore=6, keepWithNext=1),
+        "table_title": ParagraphStyle("table_title", parent=base["Heading3"], fontSize=9.5,
+                                      leading=11.5, spaceBefore=6),
+        "contents": ParagraphStyle("contents", parent=base["BodyText"], fontSize=BODY_FONT,
+                                   leading=BODY_FONT + 2.5, leftIndent=12),
         "body": ParagraphStyle("body", parent=base["BodyText"], fontSize=BODY_FONT,
                                leading=BODY_FONT + 2.5),
         "caption": ParagraphStyle("caption", parent=base["BodyText"], fontSize=BODY_FONT - 0.5,
@@ -126,7 +136,12 @@ def _table_flowables(table: Table, styles, width: float) -> list:
     footnotes = list(table.footnotes)
     if any(len(str(c)) > CELL_LIMIT for row in (table.columns, *table.rows) for c in row):
         footnotes.append(SHORTENED_NOTE)
-    out = [_para(table.title, styles["heading"]), grid]
+    # the title stays with the first rows, but the table may start on this page and
+    # continue on the next (keeping title and table together pushed whole tables to
+    # the next page and left near-empty pages behind)
+    from reportlab.platypus import CondPageBreak
+    out = [CondPageBreak(TABLE_START), _para(_numbered(table.number, table.title),
+                                             styles["table_title"]), grid]
     out += [_para(note, styles["caption"]) for note in footnotes]
     if not footnotes:
         from reportlab.platypus import Spacer
@@ -135,13 +150,80 @@ def _table_flowables(table: Table, styles, width: float) -> list:
 
 
 def _figure_flowables(figure: Figure, styles, width: float, height: float) -> list:
+    """The figure as vectors (its SVG through svglib) where it has one, else its PNG;
+    at most the frame's width and FIGURE_HEIGHT of its height, the caption kept with it."""
     from reportlab.lib.units import inch
+    caption = _para(_numbered(figure.number, figure.caption), styles["caption"])
+    if figure.svg:
+        from svglib.svglib import svg2rlg
+        _figure_fonts()
+        drawing = svg2rlg(io.BytesIO(figure.svg))
+        scale = min(1.0, width / drawing.width, FIGURE_HEIGHT * height / drawing.height)
+        return [_figure_flowable()(drawing, caption, scale)]
     from reportlab.platypus import Image, KeepTogether
     w, h = figure.width_inches * inch, figure.height_inches * inch
-    scale = min(1.0, width / w, 0.8 * height / h)
+    scale = min(1.0, width / w, FIGURE_HEIGHT * height / h)
     image = Image(io.BytesIO(figure.png), width=w * scale, height=h * scale)
     image.hAlign = "CENTER"
-    return [KeepTogether([image, _para(figure.caption, styles["caption"])])]
+    return [KeepTogether([image, caption])]
+
+
+def _figure_flowable():
+    """A vector figure with its caption below, centred; where the rest of the page
+    holds at least SHRINK of its height it is shrunk to fit there rather than moved to
+    the next page (moved, it left half-empty pages behind)."""
+    from reportlab.graphics import renderPDF
+    from reportlab.platypus import Flowable
+
+    class FigureFlowable(Flowable):
+        def __init__(self, drawing, caption, scale: float):
+            super().__init__()
+            self.drawing, self.caption, self.scale = drawing, caption, scale
+            self.spaceAfter = caption.style.spaceAfter
+            self._shown = scale
+            self._caption_height = 0.0
+
+        def wrap(self, available_width, available_height):
+            _, self._caption_height = self.caption.wrap(available_width, available_height)
+            natural = self.drawing.height * self.scale
+            room = available_height - self._caption_height - CAPTION_GAP - FIGURE_GAP
+            self._shown = self.scale * (room / natural if room < natural and
+                                        room >= SHRINK * natural else 1.0)
+            self.width = available_width
+            self.height = (self.drawing.height * self._shown + self._caption_height
+                           + CAPTION_GAP + FIGURE_GAP)
+            return self.width, self.height
+
+        def split(self, available_width, available_height):
+            return []          # a figure is never split: it moves to the next page whole
+
+        def draw(self):
+            shown = self._shown
+            left = (self.width - self.drawing.width * shown) / 2
+            self.canv.saveState()
+            self.canv.translate(left, self._caption_height + CAPTION_GAP)
+            self.canv.scale(shown, shown)
+            renderPDF.draw(self.drawing, self.canv, 0, 0)
+            self.canv.restoreState()
+            self.caption.drawOn(self.canv, 0, 0)
+
+    return FigureFlowable
+
+
+def _figure_fonts() -> None:
+    """The figures' fonts drawn as the PDF's Helvetica: svglib would otherwise look each
+    up on this machine (fontconfig) and embed whatever it finds."""
+    from svglib.fonts import register_font
+    for family in (*FIGURE_FONTS, "sans-serif"):
+        for weight, style, name in (("normal", "normal", "Helvetica"),
+                                    ("bold", "normal", "Helvetica-Bold"),
+                                    ("normal", "italic", "Helvetica-Oblique"),
+                                    ("bold", "italic", "Helvetica-BoldOblique")):
+            register_font(family, weight=weight, style=style, rlgFontName=name)
+
+
+def _numbered(number: str, title: str) -> str:
+    return f"{number}. {title}" if number else title
 
 
 def _section_flowables(section: Section, styles, width: float, height: float) -> list:
@@ -162,42 +244,93 @@ def _title_page(content: ReportContent, styles) -> list:
            _para("Statistical report", styles["heading"]), Spacer(1, 24)]
     out += [_para(f"{label}: {_shortened(value)}", styles["fact"])
             for label, value in content.facts]
-    return out + [PageBreak()]
+    return out + [PageBreak()] + _contents(content, styles)
+
+
+def _contents(content: ReportContent, styles) -> list:
+    """The list of tables, listings and figures, in the order they appear."""
+    from reportlab.platypus import PageBreak
+    out = []
+    for heading, kinds in (("List of tables and listings", (Table,)), ("List of figures", (Figure,))):
+        lines = [_numbered(item.number, item.title if isinstance(item, Table)
+                           else _first_sentence(item.caption))
+                 for section in content.sections for item in section.items
+                 if isinstance(item, kinds) and item.number]
+        if lines:
+            out += [_para(heading, styles["section"])]
+            out += [_para(_shortened(line), styles["contents"]) for line in lines]
+    return out + [PageBreak()] if out else out
+
+
+def _first_sentence(caption: str) -> str:
+    head, dot, _ = caption.partition(". ")
+    return head + "." if dot else caption
+
+
+def _page_canvas(header: tuple[str, str], footer: str):
+    """A canvas that draws the running header and "Page x of y" on every page: it holds
+    each page until the last is done, so it knows y (reportlab's two-pass idiom)."""
+    from reportlab.lib.units import mm
+    from reportlab.pdfgen.canvas import Canvas
+
+    class PageCanvas(Canvas):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._pages: list[dict] = []
+
+        def showPage(self):
+            self._pages.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self):
+            for page in self._pages:
+                self.__dict__.update(page)
+                self._frame(len(self._pages))
+                super().showPage()
+            super().save()
+
+        def _frame(self, pages: int) -> None:
+            width, height = self._pagesize
+            left, right = MARGIN_MM * mm, width - MARGIN_MM * mm
+            self.saveState()
+            self.setFont("Helvetica", 7)
+            self.drawString(left, height - 10 * mm, header[0][:120])
+            self.drawRightString(right, height - 10 * mm, header[1])
+            self.setLineWidth(0.4)
+            self.line(left, height - 11.2 * mm, right, height - 11.2 * mm)
+            self.drawString(left, 9 * mm, footer[:110])
+            self.drawRightString(right, 9 * mm, f"Page {self._pageNumber} of {pages}")
+            self.restoreState()
+
+    return PageCanvas
 
 
 def build_pdf(content: ReportContent) -> bytes:
     """The PDF bytes of the report content (deterministic)."""
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.units import mm
-    from reportlab.platypus import PageBreak, SimpleDocTemplate
+    from reportlab.platypus import CondPageBreak, SimpleDocTemplate
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=MARGIN_MM * mm,
-                            rightMargin=MARGIN_MM * mm, topMargin=MARGIN_MM * mm,
+                            rightMargin=MARGIN_MM * mm, topMargin=(MARGIN_MM + 2) * mm,
                             bottomMargin=MARGIN_MM * mm, title=content.title,
                             author="mscstats", creator="mscstats", invariant=1)
     styles = _styles()
     story = _title_page(content, styles)
-    for i, section in enumerate(content.sections):
-        if i and section.title in ("Figures", "Methods", "Appendix: data quality"):
-            story.append(PageBreak())
+    for section in content.sections:
+        # a section starts on a new page only when less than a third of this one is left
+        # (a hard break left near-empty pages behind short sections)
+        story.append(CondPageBreak(doc.height / 3))
         story += _section_flowables(section, styles, doc.width, doc.height)
-    footer = f"{content.title}"
-
-    def page_footer(canvas, document):
-        canvas.saveState()
-        canvas.setFont("Helvetica", 7)
-        canvas.drawString(MARGIN_MM * mm, 9 * mm, footer[:110])
-        canvas.drawRightString(A4[0] - MARGIN_MM * mm, 9 * mm, f"page {document.page}")
-        canvas.restoreState()
-
-    doc.build(story, onFirstPage=page_footer, onLaterPages=page_footer)
+    header = content.header or (content.title, "")
+    doc.build(story, canvasmaker=_page_canvas((header[0], header[-1]), _shortened(content.title)))
     return buffer.getvalue()
 
 
 def render_pdf(trial: Trial, sap: Sap, results: TrialResults,
                progress: Callable[[str], None] | None = None) -> bytes:
     """The report of results already computed."""
-    content = report_content(trial, sap, results, progress)
+    content = report_content(trial, sap, results, progress, figure_formats=("svg",))
     if progress is not None:
         progress("writing the PDF")
     return build_pdf(content)

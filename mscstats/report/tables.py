@@ -35,7 +35,7 @@ from ..summaries.records import (AeRow, BaselineSummary, BaselineVariable, FlowS
 from ..results import AnalysisResult, Comparison, TrialResults
 
 __all__ = ["Table", "fmt_number", "decimals_for", "fmt_estimate", "fmt_ci", "fmt_p",
-           "fmt_count", "fmt_stat", "fmt_summary", "fmt_df", "summary_decimals", "is_ratio",
+           "fmt_count", "ci_label", "comparison_lines", "fmt_stat", "fmt_summary", "fmt_df", "summary_decimals", "is_ratio",
            "baseline_table", "flow_table", "endpoint_table", "tests_table",
            "arm_summary_table", "ae_category_table", "ae_term_table", "ae_grade_table",
            "listing_table", "fmt_ae_cell", "NOT_APPLICABLE", "DASH", "quality_tables",
@@ -58,6 +58,7 @@ class Table:
     rows: tuple[tuple[str, ...], ...]
     footnotes: tuple[str, ...] = ()
     groups: tuple[int, ...] = ()
+    number: str = ""               # "Table 3" / "Listing 1", set by content.number_items
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame(list(self.rows), columns=list(self.columns))
@@ -119,6 +120,11 @@ def fmt_p(p: Any) -> str:
     if not _finite(p):
         return NA
     return "<0.001" if float(p) < 0.001 else f"{float(p):.3f}"
+
+
+def ci_label(level: Any) -> str:
+    """'95% CI' for a level of 0.95 (the default when a result gives none)."""
+    return f"{100 * (level or 0.95):.0f}% CI"
 
 
 def fmt_count(n: int, total: int) -> str:
@@ -333,6 +339,33 @@ def arm_summary_table(results: TrialResults) -> Table:
                  tuple(rows), ("n: subjects analysed; Missing: subjects without a value.",))
 
 
+_SHORT_ESTIMAND = {"hazard_ratio": "HR", "subdistribution_hazard_ratio": "sHR",
+                   "rmst_difference": "RMST difference", "rmst_ratio": "RMST ratio"}
+_TEST_NAME = {"logrank": "log-rank", "gray": "Gray's test", "wald": "Wald"}
+
+
+def _p_text(p: Any) -> str:
+    shown = fmt_p(p)
+    return f"p {shown}" if shown.startswith("<") else f"p = {shown}"
+
+
+def comparison_lines(result: AnalysisResult) -> tuple[str, ...]:
+    """One line per comparison of an analysis, for a figure of its curves:
+    'ttci_logrank: UC-MSC vs control HR 1.28 (0.685, 2.39), log-rank p = 0.429';
+    an analysis without comparisons (cuminc) gives its tests' p-values."""
+    test = _TEST_NAME.get(result.tests[0].name, "") if result.tests else ""
+    out = []
+    for c in result.comparisons:
+        versus = f"{c.arm} vs {c.reference}" if c.reference else c.arm
+        out.append(f"{analysis_name(result)}: {versus} "
+                   f"{_SHORT_ESTIMAND.get(c.estimand, _label(c.estimand))} "
+                   f"{estimate_with_ci(c)}, {test + ' ' if test else ''}{_p_text(c.p_value)}")
+    if not result.comparisons:
+        out += [f"{analysis_name(result)}: {_TEST_NAME.get(t.name, _label(t.name))} "
+                f"{_p_text(t.p_value)}" for t in result.tests]
+    return tuple(out)
+
+
 def notes_of(result: AnalysisResult) -> tuple[str, ...]:
     return tuple(f"{result.id}: {note}" for note in result.notes)
 
@@ -445,9 +478,11 @@ def quality_tables(quality: Mapping[str, Any]) -> list[Table]:
     for title, key, fields in specs:
         entries = quality.get(key, [])
         if entries:
-            rows = tuple(tuple("" if e.get(f) is None else str(e.get(f)) for f in fields)
+            rows = tuple(tuple(_listed(str(e["rows"]).split(",")) if f == "rows" and e.get(f)
+                               else "" if e.get(f) is None else str(e.get(f)) for f in fields)
                          for e in entries)
-            out.append(Table(title, tuple(f.capitalize() for f in fields), rows))
+            out.append(Table(title, tuple(f.capitalize() for f in fields), rows,
+                             _listed_note(e.get("rows") for e in entries)))
     notes = tuple((str(n),) for n in quality.get("notes", ()))
     if notes:
         out.append(Table("Notes on reading the data", ("Note",), notes))
@@ -461,11 +496,29 @@ def quality_tables(quality: Mapping[str, Any]) -> list[Table]:
     if derivation:
         rows = tuple((str(e.get("endpoint") or ""), str(e.get("message", "")),
                       "" if e.get("n") is None else str(e["n"]),
-                      ", ".join(str(s) for s in e.get("subjects", ())))
+                      _listed([str(s) for s in e.get("subjects", ())]))
                      for e in derivation)
         out.append(Table("Endpoint derivation log", ("Endpoint", "Message", "n", "Subjects"),
-                         rows))
+                         rows, _listed_note(e.get("subjects", ()) for e in derivation)))
     return out
+
+
+LISTED = 20               # entries of a row or subject list shown in the appendix
+
+
+def _listed(entries: Sequence[str]) -> str:
+    """The first LISTED entries, comma-separated (so the cell wraps between them), then
+    '... and N more'; results.json keeps the whole list."""
+    entries = [e.strip() for e in entries if e.strip()]
+    shown = ", ".join(entries[:LISTED])
+    return shown + (f" ... and {len(entries) - LISTED} more" if len(entries) > LISTED else "")
+
+
+def _listed_note(lists) -> tuple[str, ...]:
+    long = any(len(str(x).split(",") if isinstance(x, str) else list(x or ())) > LISTED
+               for x in lists)
+    return ((f"Lists of rows or subjects show their first {LISTED} entries (ranges such as "
+             "1-10 count as one); results.json holds them in full.",) if long else ())
 
 
 # --------------------------------------------------------------------------

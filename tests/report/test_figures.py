@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from report_helpers import survival_curve
 
-from mscstats.report import figures
-from mscstats.results import AnalysisResult, Comparison
+from mscstats.report import figures, tables
+from mscstats.results import AnalysisResult, Comparison, Curve
 
 
 def _risk_texts(ax):
@@ -98,7 +98,11 @@ def test_forest_plot_rows_and_null_line():
     assert [t.get_text() for t in ax.get_yticklabels()] == ["x: T vs C\nrisk ratio",
                                                             "x: T vs C\nodds ratio"]
     assert list(ax.lines[0].get_xdata()) == [1.0, 4.0]
-    assert len(ax.texts) == 1  # the open-ended CI runs off as an arrow
+    arrows = [t for t in ax.texts if t.get_text() == ""]
+    assert len(arrows) == 1  # the open-ended CI runs off as an arrow
+    # beside each row the estimate (CI) exactly as the tables print it
+    assert [t.get_text() for t in ax.texts if t.get_gid() == "estimate"] == [
+        tables.estimate_with_ci(c) for _, c in pairs] == ["2.00 (1.00, 4.00)", "not estimable"]
     diff = figures.plot_forest([(a, Comparison("T", "C", "mean_difference", 1.0, (-1.0, 3.0),
                                                0.95))])
     assert diff.get_xscale() == "linear" and "Difference" in diff.get_xlabel()
@@ -158,3 +162,54 @@ def test_tipping_point_shifts_plot_estimates_and_the_tipping_line():
     assert list(mark.get_xdata()) == [-60, -60]
     none = figures.plot_tipping_point(_tipping(rows, None), ("control", "UC-MSC"), 0.05)
     assert not [ln for ln in none.lines if ln.get_gid() == "tipping_point"]
+
+
+def test_forest_panel_whose_values_all_print_as_zero_is_centred_on_zero():
+    """The refractory-hypoxia Hodges-Lehmann shift: -4e-5 (-5e-5, 2e-5) prints as
+    0.000 (0.000, 0.000); drawn raw the axis zoomed to -0.00005 with the point off
+    the printed value. Now: drawn at 0, on a symmetric axis with a few round ticks."""
+    a = AnalysisResult("vfd", "e", "wilcoxon", {})
+    c = Comparison("T", "C", "hodges_lehmann_shift", -4.3e-5, (-5.5e-5, 2.4e-5), 0.8)
+    ax = figures.plot_forest([(a, c)])
+    assert tables.estimate_with_ci(c) == "0.000 (0.000, 0.000)"
+    low, high = ax.get_xlim()
+    assert low == -high and high >= 1.0
+    assert list(ax.lines[0].get_xdata()) == [0.0, 0.0]       # the CI line
+    assert list(ax.lines[1].get_xdata()) == [0.0]            # the estimate
+    ticks = [t for t in ax.get_xticks() if low <= t <= high]
+    assert 3 <= len(ticks) <= 7 and 0.0 in ticks
+    # a panel that is not degenerate keeps its own range
+    wide = figures.plot_forest([(a, Comparison("T", "C", "hodges_lehmann_shift", 2.0,
+                                               (1.0, 3.0), 0.8))])
+    assert wide.get_xlim()[1] < 4
+
+
+def test_survival_band_covers_the_last_step():
+    """A curve whose last point has no CI (the estimate falls to 0) still shades the
+    step before it (single-arm report: the band stopped at day 21 of 26)."""
+    curve = Curve(arm="A", kind="survival", time=(2.0, 5.0, 9.0), estimate=(0.6, 0.3, 0.0),
+                  lower=(0.3, 0.1, None), upper=(0.9, 0.6, None), n_risk=(3, 2, 1),
+                  n_event=(1, 1, 1), n_censor=(0, 0, 0))
+    ax = figures.plot_survival([curve], risk_table=False)
+    band = ax.collections[0].get_paths()[0].vertices
+    assert band[:, 0].max() == pytest.approx(9.0)       # shaded from day 5 to day 9
+    shaded = band[(band[:, 0] > 5.0) & (band[:, 0] < 9.0)]
+    assert len(shaded) == 0 or set(np.round(shaded[:, 1], 6)) <= {0.1, 0.6}
+
+
+def test_survival_figure_shows_the_comparison_lines_it_is_given():
+    lines = ["x: T vs C HR 1.28 (0.68, 2.39), log-rank p = 0.429"]
+    ax = figures.plot_survival([survival_curve("C"), survival_curve("T")], annotation=lines)
+    assert [t.get_text() for t in ax.texts if t.get_gid() == "comparison"] == lines
+
+
+def test_flow_diagram_boxes_show_the_counts_as_given():
+    stages = [("Randomized", {"C": 30, "T": 29, "Total": 59}),
+              ("Dosed (>= 1 dose)", {"C": 30, "T": 28, "Total": 58}),
+              ("ITT population", {"C": 30, "T": 29, "Total": 59})]
+    ax = figures.plot_flow(stages, ["C", "T"])
+    boxes = [t.get_text() for t in ax.texts if t.get_gid() == figures.FLOW_GID]
+    assert boxes == ["Randomized\nN = 59", "C\nDosed (>= 1 dose)\nn = 30", "ITT population\nn = 30",
+                     "T\nDosed (>= 1 dose)\nn = 28", "ITT population\nn = 29"]
+    arrows = [t for t in ax.texts if t.get_gid() != figures.FLOW_GID]
+    assert len(arrows) == 4          # randomized -> each arm, then down each column

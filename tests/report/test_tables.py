@@ -195,6 +195,27 @@ def test_quality_tables_list_every_entry():
     assert out[3].rows[0][3] == "<b>&x"
 
 
+def test_quality_tables_shorten_long_row_and_subject_lists():
+    """A warning on 281 rows lists its first 20 row ranges, spaced so the cell wraps
+    between them, and says how many more there are; results.json keeps the list."""
+    rows = ",".join(str(3 * i) for i in range(25))
+    quality = {"rows_read": 1, "rows_used": 1, "rows_read_by_file": {},
+               "warnings": [{"file": "ex.csv", "column": "EXROUTE", "message": "m", "n": 25,
+                             "rows": rows},
+                            {"file": "ex.csv", "column": "X", "message": "m", "n": 2,
+                             "rows": "4,5-9"}],
+               "derivation": [{"endpoint": "e", "message": "missing", "n": 21,
+                               "subjects": [f"S{i:02d}" for i in range(21)]}]}
+    out = {t.title: t for t in tables.quality_tables(quality)}
+    warned = out["Warnings"]
+    assert warned.rows[0][4] == ", ".join(str(3 * i) for i in range(20)) + " ... and 5 more"
+    assert warned.rows[1][4] == "4, 5-9"
+    assert "first 20 entries" in warned.footnotes[0]
+    subjects = out["Endpoint derivation log"].rows[0][3]
+    assert subjects.endswith("S19 ... and 1 more") and "S20" not in subjects
+    assert out["Endpoint derivation log"].footnotes
+
+
 def test_quality_tables_list_columns_not_used_and_files_not_read():
     quality = {"rows_read": 2, "rows_used": 2, "rows_read_by_file": {"adsl.xpt": 2},
                "not_used": [{"file": "adsl.xpt", "column": "STUDYID"}],
