@@ -125,7 +125,8 @@ def number_items(sections: Sequence[Section],
                  populations: Mapping[str, str]) -> tuple[Section, ...]:
     """Tables, listings and figures numbered in reading order ("Table 3", "Listing 1",
     "Figure 2"); a table's title names the population of its section (populations:
-    section title -> "ITT population") where it does not already."""
+    section title -> "ITT population") where it does not already (a title ending in a
+    parenthesis names its own, e.g. "(full analysis set, ITT)")."""
     counts = {"Table": 0, "Listing": 0, "Figure": 0}
 
     def numbered(item: Item, population: str) -> Item:
@@ -141,7 +142,7 @@ def number_items(sections: Sequence[Section],
         if kind == "Figure":
             if population and "population" not in item.caption:
                 changes["caption"] = f"{item.caption.rstrip('.')} ({population})."
-        elif population and "population" not in item.title:
+        elif population and "population" not in item.title and not item.title.endswith(")"):
             changes["title"] = f"{changes.get('title', item.title)} ({population})"
         counts[kind] += 1
         return dataclasses.replace(item, number=f"{kind} {counts[kind]}", **changes)
@@ -171,13 +172,34 @@ def _subjects_section(results: TrialResults) -> Section:
     return Section("Subjects", tuple(items))
 
 
+# the diagram's main line; the subjects who did not complete are one box, its causes inside
+_FLOW_LINE = ("randomized", "treated", "discontinued", "completed")
+_FLOW_CAUSES = (("died", "died"), ("lost_to_follow_up", "lost"))
+
+
 def flow_stages(flow) -> list[tuple[str, dict[str, object]]]:
-    """The flow summary (results.flow) as the diagram's boxes: (stage label, {arm: n,
-    "Total": n}) in order; a stage not applicable to an arm (treated, for an arm
-    without study drug) says so."""
-    shown = lambda n: tables.NOT_APPLICABLE if n is None else n
-    return [(s.label, {**{arm: shown(n) for arm, n in s.by_arm.items()},
-                       "Total": shown(s.total)}) for s in flow.stages]
+    """The flow summary (results.flow) as the diagram's boxes, top to bottom: (stage
+    label, {arm: n, "Total": n}); enrolment, treatment, not completed (died, lost),
+    completed, then each analysis population. A stage not applicable to an arm
+    (treated, for an arm without study drug) says so."""
+    names = {s.name for s in flow.stages}
+
+    def number(stage, arm):
+        return stage.total if arm == "Total" else stage.by_arm.get(arm)
+
+    def count(stage, arm):
+        n = number(stage, arm)
+        if n is None:
+            return tables.NOT_APPLICABLE
+        if stage.name != "discontinued":
+            return n
+        causes = [f"{word} {number(flow.stage(name), arm)}"
+                  for name, word in _FLOW_CAUSES if name in names]
+        return f"{n} ({', '.join(causes)})" if causes else n
+
+    shown = [s for s in flow.stages
+             if s.name in _FLOW_LINE or s.name.startswith("analysed_")]
+    return [(s.label, {arm: count(s, arm) for arm in (*flow.arms, "Total")}) for s in shown]
 
 
 def _endpoint_section(sap: Sap, results: TrialResults) -> Section:
