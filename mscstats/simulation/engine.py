@@ -146,8 +146,13 @@ class OperatingCharacteristics:
                        f"rejects {r.rate:.3f} (MC SE {r.mc_se:.3f}) of {r.n_estimable} estimable")
             lines.append(f"  n = {r.n:>4}  {r.analysis:<18} {r.arm:<10} {r.estimand:<28} "
                          f"{rejects}, {r.n_not_estimable} not estimable; mean estimate {est}")
+        with_rates = {(r.n, r.analysis) for r in self.rates}
         for c in self.not_estimable:
-            if c.n_not_estimable:
+            if (c.n, c.analysis) not in with_rates and not c.n_not_estimable:
+                # km, cuminc, a tipping point: estimates without an arm's hypothesis
+                lines.append(f"  n = {c.n:>4}  {c.analysis:<18} no hypothesis to reject "
+                             f"(estimates only), estimable in all {c.n_sims}")
+            elif c.n_not_estimable:
                 lines.append(f"  n = {c.n:>4}  {c.analysis:<18} not estimable in "
                              f"{c.n_not_estimable} of {c.n_sims}: {_reasons_text(c.reasons)}")
         return "\n".join(lines)
