@@ -22,6 +22,9 @@ Cases:
   dask         N simulated trials of the refractory-hypoxia primary on a dask LocalCluster
                of 2 worker processes vs the same run with --jobs 2: time, the client's CPU
                against the workers', and whether the two oc.json are identical
+  sap          10,000 trials of each design's whole template SAP (mscstats simulate --jobs
+               2) vs a pipeline.analyze loop; peak memory of the process tree
+  report       mscstats report --demo KEY for each design as PDF, RTF and DOCX (6 s target)
   mi           200 imputations of the refractory-hypoxia primary ANCOVA on its repeated
                P/F endpoint pf_course (days 3 and 7 imputed by visit, Rubin's rules):
                the vectorised runner vs a Python loop of statsmodels OLS fits, one
@@ -182,6 +185,25 @@ def case_sap(quick: bool, sims: int | None = None) -> None:
              f"{'met' if peak < 2 * 1024 else 'NOT met'}")
 
 
+def case_report(quick: bool) -> None:
+    """`mscstats report --demo KEY` as a user runs it (a fresh process: imports, the
+    synthetic trial, analyze, the report) for each design and format, against the
+    6 s target; and the same trial's analyze alone, the part that is not the report."""
+    from mscstats.schema import DESIGN_KEYS
+    formats = ("pdf",) if quick else ("pdf", "rtf", "docx")
+    print("\nreport: `mscstats report --demo KEY -o report.<format>` (fresh process each)")
+    with tempfile.TemporaryDirectory() as tmp:
+        for key in DESIGN_KEYS:
+            times = {}
+            for fmt in formats:
+                command = [sys.executable, "-m", "mscstats", "report", "--demo", key,
+                           "-o", str(Path(tmp) / f"report.{fmt}")]
+                times[fmt], _ = _timed_with_peak_memory(command)
+            shown = ", ".join(f"{fmt} {t:.2f} s" for fmt, t in times.items())
+            print(f"  {key:<20} {shown}; < 6 s: "
+                  f"{'met' if max(times.values()) < 6 else 'NOT met'}")
+
+
 def template_text(key: str) -> str:
     from mscstats.plan import template_text as text
     return text(key)
@@ -192,7 +214,8 @@ def _timed_with_peak_memory(command: list[str]) -> tuple[float, float]:
     (MiB; the process and its worker processes, sampled every 50 ms)."""
     import psutil
     start = time.perf_counter()
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL)
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
     tree = psutil.Process(process.pid)
     peak = 0.0
     while process.poll() is None:
