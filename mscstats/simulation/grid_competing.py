@@ -20,7 +20,7 @@ import numpy as np
 from ..derive.grid import DailyGrid, GridEndpoint
 from ..plan import Analysis, Endpoint, Sap
 from .grid_common import _by_replicate, _outcome, _Outcome
-from .grid_survival import NUMERIC_COVARIATES, _empty_arm
+from .grid_survival import NUMERIC_COVARIATES, _empty_arm, estimates_only
 
 __all__ = ["_cuminc", "_finegray"]
 
@@ -35,13 +35,7 @@ def _event_rows(values: GridEndpoint, grid: DailyGrid, included: np.ndarray):
     return np.where(used, time, 0.0), np.where(used, cause, 0).astype(int), arm, used
 
 
-def _cuminc(analysis: Analysis, endpoint: Endpoint, values: GridEndpoint, grid: DailyGrid,
-            included: np.ndarray, sap: Sap) -> _Outcome:
-    """run_cuminc: no hypothesis; the runner only where it stops (an arm without subjects)."""
-    out = _outcome(grid, [])
-    _, _, arm, used = _event_rows(values, grid, included)
-    out.needs_runner |= _empty_arm(arm, used, len(sap.study.arms))
-    return out
+_cuminc = estimates_only(_event_rows)          # run_cuminc
 
 
 def _finegray(analysis: Analysis, endpoint: Endpoint, values: GridEndpoint, grid: DailyGrid,

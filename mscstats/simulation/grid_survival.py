@@ -44,13 +44,21 @@ def _empty_arm(arm: np.ndarray, used: np.ndarray, arms: int) -> np.ndarray:
     return np.logical_or.reduce([~(used & (arm == j)).any(axis=1) for j in range(arms)])
 
 
-def _km(analysis: Analysis, endpoint: Endpoint, values: GridEndpoint, grid: DailyGrid,
-        included: np.ndarray, sap: Sap) -> _Outcome:
-    """run_km: no hypothesis; the runner only where it stops (an arm without subjects)."""
-    out = _outcome(grid, [])
-    _, _, arm, used = _rows(values, grid, included)
-    out.needs_runner |= _empty_arm(arm, used, len(sap.study.arms))
-    return out
+def estimates_only(rows):
+    """The kernel of a method whose result states no arm's hypothesis (km, cuminc):
+    nothing to compute for simulate's rows; the runner only where it stops (an arm
+    without subjects), to say why. rows: the adapter's (values, grid, included) ->
+    (time, event, arm, used)."""
+    def kernel(analysis: Analysis, endpoint: Endpoint, values: GridEndpoint, grid: DailyGrid,
+               included: np.ndarray, sap: Sap) -> _Outcome:
+        out = _outcome(grid, [])
+        _, _, arm, used = rows(values, grid, included)
+        out.needs_runner |= _empty_arm(arm, used, len(sap.study.arms))
+        return out
+    return kernel
+
+
+_km = estimates_only(_rows)          # run_km
 
 
 def _rmst(analysis: Analysis, endpoint: Endpoint, values: GridEndpoint, grid: DailyGrid,
