@@ -36,8 +36,12 @@ _RECORDED = ("OXYDEV", "WHOCPS", "SPO2", "RR", "O2FLOW", "FIO2", "PAO2", "IL6", 
 GRID_PARAMS = frozenset(_RECORDED) | {"PF", "SF"}
 # the methods with a batch kernel (specs.METHODS), run by the grid engine
 GRID_METHODS = frozenset(m for m, row in METHODS.items() if row.batch_kernel)
-# the adsl columns the generator makes, given to runners as analysis_input does
+# the adsl columns the generator makes, given to runners as analysis_input does: held
+# as numbers (kernels take them as covariates) or as factor levels (strata; as
+# covariates the runner codes them)
 GRID_COVARIATES = ("AGE", "SEX", "BMI", "STRATUM")
+GRID_NUMERIC_COVARIATES = ("AGE", "BMI")
+GRID_FACTOR_COVARIATES = ("SEX", "STRATUM")
 
 
 @dataclass(frozen=True)

@@ -376,8 +376,8 @@ def simulate(key: str, sap: Sap, n_values: Sequence[int], n_sims: int, effect=No
              "the replicates, which gives what its runner gives on the same rows (hazard "
              "ratios to the Cox fit's convergence, about 1e-7); a replicate the kernel "
              "cannot answer as the runner would goes to the runner")
-    from .grid_engine import _batch
-    by_runner = [a.id for a in sap.analyses if _batch(a) is None]
+    from .grid_engine import kernel_of
+    by_runner = [a.id for a in sap.analyses if kernel_of(a) is None]
     if by_runner:
         notes += (f"analyses without a batch kernel ({', '.join(by_runner)}) run their "
                   "runner on each replicate's grid-derived rows",)

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..derive.grid import DailyGrid, GridEndpoint
+from ..derive.grid import GRID_NUMERIC_COVARIATES, DailyGrid, GridEndpoint
 from ..plan import Analysis, Endpoint, Sap
 from .grid_common import _by_replicate, _outcome, _Outcome
-from .grid_survival import NUMERIC_COVARIATES, _empty_arm, estimates_only
+from .grid_survival import _empty_arm, estimates_only
 
 __all__ = ["_cuminc", "_finegray"]
 
@@ -47,7 +47,7 @@ def _finegray(analysis: Analysis, endpoint: Endpoint, values: GridEndpoint, grid
     arms = len(sap.study.arms)
     out = _outcome(grid, ["subdistribution_hazard_ratio"] * (arms - 1))
     covariates = [str(c) for c in analysis.options.get("covariates", ())]
-    if set(covariates) - set(NUMERIC_COVARIATES):
+    if set(covariates) - set(GRID_NUMERIC_COVARIATES):
         out.needs_runner[:] = True
         return out
     time, cause, arm, used = _event_rows(values, grid, included)

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..derive.grid import GRID_COVARIATES, DailyGrid, GridDerivation, GridEndpoint
+from ..derive.grid import (GRID_COVARIATES, GRID_FACTOR_COVARIATES, GRID_NUMERIC_COVARIATES,
+                           DailyGrid, GridDerivation, GridEndpoint)
 from ..derive.grid_visits import GridRepeated, endpoint_values, visit_rows
 from ..derive.rules import worst_direction
 from ..plan import Analysis, Endpoint, Sap
@@ -41,7 +42,7 @@ def analyse_grid(grid: DailyGrid, sap: Sap, runner_only: bool = False,
         endpoint = sap.endpoint(analysis.endpoint)
         values = endpoint_values(derivation, endpoint)
         included = grid.population(sap.analysis_population(analysis))
-        kernel = _batch(analysis)
+        kernel = kernel_of(analysis)
         if kernel is None or runner_only:
             outcome = _outcome(grid, [None] * max(len(sap.study.arms) - 1, 1))
             outcome.needs_runner[:] = True
@@ -59,10 +60,6 @@ def analyse_grid(grid: DailyGrid, sap: Sap, runner_only: bool = False,
     return _rows(outcomes, sap, grid.replicates)
 
 
-_NUMERIC = ("AGE", "BMI")                   # covariates the ANCOVA kernel takes
-_CATEGORICAL = ("SEX", "STRATUM")           # strata the log-rank kernel takes
-
-
 # ------------------------------------------------------------------ ANCOVA
 
 def _ancova(analysis: Analysis, endpoint: Endpoint, values: GridEndpoint, grid: DailyGrid,
@@ -73,7 +70,8 @@ def _ancova(analysis: Analysis, endpoint: Endpoint, values: GridEndpoint, grid: 
     log = endpoint.transform == "log"
     out = _outcome(grid, ["geometric_mean_ratio" if log else "mean_difference"] * (arms - 1))
     options = analysis.options
-    if set(options.get("covariates", ())) - {"BASE", *_NUMERIC} or options.get("strata"):
+    if set(options.get("covariates", ())) - {"BASE", *GRID_NUMERIC_COVARIATES} \
+            or options.get("strata"):
         out.needs_runner[:] = True             # categorical covariates, strata: the runner
         return out
     response = getattr(values, KINDS[endpoint.kind].response.lower())
@@ -151,7 +149,7 @@ def _logrank(analysis: Analysis, endpoint: Endpoint, values: GridEndpoint, grid:
     out = _outcome(grid, ["hazard_ratio"] * (arms - 1))
     options = analysis.options
     if options.get("covariates") or options.get("rho") or options.get("gamma") \
-            or set(options.get("strata", ())) - set(_CATEGORICAL):
+            or set(options.get("strata", ())) - set(GRID_FACTOR_COVARIATES):
         out.needs_runner[:] = True             # Cox covariates, weights: the runner
         return out
     event = (values.cnsr == 0) & (values.evntcd != 2)
@@ -170,9 +168,6 @@ def _logrank(analysis: Analysis, endpoint: Endpoint, values: GridEndpoint, grid:
     return out
 
 
-
-
-# the methods whose specs row names a batch kernel of this module
 def _kernel(path: str):
     """The function a specs row names, "simulation.<module>:<function>" (imported here:
     kernel modules import this one's helpers from grid_common)."""
@@ -181,11 +176,12 @@ def _kernel(path: str):
     return getattr(importlib.import_module(f"mscstats.{module}"), name)
 
 
+# the methods whose specs row names a batch kernel
 _BATCH = {m: _kernel(row.batch_kernel) for m, row in METHODS.items() if row.batch_kernel}
 _MI = _kernel("simulation.grid_mi:_mi")
 
 
-def _batch(analysis: Analysis):
+def kernel_of(analysis: Analysis):
     """The analysis's kernel: its method's, or multiple imputation's (missing = "mi")."""
     if analysis.options.get("missing") == "mi" and analysis.method != "tipping_point":
         return _MI

@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..derive.grid import DailyGrid, GridEndpoint
+from ..derive.grid import GRID_NUMERIC_COVARIATES, DailyGrid, GridEndpoint
 from ..plan import Analysis, Endpoint, Sap
 from ..specs import KINDS
 from .grid_common import _by_replicate, _outcome, _Outcome
 
 __all__ = ["_mi", "_tipping_point"]
 
-_NUMERIC_ADSL = ("AGE", "BMI")
 
 
 def _mi(analysis: Analysis, endpoint: Endpoint, values: GridEndpoint, grid: DailyGrid,
@@ -39,7 +38,7 @@ def _mi(analysis: Analysis, endpoint: Endpoint, values: GridEndpoint, grid: Dail
     out = _outcome(grid, ["geometric_mean_ratio" if log else "mean_difference"] * (arms - 1))
     options = analysis.options
     if analysis.method != "ancova" or options.get("strata") or \
-            set(options.get("covariates", ())) - {"BASE", *_NUMERIC_ADSL} or arms < 2:
+            set(options.get("covariates", ())) - {"BASE", *GRID_NUMERIC_COVARIATES} or arms < 2:
         out.needs_runner[:] = True
         return out
     y, arm, model, fixed = _model(analysis, endpoint, values, grid, included)
@@ -117,7 +116,7 @@ def _tipping_point(analysis: Analysis, endpoint: Endpoint, values: GridEndpoint,
     """No row where the runner's tipping point is estimable; the runner elsewhere."""
     out = _outcome(grid, [])
     if len(sap.study.arms) != 2 or \
-            set(analysis.options.get("covariates", ())) - {"BASE", *_NUMERIC_ADSL}:
+            set(analysis.options.get("covariates", ())) - {"BASE", *GRID_NUMERIC_COVARIATES}:
         out.needs_runner[:] = True
         return out
     if endpoint.kind == "binary":

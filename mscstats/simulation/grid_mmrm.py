@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..derive.grid import DailyGrid, GridEndpoint
+from ..derive.grid import GRID_NUMERIC_COVARIATES, DailyGrid, GridEndpoint
 from ..plan import Analysis, Endpoint, Sap
 from ..specs import KINDS
 from .grid_common import _by_replicate, _outcome, _Outcome, _t_p
 
 __all__ = ["_mmrm"]
 
-_NUMERIC = ("AGE", "BMI")
 _SMALL = 30       # values beyond the coefficients and covariance parameters the kernel needs
 
 
@@ -41,7 +40,7 @@ def _mmrm(analysis: Analysis, endpoint: Endpoint, values: GridEndpoint, grid: Da
     first = covariance if isinstance(covariance, str) else covariance[0]
     extra = [c for c in analysis.options.get("covariates", ()) if c != "BASE"]
     if (visits is None or first != "unstructured" or analysis.options.get("strata")
-            or set(extra) - set(_NUMERIC) or arms < 2):
+            or set(extra) - set(GRID_NUMERIC_COVARIATES) or arms < 2):
         out.needs_runner[:] = True
         return out
     y, x, observed, target = _model(grid, visits, values, included, extra, endpoint, arms)

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..derive.grid import DailyGrid, GridEndpoint
+from ..derive.grid import GRID_NUMERIC_COVARIATES, DailyGrid, GridEndpoint
 from ..plan import Analysis, Endpoint, Sap
 from ..specs import KINDS, default_permutation_statistic
 from .grid_common import _by_replicate, _outcome, _Outcome
 
 __all__ = ["_permutation"]
 
-_NUMERIC_ADSL = ("AGE", "BMI")       # covariates held as numbers on the grid
 
 
 def _permutation(analysis: Analysis, endpoint: Endpoint, values: GridEndpoint,
@@ -32,7 +31,7 @@ def _permutation(analysis: Analysis, endpoint: Endpoint, values: GridEndpoint,
     out = _outcome(grid, [estimand])
     covariates = tuple(analysis.options.get("covariates", ()))
     if len(sap.study.arms) != 2 or (covariates and name != "ancova") or \
-            set(covariates) - {"BASE", *_NUMERIC_ADSL}:
+            set(covariates) - {"BASE", *GRID_NUMERIC_COVARIATES}:
         out.needs_runner[:] = True               # the runner's error or its factor coding
         return out
     n_permutations = int(analysis.options.get("n_permutations", DEFAULT_N_PERMUTATIONS))

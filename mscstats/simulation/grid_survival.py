@@ -24,13 +24,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..derive.grid import DailyGrid, GridEndpoint
+from ..derive.grid import GRID_NUMERIC_COVARIATES, DailyGrid, GridEndpoint
 from ..plan import Analysis, Endpoint, Sap
 from .grid_common import _by_replicate, _outcome, _Outcome, _strata_codes
 
-__all__ = ["_km", "_rmst", "_cox", "NUMERIC_COVARIATES"]
+__all__ = ["_km", "_rmst", "_cox", "estimates_only"]
 
-NUMERIC_COVARIATES = ("AGE", "BMI")
 
 
 def _rows(values: GridEndpoint, grid: DailyGrid, included: np.ndarray):
@@ -93,7 +92,7 @@ def _cox(analysis: Analysis, endpoint: Endpoint, values: GridEndpoint, grid: Dai
     arms = len(sap.study.arms)
     out = _outcome(grid, ["hazard_ratio"] * (arms - 1))
     covariates = [str(c) for c in analysis.options.get("covariates", ())]
-    if set(covariates) - set(NUMERIC_COVARIATES):     # factors: the runner codes them
+    if set(covariates) - set(GRID_NUMERIC_COVARIATES):     # factors: the runner codes them
         out.needs_runner[:] = True
         return out
     time, event, arm, used = _rows(values, grid, included)

@@ -12,7 +12,7 @@ from mscstats.derive.grid import GridDerivation, grid_params, unsupported
 from mscstats.derive.grid_visits import endpoint_values
 from mscstats.plan import parse_sap, template, template_text
 from mscstats.simulation.engine import _chunk_seed, restrict_sap
-from mscstats.simulation.grid_engine import _batch, analyse_grid
+from mscstats.simulation.grid_engine import analyse_grid, kernel_of
 from mscstats.simulation.synth import get_design, make_grid
 
 
@@ -32,7 +32,7 @@ def batch_share(sap, grid, analysis_id):
     endpoint = sap.endpoint(analysis.endpoint)
     values = endpoint_values(GridDerivation(grid, sap.data), endpoint)
     included = grid.population(sap.analysis_population(analysis))
-    out = _batch(analysis)(analysis, endpoint, values, grid, included, sap)
+    out = kernel_of(analysis)(analysis, endpoint, values, grid, included, sap)
     return 1 - out.needs_runner.mean()
 
 
