@@ -282,7 +282,7 @@ def export_adam(trial: Trial, sap: Sap, progress=None) -> AdamExport:
     from .derive.endpoints import derive
     from .pipeline import analyze
     endpoints = derive(trial, sap)
-    results = analyze(trial, sap, progress=progress)
+    results = analyze(trial, sap, progress=progress, endpoints=endpoints)  # derived once
     tte, eff, statistics = adtte(trial, sap, endpoints), adeff(trial, sap, endpoints), ard(results)
     files, changed = {}, 0
     for name, table in (("adtte", tte), ("adeff", eff)):

@@ -64,10 +64,11 @@ def check(trial: Trial, sap: Sap | str | Path) -> list[AnalysisResult]:
     return [e for e in entries if isinstance(e, AnalysisResult)]
 
 
-def _prepare(trial: Trial, sap: Sap):
-    """The endpoints and, per analysis, its input, or its not-estimable entry when the
-    data leave nothing to run the method on (an arm without subjects)."""
-    endpoints = derive_endpoints(trial, sap)
+def _prepare(trial: Trial, sap: Sap, endpoints: Endpoints | None = None):
+    """The endpoints (derived here unless given) and, per analysis, its input, or its
+    not-estimable entry when the data leave nothing to run the method on (an arm
+    without subjects)."""
+    endpoints = derive_endpoints(trial, sap) if endpoints is None else endpoints
     return endpoints, [_analysis_entry(trial, sap, endpoints, a) for a in sap.analyses]
 
 
@@ -177,14 +178,16 @@ def _manifest(trial: Trial, sap: Sap) -> dict:
             "study": sap.study.id, "sap": sap.source, "packages": packages}
 
 
-def analyze(trial: Trial, sap: Sap | str | Path, progress=None) -> TrialResults:
-    """Derive every endpoint and run every analysis of the SAP; an analysis that cannot
-    be computed is an entry with status "not_estimable" (TrialResults.not_estimable).
-    The baseline, flow, safety and course summaries are computed here, once."""
+def analyze(trial: Trial, sap: Sap | str | Path, progress=None,
+            endpoints: Endpoints | None = None) -> TrialResults:
+    """Derive every endpoint (unless a caller that has them gives them) and run every
+    analysis of the SAP; an analysis that cannot be computed is an entry with status
+    "not_estimable" (TrialResults.not_estimable). The baseline, flow, safety and
+    course summaries are computed here, once."""
     from .summaries.compute import summarize          # scipy: only when analysing
     from .summaries.safety import data_quality_warnings
     sap = _as_sap(sap)
-    endpoints, inputs = _prepare(trial, sap)
+    endpoints, inputs = _prepare(trial, sap, endpoints)
     randomized = trial.population("ITT")["ARM"].value_counts().to_dict()
     results = []
     for analysis, entry in zip(sap.analyses, inputs):
