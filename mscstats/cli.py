@@ -219,7 +219,8 @@ def _render_report(trial, plan, results, file_format: str, progress) -> bytes:
         from .report.pdf import render_pdf
         return render_pdf(trial, plan, results, progress)
     from .report.content import report_content
-    content = report_content(trial, plan, results, progress)
+    # RTF and DOCX embed the PNG figures: no SVG is drawn for them
+    content = report_content(trial, plan, results, progress, figure_formats=("png",))
     progress(f"writing the {file_format.upper()}")
     if file_format == "rtf":
         from .report.rtf import build_rtf
